@@ -1,0 +1,65 @@
+/**
+ * Standalone config: one YAML or JSON file, watched. Editors often replace a file by
+ * rename, which ends a watch on the file itself, so the folder is watched and events are
+ * filtered by name; bursts are coalesced (one reload per 50 ms of quiet).
+ */
+import { readFileSync, watch, type FSWatcher } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import YAML from 'yaml';
+import type { ConfigSource, ConfigUpdate } from './source.ts';
+
+export interface ParsedFile { doc: unknown; error?: string }
+
+/** Parse YAML (JSON is YAML) with duplicate keys rejected: a silently dropped key is a config bug. */
+export function parseConfigText(text: string): ParsedFile {
+  const d = YAML.parseDocument(text, { uniqueKeys: true, prettyErrors: true });
+  if (d.errors.length) return { doc: undefined, error: d.errors.map((e) => e.message.split('\n')[0]).join('; ') };
+  return { doc: d.toJS({ maxAliasCount: 100 }) ?? {} };
+}
+
+export function readConfigFile(path: string): ParsedFile {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    return { doc: undefined, error: `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}` };
+  }
+  return parseConfigText(text);
+}
+
+export class FileSource implements ConfigSource {
+  readonly kind = 'file';
+  private readonly path: string;
+  private watcher: FSWatcher | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private revision = 0;
+  private last = '';
+
+  constructor(path: string) { this.path = path; }
+
+  async start(onUpdate: (u: ConfigUpdate) => void): Promise<void> {
+    const emit = (): void => {
+      let text = '';
+      try { text = readFileSync(this.path, 'utf8'); } catch { /* reported by readConfigFile below */ }
+      if (text === this.last && this.revision > 0) return; // touch without change
+      this.last = text;
+      const { doc, error } = readConfigFile(this.path);
+      this.revision++;
+      const { node: _node, ...dynamic } = (doc ?? {}) as Record<string, unknown>;
+      onUpdate({ config: dynamic, revision: this.revision, ...(error ? { error } : {}) });
+    };
+    emit();
+    const name = basename(this.path);
+    this.watcher = watch(dirname(this.path), (_event, file) => {
+      if (file && file !== name) return;
+      clearTimeout(this.timer);
+      this.timer = setTimeout(emit, 50);
+    });
+    this.watcher.on('error', () => undefined);
+  }
+
+  async stop(): Promise<void> {
+    clearTimeout(this.timer);
+    this.watcher?.close();
+  }
+}

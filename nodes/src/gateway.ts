@@ -1,0 +1,191 @@
+/**
+ * One gateway process: the proxy server, the status server and the config loop. A config
+ * update is validated and compiled off the request path, then swapped in by one
+ * assignment; requests already running keep the snapshot they started with. A bad update
+ * is refused with every error logged and counted, and the running snapshot stays.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { NodeSettings, GatewayConfig } from './schema/model.ts';
+import { parseDuration, parseSize } from './schema/duration.ts';
+import { validateConfig, formatErrors, type ConfigError } from './schema/validate.ts';
+import type { ConfigSource, ConfigUpdate } from './config/source.ts';
+import { compileSnapshot, type Snapshot } from './pipeline/compile.ts';
+import { createHandler } from './pipeline/handler.ts';
+import type { Runtime } from './pipeline/runtime.ts';
+import { Metrics } from './telemetry/metrics.ts';
+import { AccessLogger } from './telemetry/access-log.ts';
+import { TrustedProxies } from './http/client-ip.ts';
+import { PoolRegistry } from './upstream/target.ts';
+import { onClientError } from './http/client-error.ts';
+import { createStatusServer, type StatusRoute } from './telemetry/status.ts';
+
+export interface GatewayOptions {
+  node: NodeSettings;
+  source: ConfigSource;
+  logger: Logger;
+  baseDir: string;
+  /** Shared services for policies (counter store, breaker state, ...). */
+  services?: Record<string, unknown>;
+  /** Use SO_REUSEPORT so sibling worker processes share the port (kernel balancing). */
+  reusePort?: boolean;
+  accessLogDestination?: import('pino').DestinationStream;
+}
+
+export const DEFAULTS = {
+  listen: '127.0.0.1:8080',
+  status: '127.0.0.1:9080',
+  maxHeaderSize: 16 * 1024,
+  maxBodySize: '10mb',
+  requestTimeout: '60s',
+  headersTimeout: '10s',
+  keepAliveTimeout: '5s',
+  drainTimeout: '15s',
+} as const;
+
+export function splitHostPort(s: string): { host: string; port: number } {
+  const i = s.lastIndexOf(':');
+  return { host: s.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(s.slice(i + 1)) };
+}
+
+export class Gateway {
+  readonly rt: Runtime;
+  readonly metrics: Metrics;
+  readonly statusRoutes = new Map<string, StatusRoute>();
+  private readonly opts: GatewayOptions;
+  private readonly pools = new PoolRegistry();
+  private proxy: http.Server | undefined;
+  private status: http.Server | undefined;
+  private lastErrors: ConfigError[] = [];
+  private firstLoad: (() => void) | undefined;
+  private readonly flushTimer: NodeJS.Timeout | undefined;
+
+  constructor(opts: GatewayOptions) {
+    this.opts = opts;
+    this.metrics = new Metrics();
+    const n = opts.node;
+    this.rt = {
+      snapshot: undefined,
+      trusted: new TrustedProxies(n.trustedProxies ?? []),
+      maxBodySize: parseSize(n.limits?.maxBodySize ?? DEFAULTS.maxBodySize),
+      metrics: this.metrics,
+      logger: opts.logger,
+      accessLog: new AccessLogger({ enabled: n.log?.access?.enabled ?? true, sample: n.log?.access?.sample ?? 1 }, opts.accessLogDestination),
+      draining: false,
+      inflight: 0,
+    };
+    this.flushTimer = this.rt.accessLog.startFlushing();
+    const rt = this.rt;
+    this.metrics.inflight.collect = function () { this.set(rt.inflight); };
+  }
+
+  get snapshot(): Snapshot | undefined { return this.rt.snapshot; }
+  get configErrors(): readonly ConfigError[] { return this.lastErrors; }
+
+  /** Validate + compile + swap. Returns the errors (empty when applied). */
+  apply(u: ConfigUpdate, sourceKind = this.opts.source.kind): ConfigError[] {
+    const log = this.opts.logger;
+    let errs: ConfigError[];
+    if (u.error) errs = [{ path: '(file)', message: u.error }];
+    else errs = validateConfig({ ...u.config, node: this.opts.node });
+    let snap: Snapshot | undefined;
+    if (!errs.length) {
+      try {
+        snap = compileSnapshot(u.config as GatewayConfig, u.revision, {
+          logger: log, metrics: this.metrics, pools: this.pools, baseDir: this.opts.baseDir,
+          services: this.opts.services ?? {}, previous: this.rt.snapshot,
+        });
+      } catch (err) {
+        errs = [{ path: '(compile)', message: (err as Error).message }];
+      }
+    }
+    if (!snap) {
+      this.lastErrors = errs;
+      this.metrics.configReloads.labels(sourceKind, 'rejected').inc();
+      log.error({ revision: u.revision, errors: errs.map((e) => `${e.path}: ${e.message}`) }, this.rt.snapshot ? 'config rejected; still serving the previous one' : 'config rejected; no config to serve');
+      return errs;
+    }
+    const old = this.rt.snapshot;
+    this.rt.snapshot = snap;
+    this.lastErrors = [];
+    this.metrics.configReloads.labels(sourceKind, 'applied').inc();
+    this.metrics.configRevision.set(u.revision);
+    this.metrics.routes.retain(new Set(snap.routes.keys()));
+    const inUse = new Set([...snap.upstreams.values()].flatMap((up) => up.targets.map((t) => t.pool)));
+    this.pools.retain(inUse);
+    if (old) setTimeout(() => { void old.close(); }, 30_000).unref();
+    log.info({ revision: u.revision, routes: snap.routes.size, upstreams: snap.upstreams.size }, 'config applied');
+    this.firstLoad?.();
+    return [];
+  }
+
+  async start(): Promise<{ proxy: AddressInfo; status: AddressInfo }> {
+    const n = this.opts.node;
+    const loaded = new Promise<void>((r) => { this.firstLoad = r; });
+    await this.opts.source.start((u) => { this.apply(u); });
+    // A standalone node with a bad file still starts (readyz says 503) so the error is visible.
+    void loaded;
+    const proxy = http.createServer({
+      maxHeaderSize: n.limits?.maxHeaderSize ?? DEFAULTS.maxHeaderSize,
+      requestTimeout: parseDuration(n.limits?.requestTimeout ?? DEFAULTS.requestTimeout),
+      headersTimeout: parseDuration(n.limits?.headersTimeout ?? DEFAULTS.headersTimeout),
+      keepAliveTimeout: parseDuration(n.limits?.keepAliveTimeout ?? DEFAULTS.keepAliveTimeout),
+      requireHostHeader: true,
+      joinDuplicateHeaders: false,
+      insecureHTTPParser: false,
+      connectionsCheckingInterval: 1000,
+    }, createHandler(this.rt));
+    if (n.limits?.maxRequestsPerSocket) proxy.maxRequestsPerSocket = n.limits.maxRequestsPerSocket;
+    proxy.on('clientError', onClientError);
+    this.proxy = proxy;
+    this.status = createStatusServer(this, this.statusRoutes);
+    const p = await listen(proxy, n.listen ?? DEFAULTS.listen, this.opts.reusePort);
+    const s = await listen(this.status, n.status ?? DEFAULTS.status, this.opts.reusePort);
+    this.opts.logger.info({ proxy: `${p.address}:${p.port}`, status: `${s.address}:${s.port}` }, 'gateway listening');
+    return { proxy: p, status: s };
+  }
+
+  get ready(): boolean { return !!this.rt.snapshot && !this.rt.draining; }
+
+  /**
+   * Graceful stop: refuse new connections, answer /readyz 503, tell keep-alive clients to
+   * close, let in-flight requests finish within the deadline, then cut what is left.
+   */
+  async shutdown(deadlineMs = parseDuration(this.opts.node.drainTimeout ?? DEFAULTS.drainTimeout)): Promise<void> {
+    if (this.rt.draining) return;
+    this.rt.draining = true;
+    this.opts.logger.info({ inflight: this.rt.inflight }, 'draining');
+    const proxy = this.proxy;
+    const closed = proxy ? new Promise<void>((r) => proxy.close(() => r())) : Promise.resolve();
+    proxy?.closeIdleConnections();
+    const until = Date.now() + deadlineMs;
+    while (this.rt.inflight > 0 && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 20));
+      proxy?.closeIdleConnections();
+    }
+    proxy?.closeAllConnections();
+    await closed;
+    await this.opts.source.stop();
+    await new Promise<void>((r) => (this.status ? this.status.close(() => r()) : r()));
+    this.status?.closeAllConnections();
+    await this.rt.snapshot?.close();
+    await this.pools.closeAll();
+    clearInterval(this.flushTimer);
+    this.rt.accessLog.flush();
+    this.opts.logger.info('stopped');
+  }
+
+  describeErrors(): string { return formatErrors(this.lastErrors); }
+}
+
+function listen(server: http.Server, addr: string, reusePort = false): Promise<AddressInfo> {
+  const { host, port } = splitHostPort(addr);
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port, reusePort, exclusive: reusePort }, () => {
+      server.off('error', reject);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}

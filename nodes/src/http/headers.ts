@@ -1,0 +1,80 @@
+/**
+ * Header rules for both directions (RFC 9110 §7.6.1): hop-by-hop headers and every header
+ * named in Connection are dropped; the gateway's own headers are added after that, so a
+ * client's `Connection: x-request-id` can never remove them. Identity headers
+ * (X-Consumer-*, X-Authenticated-*) are set only by the gateway, never passed from clients.
+ */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-authorization', 'proxy-authenticate']);
+
+/** Client headers the gateway replaces with its own values (or that undici must not get). */
+const GATEWAY_OWNED = new Set(['host', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'forwarded', 'x-real-ip', 'x-request-id', 'traceparent', 'expect', 'content-length']);
+
+export function isIdentityHeader(name: string): boolean {
+  return name.startsWith('x-consumer-') || name.startsWith('x-authenticated-');
+}
+
+/** Tokens listed in a Connection header, lower-case (RFC 9110 §7.6.1), excluding close/keep-alive. */
+export function connectionTokens(value: string | string[] | undefined): Set<string> | undefined {
+  if (!value) return undefined;
+  let out: Set<string> | undefined;
+  for (const raw of (Array.isArray(value) ? value.join(',') : value).split(',')) {
+    const t = raw.trim().toLowerCase();
+    if (t && t !== 'close' && t !== 'keep-alive') (out ??= new Set()).add(t);
+  }
+  return out;
+}
+
+/**
+ * Client request headers to forward, as a flat [name, value, ...] list. Reads `req.headers`
+ * (Node's parsed view) so the headers forwarded are exactly the ones policies inspected.
+ */
+export function forwardableRequestHeaders(headers: NodeJS.Dict<string | string[]>, out: string[], drop: ReadonlySet<string> | undefined): void {
+  const conn = headers.connection === undefined ? undefined : connectionTokens(headers.connection);
+  for (const name in headers) {
+    if (HOP_BY_HOP.has(name) || GATEWAY_OWNED.has(name)) continue;
+    if (name.charCodeAt(0) === 120 /* x */ && isIdentityHeader(name)) continue;
+    if ((conn !== undefined && conn.has(name)) || (drop !== undefined && drop.has(name))) continue;
+    const v = headers[name];
+    if (v === undefined) continue;
+    if (typeof v === 'string') out.push(name, v);
+    else for (const one of v) out.push(name, one);
+  }
+}
+
+/**
+ * Upstream response headers (undici raw Buffers) to a flat list for res.writeHead, without
+ * hop-by-hop headers and without those the upstream named in its Connection header.
+ */
+export function forwardableResponseHeaders(raw: readonly Buffer[]): string[] {
+  const out: string[] = [];
+  let conn: Set<string> | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toString('latin1');
+    const lower = name.length <= 18 ? name.toLowerCase() : name.toLowerCase();
+    if (HOP_BY_HOP.has(lower)) {
+      if (lower === 'connection') conn = connectionTokens(raw[i + 1]!.toString('latin1'));
+      continue;
+    }
+    out.push(lower, raw[i + 1]!.toString('latin1'));
+  }
+  if (conn) {
+    const kept: string[] = [];
+    for (let i = 0; i < out.length; i += 2) if (!conn.has(out[i]!)) kept.push(out[i]!, out[i + 1]!);
+    return kept;
+  }
+  return out;
+}
+
+/** Flat list → object (for response hooks), joining repeats except set-cookie. */
+export function flatToObject(flat: readonly string[]): Record<string, string | string[]> {
+  const o: Record<string, string | string[]> = {};
+  for (let i = 0; i < flat.length; i += 2) {
+    const k = flat[i]!;
+    const v = flat[i + 1]!;
+    const cur = o[k];
+    if (cur === undefined) o[k] = v;
+    else if (Array.isArray(cur)) cur.push(v);
+    else o[k] = [cur, v];
+  }
+  return o;
+}

@@ -1,0 +1,40 @@
+/**
+ * Wiring only: read the static node settings, pick the config source, start the gateway
+ * (or a supervisor of worker processes), and stop gracefully on SIGTERM/SIGINT.
+ */
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import pino from 'pino';
+import { readConfigFile, FileSource } from './config/file.ts';
+import { validateConfig, formatErrors } from './schema/validate.ts';
+import type { NodeSettings } from './schema/model.ts';
+import { Gateway } from './gateway.ts';
+import { superviseWorkers } from './workers.ts';
+
+export async function runNode(configPath: string, workersFlag?: string): Promise<number> {
+  const file = resolve(configPath);
+  const { doc, error } = readConfigFile(file);
+  if (error) { console.error(`${configPath}: ${error}`); return 1; }
+  const errs = validateConfig(doc);
+  if (errs.length) { console.error(formatErrors(errs)); return 1; }
+  const node: NodeSettings = (doc as { node?: NodeSettings }).node ?? {};
+  const w = workersFlag ?? node.workers ?? 1;
+  const workers = w === 'auto' ? availableParallelism() : Number(w);
+  if (!Number.isInteger(workers) || workers < 1) { console.error(`--workers: must be a positive integer or auto`); return 2; }
+  const logger = pino({ level: node.log?.level ?? 'info', base: { pid: process.pid } }, pino.destination({ dest: 2, sync: false }));
+
+  if (workers > 1 && cluster.isPrimary) {
+    return superviseWorkers(workers, logger);
+  }
+  const gw = new Gateway({ node, source: new FileSource(file), logger, baseDir: dirname(file), reusePort: workers > 1 || cluster.isWorker });
+  await gw.start();
+  const stop = (signal: string): void => {
+    logger.info({ signal }, 'shutting down');
+    void gw.shutdown().then(() => { logger.flush(); process.exit(0); });
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  if (cluster.isWorker) process.on('message', (m) => { if (m === 'shutdown') stop('supervisor'); });
+  return -1; // keep running
+}

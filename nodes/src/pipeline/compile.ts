@@ -1,0 +1,172 @@
+/**
+ * Config → immutable Snapshot (architecture: "compiles either source into an immutable
+ * snapshot and swaps it atomically"). Everything here runs at load time: policy create(),
+ * route table, rewrite templates, upstream runtimes. A throw here rejects the whole
+ * config and the running snapshot keeps serving.
+ */
+import type { Logger } from 'pino';
+import type { GatewayConfig, Route } from '../schema/model.ts';
+import { Router } from '../router/index.ts';
+import { policies } from '../policies/registry.ts';
+import { PHASES, type HookResult, type PolicyHandlers, type ResponseHead } from './types.ts';
+import type { RequestContext } from './context.ts';
+import { UpstreamRuntime } from '../upstream/upstream.ts';
+import type { PoolRegistry } from '../upstream/target.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
+import type { RouteStats } from '../telemetry/route-stats.ts';
+
+export type RequestHook = (ctx: RequestContext) => HookResult | Promise<HookResult>;
+export type ResponseHook = (ctx: RequestContext, head: ResponseHead) => void;
+export type LogHook = (ctx: RequestContext) => void;
+
+export interface CompiledRoute {
+  readonly name: string;
+  readonly upstream: UpstreamRuntime | undefined;
+  readonly request: readonly RequestHook[];
+  readonly response: readonly ResponseHook[];
+  readonly log: readonly LogHook[];
+  readonly stripPrefix: string | undefined;
+  readonly rewrite: ((ctx: RequestContext) => string) | undefined;
+  readonly stats: RouteStats;
+}
+
+export interface Snapshot {
+  readonly revision: number;
+  readonly config: GatewayConfig;
+  readonly router: Router<CompiledRoute>;
+  readonly routes: ReadonlyMap<string, CompiledRoute>;
+  readonly upstreams: ReadonlyMap<string, UpstreamRuntime>;
+  /** Release policy resources once no request uses this snapshot. */
+  close(): Promise<void>;
+}
+
+export interface CompileDeps {
+  logger: Logger;
+  metrics: Metrics;
+  pools: PoolRegistry;
+  baseDir: string;
+  services: Record<string, unknown>;
+  /** Upstream runtimes of the running snapshot, reused when their config is unchanged. */
+  previous?: Snapshot | undefined;
+}
+
+export function compileSnapshot(config: GatewayConfig, revision: number, deps: CompileDeps): Snapshot {
+  const upstreams = new Map<string, UpstreamRuntime>();
+  for (const [name, cfg] of Object.entries(config.upstreams ?? {})) {
+    const prev = deps.previous?.upstreams.get(name);
+    // Reuse keeps balancer position, discovered targets and breaker state across reloads.
+    upstreams.set(name, prev && JSON.stringify(prev.config) === JSON.stringify(cfg) ? prev : new UpstreamRuntime(name, cfg, deps.pools));
+  }
+  const closers: PolicyHandlers[] = [];
+  const routes = new Map<string, CompiledRoute>();
+  const entries: Array<{ spec: import('../router/index.ts').RouteSpec; value: CompiledRoute }> = [];
+  try {
+    for (const [name, r] of Object.entries(config.routes ?? {})) {
+      const compiled = compileRoute(name, r, config, upstreams, deps, closers);
+      routes.set(name, compiled);
+      entries.push({
+        spec: {
+          name,
+          hosts: r.match.hosts?.map((h) => h.toLowerCase()),
+          paths: r.match.paths,
+          methods: r.match.methods,
+          headers: r.match.headers ? Object.fromEntries(Object.entries(r.match.headers).map(([k, v]) => [k.toLowerCase(), v])) : undefined,
+          priority: r.priority ?? 0,
+        },
+        value: compiled,
+      });
+    }
+  } catch (err) {
+    for (const h of closers) void h.close?.();
+    throw err;
+  }
+  const router = new Router(entries);
+  return Object.freeze({
+    revision,
+    config,
+    router,
+    routes,
+    upstreams,
+    async close() { await Promise.all(closers.map((h) => h.close?.())); },
+  });
+}
+
+function compileRoute(name: string, r: Route, config: GatewayConfig, upstreams: Map<string, UpstreamRuntime>, deps: CompileDeps, closers: PolicyHandlers[]): CompiledRoute {
+  const active: Array<{ phase: number; priority: number; name: string; h: PolicyHandlers; enforce: boolean }> = [];
+  for (const [pname, pcfg] of Object.entries(r.policies ?? {})) {
+    const def = policies.get(pname);
+    if (!def) throw new Error(`routes.${name}.policies.${pname}: unknown policy`);
+    const cfg = (pcfg ?? {}) as Record<string, unknown>;
+    const h = def.create(cfg, { routeName: name, config, logger: deps.logger.child({ route: name, policy: pname }), baseDir: deps.baseDir, services: deps.services });
+    closers.push(h);
+    active.push({ phase: PHASES.indexOf(def.phase), priority: def.priority, name: pname, h, enforce: cfg.enforce !== false });
+  }
+  active.sort((a, b) => a.phase - b.phase || b.priority - a.priority || a.name.localeCompare(b.name));
+  const request: RequestHook[] = [];
+  for (const p of active) {
+    const fn = p.h.request;
+    if (!fn) continue;
+    const hook = fn.bind(p.h);
+    request.push(p.enforce ? counted(hook, deps.metrics, name, p.name) : shadow(hook, deps, name, p.name));
+  }
+  // Response hooks run in reverse phase order (onion), so the outermost policy sees the final head.
+  const response = active.filter((p) => p.h.response).reverse().map((p) => p.h.response!.bind(p.h));
+  const log = active.filter((p) => p.h.log).map((p) => p.h.log!.bind(p.h));
+  return Object.freeze({
+    name,
+    upstream: r.upstream ? upstreams.get(r.upstream) : undefined,
+    request,
+    response,
+    log,
+    stripPrefix: r.rewrite?.stripPrefix?.replace(/\/+$/, '') || undefined,
+    rewrite: r.rewrite?.path ? compileTemplate(r.rewrite.path) : undefined,
+    stats: deps.metrics.routes.get(name),
+  });
+}
+
+function isPromise(v: unknown): v is Promise<HookResult> {
+  return typeof (v as Promise<unknown> | undefined)?.then === 'function';
+}
+
+/** Enforcing policy: count denials (rare path only; allow costs nothing extra). */
+function counted(hook: RequestHook, metrics: Metrics, route: string, policy: string): RequestHook {
+  const deny = metrics.policyDecisions.labels(route, policy, 'deny');
+  const note = (r: HookResult): HookResult => { if (r && r.code) deny.inc(); return r; };
+  return (ctx) => {
+    const r = hook(ctx);
+    return isPromise(r) ? r.then(note) : note(r);
+  };
+}
+
+/** Shadow mode (`enforce: false`): evaluate, log and count, but let the request through. */
+function shadow(hook: RequestHook, deps: CompileDeps, route: string, policy: string): RequestHook {
+  const c = deps.metrics.policyDecisions.labels(route, policy, 'shadow_deny');
+  const log = deps.logger.child({ route, policy, shadow: true });
+  const note = (ctx: RequestContext, r: HookResult): undefined => {
+    if (r && (r.code || (r.status ?? 200) >= 400)) { c.inc(); log.info({ requestId: ctx.id, code: r.code }, 'shadow mode: would have denied'); }
+    return undefined;
+  };
+  return (ctx) => {
+    const r = hook(ctx);
+    return isPromise(r) ? r.then((v) => note(ctx, v)) : note(ctx, r);
+  };
+}
+
+/** `/v2/items/:id/*` → function of ctx.params. Unknown params are a config error. */
+export function compileTemplate(tpl: string): (ctx: RequestContext) => string {
+  const parts = tpl.split(/(:[A-Za-z_][A-Za-z0-9_]*|\*)/).filter((p) => p !== '');
+  return (ctx) => {
+    let out = '';
+    for (const p of parts) {
+      if (p === '*') out += ctx.params?.['*'] ?? '';
+      else if (p.charCodeAt(0) === 58 /* : */) out += encodeSegment(ctx.params?.[p.slice(1)] ?? '');
+      else out += p;
+    }
+    return out;
+  };
+}
+
+/** Params come from the normalised path, so they are already valid path text; keep '/' out of a single segment. */
+function encodeSegment(s: string): string {
+  return s.includes('/') ? s.replaceAll('/', '%2F') : s;
+}

@@ -1,0 +1,87 @@
+/**
+ * The request entry point. Order matters for security: the target is normalised once,
+ * and that one path is routed, checked by policies and forwarded (contract "Security").
+ * Phases run synchronously while policies answer synchronously; the first policy that
+ * returns a promise moves the rest of the chain onto it (no promise per request otherwise).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { normalizeTarget } from '../http/normalize.ts';
+import { RequestContext } from './context.ts';
+import { requestId } from './ids.ts';
+import { sendReply } from './reply.ts';
+import { forward } from '../upstream/forward.ts';
+import type { Runtime } from './runtime.ts';
+import type { HookResult } from './types.ts';
+import type { CompiledRoute } from './compile.ts';
+
+export function createHandler(rt: Runtime): (req: IncomingMessage, res: ServerResponse) => void {
+  return function handle(req, res) {
+    rt.inflight++;
+    const id = requestId(req.headers['x-request-id']);
+    const t = normalizeTarget(req.url!);
+    const hostHeader = req.headers.host;
+    let host = 'authority' in t && t.authority ? t.authority : hostHeader ?? '';
+    host = stripPort(host.toLowerCase());
+    const ctx = new RequestContext(req, res, id, host, 'path' in t ? t.path : '/', 'path' in t ? t.rawQuery : '', rt.trusted);
+    if ('error' in t) return sendReply(rt, ctx, { code: t.error });
+    if (hasDuplicateHost(req.rawHeaders)) return sendReply(rt, ctx, { code: 'GW_BAD_REQUEST', detail: 'Duplicate Host header' });
+    if (rt.draining) res.shouldKeepAlive = false;
+    const cl = req.headers['content-length'];
+    if (cl !== undefined && Number(cl) > rt.maxBodySize) return sendReply(rt, ctx, { code: 'GW_PAYLOAD_TOO_LARGE' });
+
+    const snap = rt.snapshot;
+    if (!snap) return sendReply(rt, ctx, { code: 'GW_ROUTE_NOT_FOUND' });
+    const m = snap.router.match(host, ctx.path, ctx.method, req.headers);
+    if (!m) return sendReply(rt, ctx, { code: 'GW_ROUTE_NOT_FOUND' });
+    const route = m.value;
+    ctx.route = route;
+    ctx.params = m.params;
+    runFrom(rt, ctx, route, 0);
+  };
+}
+
+function runFrom(rt: Runtime, ctx: RequestContext, route: CompiledRoute, start: number): void {
+  const hooks = route.request;
+  for (let i = start; i < hooks.length; i++) {
+    let r: HookResult | Promise<HookResult>;
+    try {
+      r = hooks[i]!(ctx);
+    } catch (err) {
+      return internal(rt, ctx, err);
+    }
+    if (r === undefined) continue;
+    if (typeof (r as Promise<HookResult>).then === 'function') {
+      (r as Promise<HookResult>).then(
+        (v) => { if (ctx.done) return; if (v) sendReply(rt, ctx, v); else runFrom(rt, ctx, route, i + 1); },
+        (err) => internal(rt, ctx, err),
+      );
+      return;
+    }
+    return sendReply(rt, ctx, r as NonNullable<HookResult>);
+  }
+  if (ctx.res.destroyed) { ctx.status = 0; return sendReply(rt, ctx, { code: 'GW_BAD_REQUEST' }); }
+  if (!route.upstream) return sendReply(rt, ctx, { code: 'GW_ROUTE_NOT_FOUND', detail: 'Route has no upstream' });
+  forward(rt, ctx, route.upstream);
+}
+
+function internal(rt: Runtime, ctx: RequestContext, err: unknown): void {
+  // The error is logged with the request id; the client sees only the catalogue's text.
+  rt.logger.error({ err, requestId: ctx.id, route: ctx.route?.name }, 'policy failed');
+  sendReply(rt, ctx, { code: 'GW_INTERNAL' });
+}
+
+function stripPort(h: string): string {
+  if (h.charCodeAt(0) === 91 /* [ */) { const e = h.indexOf(']'); return e > 0 ? h.slice(0, e + 1) : h; }
+  const i = h.lastIndexOf(':');
+  return i >= 0 ? h.slice(0, i) : h;
+}
+
+/** Two Host headers make routing ambiguous (RFC 9112 §3.2: respond 400). Node keeps only the first. */
+function hasDuplicateHost(raw: string[]): boolean {
+  let n = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const k = raw[i]!;
+    if (k.length === 4 && (k === 'Host' || k.toLowerCase() === 'host') && ++n > 1) return true;
+  }
+  return false;
+}

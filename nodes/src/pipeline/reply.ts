@@ -1,0 +1,45 @@
+/**
+ * Local replies: every response the gateway makes itself goes through here, so the
+ * problem+json shape, X-Request-Id and response hooks are the same everywhere.
+ */
+import { errors, problemBody } from '../errors.ts';
+import type { RequestContext } from './context.ts';
+import type { LocalReply, ResponseHead } from './types.ts';
+import type { Runtime } from './runtime.ts';
+import { finish } from './finish.ts';
+
+export function sendReply(rt: Runtime, ctx: RequestContext, reply: LocalReply): void {
+  const res = ctx.res;
+  if (res.headersSent || res.destroyed) { res.destroy(); finish(rt, ctx); return; }
+  let status: number;
+  let body: string | Buffer;
+  const headers: Record<string, string | string[]> = {};
+  if (reply.code) {
+    status = errors[reply.code].status;
+    body = problemBody(reply.code, ctx.id, reply.detail, reply.extra);
+    headers['content-type'] = 'application/problem+json';
+    ctx.errorCode = reply.code;
+  } else {
+    status = reply.status ?? 200;
+    body = reply.body ?? '';
+  }
+  if (reply.headers) for (const k in reply.headers) headers[k.toLowerCase()] = reply.headers[k]!;
+  if (ctx.responseHeaders) for (const k in ctx.responseHeaders) headers[k] = ctx.responseHeaders[k]!;
+  headers['x-request-id'] = ctx.id;
+  if (rt.draining) headers.connection = 'close';
+  const route = ctx.route;
+  if (route && route.response.length) {
+    const head: ResponseHead = { status, headers, local: true };
+    for (const h of route.response) h(ctx, head);
+    status = head.status;
+  }
+  headers['content-length'] = String(Buffer.byteLength(body));
+  ctx.status = status;
+  try {
+    res.writeHead(status, headers);
+    res.end(ctx.method === 'HEAD' ? undefined : body);
+  } catch {
+    res.destroy();
+  }
+  finish(rt, ctx);
+}

@@ -1,0 +1,20 @@
+/**
+ * What the request handler reads: the current snapshot (swapped atomically by assignment;
+ * a request keeps the snapshot it started with) and the node's static settings.
+ */
+import type { Logger } from 'pino';
+import type { Snapshot } from './compile.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
+import type { TrustedProxies } from '../http/client-ip.ts';
+import type { AccessLogger } from '../telemetry/access-log.ts';
+
+export interface Runtime {
+  snapshot: Snapshot | undefined;
+  readonly trusted: TrustedProxies;
+  readonly maxBodySize: number;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  readonly accessLog: AccessLogger;
+  draining: boolean;
+  inflight: number;
+}

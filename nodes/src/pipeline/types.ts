@@ -1,0 +1,70 @@
+/**
+ * The policy contract (architecture principle 1 and 3). A policy is one folder under
+ * nodes/src/policies/<name>/ exporting a PolicyDefinition; policies/registry.ts lists them.
+ * `create()` runs at config load time and does all the config work (compile, hash, build
+ * limiters); the handlers it returns only do per-request work. A handler ends a request
+ * by returning a LocalReply; it never writes to the socket itself.
+ */
+import type { TSchema } from 'typebox';
+import type { ErrorCode } from '../errors.ts';
+import type { RequestContext } from './context.ts';
+import type { GatewayConfig } from '../schema/model.ts';
+import type { Logger } from 'pino';
+
+/** Phases in the order they run. A policy's phase decides its order, not the config map's order. */
+export const PHASES = ['request', 'authenticate', 'authorize', 'validate', 'traffic', 'upstream'] as const;
+export type Phase = (typeof PHASES)[number];
+
+export interface LocalReply {
+  /** A GW_* code: the body becomes problem+json with that code's status. */
+  code?: ErrorCode;
+  /** Client-safe detail; never internal error text. */
+  detail?: string;
+  /** Extra documented members of the problem body, e.g. `errors` for validation. */
+  extra?: Record<string, unknown>;
+  /** For replies that are not errors (cache hit, CORS preflight): status and body as given. */
+  status?: number;
+  headers?: Record<string, string | string[]>;
+  body?: string | Buffer;
+}
+
+export type HookResult = LocalReply | undefined | void;
+
+/** The response head as it goes to the client; response hooks may edit `headers` in place. */
+export interface ResponseHead {
+  status: number;
+  headers: Record<string, string | string[]>;
+  /** True when the gateway made the response itself (LocalReply), false for an upstream's. */
+  local: boolean;
+}
+
+export interface PolicyHandlers {
+  /** Before the upstream call, in the policy's phase. May be async; a sync handler costs no promise. */
+  request?(ctx: RequestContext): HookResult | Promise<HookResult>;
+  /** When the response head is known (upstream or local), before it is written. */
+  response?(ctx: RequestContext, head: ResponseHead): void;
+  /** After the response finished (or the client went away). */
+  log?(ctx: RequestContext): void;
+  /** Released when the snapshot that created it is retired (timers, sockets). */
+  close?(): void | Promise<void>;
+}
+
+export interface PolicyDeps {
+  routeName: string;
+  config: GatewayConfig;
+  logger: Logger;
+  /** Resolved path of the config file's folder, for policies that name files (OpenAPI, keys). */
+  baseDir: string;
+  /** Named services other issues add (counter store, breaker state, cluster bus). */
+  services: Record<string, unknown>;
+}
+
+export interface PolicyDefinition<C = any> {
+  name: string;
+  phase: Phase;
+  /** Higher runs first within a phase (Kong's convention). */
+  priority: number;
+  /** JSON Schema of the config (TypeBox). `enforce` is added by the registry for every policy. */
+  schema: TSchema;
+  create(config: C, deps: PolicyDeps): PolicyHandlers;
+}

@@ -1,0 +1,56 @@
+/**
+ * The status server (contract port 9080): /healthz (alive), /readyz (config loaded and
+ * not draining), /metrics (Prometheus text), /status (JSON: revision, routes, config
+ * errors). Other parts register more paths (health-check state, cache purge) through
+ * `statusRoutes` without editing this file.
+ */
+import http from 'node:http';
+import type { Gateway } from '../gateway.ts';
+
+export type StatusRoute = (req: http.IncomingMessage, res: http.ServerResponse, gw: Gateway) => void | Promise<void>;
+
+function json(res: http.ServerResponse, status: number, body: unknown): void {
+  const s = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(s) });
+  res.end(s);
+}
+
+export function createStatusServer(gw: Gateway, extra: ReadonlyMap<string, StatusRoute>): http.Server {
+  return http.createServer({ requestTimeout: 10_000, headersTimeout: 5_000 }, (req, res) => {
+    const path = (req.url ?? '/').split('?')[0]!;
+    const snap = gw.snapshot;
+    try {
+      if (path === '/healthz') return json(res, 200, { status: 'ok' });
+      if (path === '/readyz') {
+        if (gw.ready) return json(res, 200, { status: 'ready', revision: snap!.revision });
+        return json(res, 503, { status: gw.rt.draining ? 'draining' : 'no config', errors: gw.configErrors });
+      }
+      if (path === '/metrics') {
+        void gw.metrics.render().then((text) => {
+          res.writeHead(200, { 'content-type': gw.metrics.contentType });
+          res.end(text);
+        }, () => json(res, 500, { error: 'metrics unavailable' }));
+        return;
+      }
+      if (path === '/status') {
+        return json(res, 200, {
+          revision: snap?.revision ?? null,
+          ready: gw.ready,
+          inflight: gw.rt.inflight,
+          routes: snap ? [...snap.routes.keys()] : [],
+          upstreams: snap ? Object.fromEntries([...snap.upstreams].map(([n, u]) => [n, u.targets.map((t) => ({ url: t.url, available: t.available, inflight: t.inflight }))])) : {},
+          configErrors: gw.configErrors,
+        });
+      }
+      const h = extra.get(path);
+      if (h) {
+        const r = h(req, res, gw);
+        if (r) r.catch(() => { if (!res.headersSent) json(res, 500, { error: 'internal' }); });
+        return;
+      }
+      json(res, 404, { error: 'not found' });
+    } catch {
+      if (!res.headersSent) json(res, 500, { error: 'internal' });
+    }
+  });
+}
