@@ -77,7 +77,7 @@ export class Gateway {
     };
     this.flushTimer = this.rt.accessLog.startFlushing();
     const rt = this.rt;
-    this.metrics.inflight.collect = function () { this.set(rt.inflight); };
+    this.metrics.inflightSource = () => rt.inflight;
   }
 
   get snapshot(): Snapshot | undefined { return this.rt.snapshot; }

@@ -15,13 +15,16 @@ export class Metrics {
   readonly policyDecisions: client.Counter<'route' | 'policy' | 'outcome'>;
   readonly inflight: client.Gauge;
   readonly upstreamErrors: client.Counter<'upstream' | 'code'>;
+  /** Read at scrape time (set by the gateway). */
+  inflightSource: () => number = () => 0;
 
   constructor() {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'gatehouse_process_' });
     this.configReloads = new client.Counter({ name: 'gatehouse_config_reloads_total', help: 'Config loads by source and result (applied | rejected).', labelNames: ['source', 'result'], registers: [this.registry] });
     this.configRevision = new client.Gauge({ name: 'gatehouse_config_revision', help: 'Revision of the config this node serves.', registers: [this.registry] });
     this.policyDecisions = new client.Counter({ name: 'gatehouse_policy_decisions_total', help: 'Requests a policy stopped (deny) or would have stopped in shadow mode (shadow_deny).', labelNames: ['route', 'policy', 'outcome'], registers: [this.registry] });
-    this.inflight = new client.Gauge({ name: 'gatehouse_requests_inflight', help: 'Requests in flight on this node.', registers: [this.registry] });
+    const read = (): number => this.inflightSource();
+    this.inflight = new client.Gauge({ name: 'gatehouse_requests_inflight', help: 'Requests in flight on this process.', registers: [this.registry], collect() { this.set(read()); } });
     this.upstreamErrors = new client.Counter({ name: 'gatehouse_upstream_errors_total', help: 'Upstream calls that failed, by upstream and gateway code.', labelNames: ['upstream', 'code'], registers: [this.registry] });
   }
 
