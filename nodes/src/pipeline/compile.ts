@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { GatewayConfig, Route } from '../schema/model.ts';
 import { Router } from '../router/index.ts';
 import { policies } from '../policies/registry.ts';
-import { PHASES, type HookResult, type PolicyHandlers, type ResponseHead } from './types.ts';
+import { PHASES, type HookResult, type LocalReply, type PolicyHandlers, type ResponseHead } from './types.ts';
 import type { RequestContext } from './context.ts';
 import { UpstreamRuntime } from '../upstream/upstream.ts';
 import type { PoolRegistry } from '../upstream/target.ts';
@@ -97,17 +97,23 @@ function compileRoute(name: string, r: Route, config: GatewayConfig, upstreams: 
     const def = policies.get(pname);
     if (!def) throw new Error(`routes.${name}.policies.${pname}: unknown policy`);
     const cfg = (pcfg ?? {}) as Record<string, unknown>;
-    const h = def.create(cfg, { routeName: name, config, logger: deps.logger.child({ route: name, policy: pname }), baseDir: deps.baseDir, services: deps.services });
+    const h = def.create(cfg, { routeName: name, config, logger: deps.logger.child({ route: name, policy: pname }), baseDir: deps.baseDir, services: deps.services, upstreams, metrics: deps.metrics });
     closers.push(h);
     active.push({ phase: PHASES.indexOf(def.phase), priority: def.priority, name: pname, h, enforce: cfg.enforce !== false });
   }
   active.sort((a, b) => a.phase - b.phase || b.priority - a.priority || a.name.localeCompare(b.name));
   const request: RequestHook[] = [];
+  const authn: RequestHook[] = [];
   for (const p of active) {
     const fn = p.h.request;
     if (!fn) continue;
     const hook = fn.bind(p.h);
-    request.push(p.enforce ? counted(hook, deps.metrics, name, p.name) : shadow(hook, deps, name, p.name));
+    const wrapped = p.enforce ? counted(hook, deps.metrics, name, p.name) : shadow(hook, deps, name, p.name);
+    if (p.phase === AUTHN && p.enforce) {
+      // Several authentication policies on a route: any one may pass (Kong/APISIX semantics).
+      if (!authn.length) request.push((ctx) => anyOf(authn, ctx, 0, undefined));
+      authn.push(wrapped);
+    } else request.push(wrapped);
   }
   // Response hooks run in reverse phase order (onion), so the outermost policy sees the final head.
   const response = active.filter((p) => p.h.response).reverse().map((p) => p.h.response!.bind(p.h));
@@ -122,6 +128,35 @@ function compileRoute(name: string, r: Route, config: GatewayConfig, upstreams: 
     rewrite: r.rewrite?.path ? compileTemplate(r.rewrite.path) : undefined,
     stats: deps.metrics.routes.get(name),
   });
+}
+
+const AUTHN = PHASES.indexOf('authenticate');
+
+/**
+ * Run authentication hooks until one identifies a consumer (sets ctx.consumer) or lets the
+ * request through; if every one refuses, answer with the first refusal and every
+ * challenge (WWW-Authenticate) so the client learns each accepted scheme (RFC 9110 §11.6.1).
+ */
+function anyOf(hooks: readonly RequestHook[], ctx: RequestContext, i: number, first: LocalReply | undefined): HookResult | Promise<HookResult> {
+  for (; i < hooks.length; i++) {
+    const r = hooks[i]!(ctx);
+    if (isPromise(r)) {
+      const at = i;
+      return r.then((v) => (v ? anyOf(hooks, ctx, at + 1, merge(first, v)) : undefined));
+    }
+    if (!r) return undefined; // passed
+    first = merge(first, r);
+  }
+  return first;
+}
+
+function merge(first: LocalReply | undefined, next: LocalReply): LocalReply {
+  if (!first) return next;
+  const a = first.headers?.['www-authenticate'];
+  const b = next.headers?.['www-authenticate'];
+  if (!b) return first;
+  const all = [...(a === undefined ? [] : Array.isArray(a) ? a : [a]), ...(Array.isArray(b) ? b : [b])];
+  return { ...first, headers: { ...first.headers, 'www-authenticate': all } };
 }
 
 function isPromise(v: unknown): v is Promise<HookResult> {

@@ -41,6 +41,10 @@ export class RequestContext {
   responseHeaders: Record<string, string | string[]> | undefined = undefined;
   /** A buffered request body (set by readBody or a policy); forwarded instead of the stream. */
   body: Buffer | undefined = undefined;
+  /** Set by a policy (traffic split) to send this request to another upstream than the route's. */
+  upstream: import('../upstream/upstream.ts').UpstreamRuntime | undefined = undefined;
+  /** Set by a policy (cache) to observe the upstream response as it streams. */
+  tap: import('./types.ts').ResponseTap | undefined = undefined;
   /** Policy-private state, keyed by policy name. */
   state: Record<string, unknown> | undefined = undefined;
   status = 0;

@@ -9,6 +9,7 @@ import { normalizeTarget } from '../http/normalize.ts';
 import { RequestContext } from './context.ts';
 import { requestId } from './ids.ts';
 import { sendReply } from './reply.ts';
+import { finish } from './finish.ts';
 import { forward } from '../upstream/forward.ts';
 import type { Runtime } from './runtime.ts';
 import type { HookResult } from './types.ts';
@@ -59,9 +60,10 @@ function runFrom(rt: Runtime, ctx: RequestContext, route: CompiledRoute, start: 
     }
     return sendReply(rt, ctx, r as NonNullable<HookResult>);
   }
-  if (ctx.res.destroyed) { ctx.status = 0; return sendReply(rt, ctx, { code: 'GW_BAD_REQUEST' }); }
-  if (!route.upstream) return sendReply(rt, ctx, { code: 'GW_ROUTE_NOT_FOUND', detail: 'Route has no upstream' });
-  forward(rt, ctx, route.upstream);
+  if (ctx.res.destroyed) { ctx.status = 0; return finish(rt, ctx); }
+  const up = ctx.upstream ?? route.upstream;
+  if (!up) return sendReply(rt, ctx, { code: 'GW_ROUTE_NOT_FOUND', detail: 'Route has no upstream' });
+  forward(rt, ctx, up);
 }
 
 function internal(rt: Runtime, ctx: RequestContext, err: unknown): void {

@@ -57,6 +57,22 @@ export interface PolicyDeps {
   baseDir: string;
   /** Named services other issues add (counter store, breaker state, cluster bus). */
   services: Record<string, unknown>;
+  /** The snapshot's upstreams, for policies that pick or mirror to another upstream. */
+  upstreams: ReadonlyMap<string, import('../upstream/upstream.ts').UpstreamRuntime>;
+  /** Register a metric on the node's registry (idempotent by name). */
+  metrics: import('../telemetry/metrics.ts').Metrics;
+}
+
+/**
+ * Observes an upstream response as it streams to the client (the cache fills itself this
+ * way). Called after response hooks, with the head as sent; never delays the client.
+ */
+export interface ResponseTap {
+  head(status: number, headers: Record<string, string | string[]>): void;
+  data(chunk: Buffer): void;
+  end(): void;
+  /** The response failed or the client went away: discard what was collected. */
+  abort(): void;
 }
 
 export interface PolicyDefinition<C = any> {

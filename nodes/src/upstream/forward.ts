@@ -58,6 +58,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
       this.ended = true;
       this.target.inflight--;
       this.abort?.(new Error('client closed'));
+      this.ctx.tap?.abort();
       finish(this.rt, this.ctx);
     }
   };
@@ -89,6 +90,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
       if (this.rt.draining) headers.push('connection', 'close');
     }
     ctx.status = statusCode;
+    if (ctx.tap) ctx.tap.head(statusCode, Array.isArray(headers) ? flatToObject(headers) : headers);
     try {
       ctx.res.writeHead(statusCode, headers as never);
     } catch {
@@ -102,6 +104,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
 
   onData(chunk: Buffer): boolean {
     if (this.ended) return false;
+    if (this.ctx.tap) this.ctx.tap.data(chunk);
     const ok = this.ctx.res.write(chunk);
     if (!ok) this.ctx.res.once('drain', this.onDrain);
     return ok;
@@ -112,6 +115,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     this.ended = true;
     this.target.inflight--;
     this.ctx.res.end();
+    this.ctx.tap?.end();
     finish(this.rt, this.ctx);
   }
 
@@ -128,6 +132,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     this.target.inflight--;
     if (this.ctx.upstreamEnd === 0) this.ctx.upstreamEnd = performance.now();
     this.ctx.errorCode = code;
+    this.ctx.tap?.abort();
     sendReply(this.rt, this.ctx, { code });
   }
 }
