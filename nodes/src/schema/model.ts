@@ -17,8 +17,8 @@ const HostPort = Type.String({ pattern: '^(\\[[0-9a-fA-F:.]+\\]|[A-Za-z0-9.-]+):
 const Cidr = Type.String({ minLength: 2, maxLength: 64, description: 'IPv4 or IPv6 address or CIDR' });
 
 export const AccessLog = Type.Object({
-  enabled: Type.Boolean({ default: true, description: 'write one JSON line per request' }),
-  sample: Type.Number({ minimum: 0, maximum: 1, default: 1, description: 'share of successful requests logged; errors (status >= 500) are always logged' }),
+  enabled: Type.Optional(Type.Boolean({ default: true, description: 'write one JSON line per request' })),
+  sample: Type.Optional(Type.Number({ minimum: 0, maximum: 1, default: 1, description: 'share of successful requests logged; errors (status >= 500) are always logged' })),
 }, closed);
 
 export const NodeSettings = Type.Object({
