@@ -32,12 +32,17 @@ export function createHandler(rt: Runtime): (req: IncomingMessage, res: ServerRe
 
     const snap = rt.snapshot;
     if (!snap) return sendReply(rt, ctx, { code: 'GW_ROUTE_NOT_FOUND' });
-    const m = snap.router.match(host, ctx.path, ctx.method, req.headers);
-    if (!m) return sendReply(rt, ctx, { code: 'GW_ROUTE_NOT_FOUND' });
-    const route = m.value;
-    ctx.route = route;
-    ctx.params = m.params;
-    runFrom(rt, ctx, route, 0);
+    // A bug anywhere below must cost one request a 500, never the process.
+    try {
+      const m = snap.router.match(host, ctx.path, ctx.method, req.headers);
+      if (!m) return sendReply(rt, ctx, { code: 'GW_ROUTE_NOT_FOUND' });
+      const route = m.value;
+      ctx.route = route;
+      ctx.params = m.params;
+      runFrom(rt, ctx, route, 0);
+    } catch (err) {
+      internal(rt, ctx, err);
+    }
   };
 }
 
