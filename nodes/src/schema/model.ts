@@ -8,7 +8,7 @@ import Type, { type Static } from 'typebox';
 import { DURATION_PATTERN, SIZE_PATTERN } from './duration.ts';
 
 const closed = { additionalProperties: false } as const;
-export const Duration = Type.String({ pattern: DURATION_PATTERN, 'x-message': 'must be a duration like 250ms, 5s, 1m or 2h', description: 'duration' });
+export const Duration = Type.String({ pattern: DURATION_PATTERN, 'x-message': 'must be a duration like 250ms, 5s, 1m or 2h' });
 export const Size = Type.Union([Type.Integer({ minimum: 0 }), Type.String({ pattern: SIZE_PATTERN, 'x-message': 'must be a size like 1048576, 64kb or 1mb' })]);
 const Name = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$', 'x-message': 'must be a name of letters, digits, . _ - (at most 128)' });
 const Path = Type.String({ pattern: '^/', 'x-message': 'must start with /', maxLength: 2048 });
