@@ -19,7 +19,7 @@ export function raw(port: number, data: string | Buffer, idleMs = 500): Promise<
     const chunks: Buffer[] = [];
     let timer = setTimeout(done, idleMs);
     function done(): void { clearTimeout(timer); s.destroy(); resolve(Buffer.concat(chunks).toString('latin1')); }
-    s.on('data', (c) => { chunks.push(c); clearTimeout(timer); timer = setTimeout(done, idleMs); });
+    s.on('data', (c: Buffer) => { chunks.push(c); clearTimeout(timer); timer = setTimeout(done, idleMs); });
     s.on('close', done);
     s.on('error', done);
     s.write(data);

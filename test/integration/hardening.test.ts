@@ -79,7 +79,7 @@ test.serial('slowloris: a client that never finishes its headers is cut off', as
   const t0 = Date.now();
   const ticker = setInterval(() => s.writable && s.write('X-A: b\r\n'), 100);
   const data: Buffer[] = [];
-  s.on('data', (c) => data.push(c));
+  s.on('data', (c: Buffer) => data.push(c));
   await new Promise<void>((r) => { s.on('close', () => r()); s.on('error', () => r()); });
   clearInterval(ticker);
   t.true(Date.now() - t0 < 4000, 'closed by the headers timeout');

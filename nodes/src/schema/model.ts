@@ -96,9 +96,10 @@ export const Route = Type.Object({
 
 export const GatewayConfig = Type.Object({
   node: Type.Optional(NodeSettings),
-  upstreams: Type.Optional(Type.Record(Name, Upstream)),
-  consumers: Type.Optional(Type.Record(Name, Consumer)),
-  routes: Type.Optional(Type.Record(Name, Route)),
+  // Closed maps: a name that breaks the Name pattern is reported, in file and etcd mode alike.
+  upstreams: Type.Optional(Type.Record(Name, Upstream, closed)),
+  consumers: Type.Optional(Type.Record(Name, Consumer, closed)),
+  routes: Type.Optional(Type.Record(Name, Route, closed)),
 }, closed);
 
 export type GatewayConfig = Static<typeof GatewayConfig>;

@@ -45,7 +45,10 @@ function pointerSegments(pointer: string, data: unknown): (string | number)[] {
 function message(e: ErrorObject): string {
   const custom = (e.parentSchema as any)?.['x-message'];
   switch (e.keyword) {
-    case 'additionalProperties': return `unknown field "${(e.params as any).additionalProperty}"`;
+    case 'additionalProperties':
+      return (e.parentSchema as any)?.patternProperties
+        ? `invalid name "${(e.params as any).additionalProperty}": must be letters, digits, . _ - (at most 128)`
+        : `unknown field "${(e.params as any).additionalProperty}"`;
     case 'required': return `missing required field "${(e.params as any).missingProperty}"`;
     case 'pattern': return custom ?? `must match ${(e.params as any).pattern}`;
     case 'propertyNames': return 'has an invalid name';

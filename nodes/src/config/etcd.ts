@@ -1,0 +1,213 @@
+/**
+ * The cluster config source (contract "etcd layout"): every key under <prefix>/routes/,
+ * <prefix>/upstreams/ and <prefix>/consumers/ is one item, the JSON of the same object as in
+ * the file. Each key is validated on its own (architecture principle 5, as APISIX re-checks
+ * etcd items): a bad key is skipped, logged and reported, and never takes the rest down.
+ *
+ * A bad key is dropped, not replaced by its last good value: every node then serves the same
+ * function of etcd's state, whether it has been up for a month or just restarted.
+ * Cross references (a route naming a missing upstream) are the node's compile step's job.
+ */
+import type { Etcd3 } from 'etcd3';
+import type { Logger } from 'pino';
+import type { ConfigSource, ConfigUpdate } from './source.ts';
+import { GatewayConfig } from '../schema/model.ts';
+import { validateItem } from '../schema/validate.ts';
+import { createEtcdClient, PrefixWatch, type Change, type KeyValue } from './etcd-client.ts';
+
+const KINDS = ['routes', 'upstreams', 'consumers'] as const;
+type Kind = (typeof KINDS)[number];
+
+export interface EtcdSourceOptions {
+  endpoints: string[];
+  /** Key prefix without trailing slash, e.g. `/gatehouse`. */
+  prefix: string;
+  logger: Logger;
+  /** Called for each newly seen bad key (on load and on every bad put), e.g. to count it. */
+  onSkipped?: (key: string, errors: string[]) => void;
+  /** Share a client (membership, registry); the source then does not close it. */
+  client?: Etcd3;
+  /** start() rejects if the first load has not succeeded within this many ms (default 5000). */
+  startTimeout?: number;
+  /** Changes arriving within this many ms go out as one update (default 20). */
+  coalesceMs?: number;
+  /** Deadline of each etcd call in ms (default 5000). */
+  callTimeout?: number;
+  /** Reload backoff bounds in ms after etcd failures (default 100 .. 2000). */
+  retryMin?: number;
+  retryMax?: number;
+}
+
+interface Entry {
+  kind: Kind;
+  name: string;
+  raw: string;
+  value?: unknown;
+  errors?: string[];
+}
+
+/** Name pattern of each collection, read from the model so there is one definition of a name. */
+function namePattern(kind: Kind): RegExp | undefined {
+  const record = (GatewayConfig as { properties?: Record<string, { patternProperties?: Record<string, unknown> }> }).properties?.[kind];
+  const source = Object.keys(record?.patternProperties ?? {})[0];
+  return source ? new RegExp(source) : undefined;
+}
+const NAME_PATTERNS = new Map(KINDS.map((k) => [k, namePattern(k)]));
+
+export class EtcdSource implements ConfigSource {
+  readonly kind = 'etcd';
+  /** The etcd revision of the config last handed to onUpdate (0 before the first). */
+  revision = 0;
+  readonly #opts: EtcdSourceOptions;
+  readonly #root: string;
+  readonly #client: Etcd3;
+  readonly #ownClient: boolean;
+  readonly #log: Logger;
+  readonly #watch: PrefixWatch;
+  #entries = new Map<string, Entry>();
+  #onUpdate: ((u: ConfigUpdate) => void) | undefined;
+  #pendingRevision = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #loaded: { resolve(): void; reject(err: Error): void } | undefined;
+  #emitted = false;
+  #stopped = false;
+
+  constructor(opts: EtcdSourceOptions) {
+    this.#opts = opts;
+    this.#root = `${opts.prefix.replace(/\/+$/, '')}/`;
+    this.#log = opts.logger.child({ source: 'etcd' });
+    this.#ownClient = !opts.client;
+    this.#client = opts.client ?? createEtcdClient(opts.endpoints, { callTimeout: opts.callTimeout });
+    this.#watch = new PrefixWatch(this.#client, this.#root, {
+      onSnapshot: (kvs, rev) => this.#onSnapshot(kvs, rev),
+      onChanges: (changes, rev) => this.#onChanges(changes, rev),
+    }, { logger: this.#log, callTimeout: opts.callTimeout, retryMin: opts.retryMin, retryMax: opts.retryMax });
+  }
+
+  /** Full reloads so far (after a compaction or a lost connection). */
+  get reloads(): number { return this.#watch.reloads; }
+
+  /**
+   * Resolves after the first load has been handed to onUpdate. If etcd does not answer within
+   * `startTimeout` it rejects, so the node can serve its snapshot, but keeps retrying: updates
+   * flow once etcd answers. Call stop() to give up.
+   */
+  start(onUpdate: (u: ConfigUpdate) => void): Promise<void> {
+    if (this.#onUpdate) return Promise.reject(new Error('EtcdSource already started'));
+    this.#onUpdate = onUpdate;
+    const ms = this.#opts.startTimeout ?? 5000;
+    return new Promise<void>((resolve, reject) => {
+      const settle = (err?: Error) => {
+        clearTimeout(timer);
+        this.#loaded = undefined;
+        if (err) reject(err); else resolve();
+      };
+      const timer = setTimeout(() => settle(new Error(`etcd (${this.#opts.endpoints.join(', ')}) did not answer within ${ms} ms; still retrying`)), ms);
+      this.#loaded = { resolve: () => settle(), reject: settle };
+      this.#watch.start();
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    this.#loaded?.reject(new Error('EtcdSource stopped before the first load'));
+    await this.#watch.stop();
+    if (this.#ownClient) this.#client.close();
+  }
+
+  #onSnapshot(kvs: KeyValue[], revision: number): void {
+    const next = new Map<string, Entry>();
+    for (const kv of kvs) {
+      const prev = this.#entries.get(kv.key);
+      // Unchanged keys keep their parsed entry: no re-validation, no repeated skip report.
+      const entry = prev && prev.raw === kv.value ? prev : this.#parse(kv.key, kv.value);
+      if (entry) next.set(kv.key, entry);
+    }
+    const changed = next.size !== this.#entries.size || [...next].some(([k, e]) => this.#entries.get(k) !== e);
+    this.#entries = next;
+    if (!this.#emitted) {
+      // First load (maybe after a timed-out start): hand it over now, so start() resolves
+      // with the config applied.
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+      this.#pendingRevision = revision;
+      this.#flush();
+      this.#loaded?.resolve();
+    } else if (changed) {
+      this.#schedule(revision);
+    }
+  }
+
+  #onChanges(changes: Change[], revision: number): void {
+    let relevant = false;
+    for (const c of changes) {
+      if (c.type === 'delete') {
+        relevant = this.#entries.delete(c.key) || relevant;
+        continue;
+      }
+      const entry = this.#parse(c.key, c.value);
+      if (entry) { this.#entries.set(c.key, entry); relevant = true; }
+    }
+    // Node and registry keys live under the same prefix; their churn is not a config change.
+    if (relevant) this.#schedule(revision);
+  }
+
+  /** Parses and validates one key; undefined for keys that are not config items. */
+  #parse(key: string, raw: string): Entry | undefined {
+    const rest = key.slice(this.#root.length);
+    const slash = rest.indexOf('/');
+    const kind = rest.slice(0, slash) as Kind;
+    if (slash < 0 || !KINDS.includes(kind)) return undefined;
+    const name = rest.slice(slash + 1);
+    let errors: string[] | undefined;
+    let value: unknown;
+    const pattern = NAME_PATTERNS.get(kind);
+    if (pattern && !pattern.test(name)) {
+      errors = [`${kind}[${JSON.stringify(name)}]: name must be letters, digits, . _ - (at most 128), matching ${pattern.source}`];
+    } else {
+      try {
+        value = JSON.parse(raw);
+      } catch (err) {
+        errors = [`${kind}.${name}: invalid JSON: ${(err as Error).message}`];
+      }
+      try {
+        errors ??= validateItem(kind, name, value).map((e) => `${e.path}: ${e.message}`);
+      } catch (err) {
+        // A validator bug must not take the source down; the key is skipped like a bad one.
+        errors = [`${kind}.${name}: could not be validated: ${(err as Error).message}`];
+      }
+    }
+    if (!errors?.length) return { kind, name, raw, value };
+    this.#log.warn({ key, errors }, `skipping invalid etcd key ${key}: ${errors.join('; ')}`);
+    try { this.#opts.onSkipped?.(key, errors); } catch (err) { this.#log.error({ err }, 'onSkipped threw'); }
+    return { kind, name, raw, errors };
+  }
+
+  /** Trailing-edge coalescing: one update per burst, at most one per coalesceMs, always the latest. */
+  #schedule(revision: number): void {
+    // Plain assignment: events arrive in order after a load, and a load is the truth as of its
+    // revision even if etcd came back from a backup with a lower one.
+    this.#pendingRevision = revision;
+    if (this.#timer || this.#stopped) return;
+    this.#timer = setTimeout(() => { this.#timer = undefined; this.#flush(); }, this.#opts.coalesceMs ?? 20);
+  }
+
+  #flush(): void {
+    if (this.#stopped || !this.#onUpdate) return;
+    const config: ConfigUpdate['config'] = { routes: {}, upstreams: {}, consumers: {} };
+    const skipped: NonNullable<ConfigUpdate['skipped']> = [];
+    for (const [key, e] of this.#entries) {
+      if (e.errors) skipped.push({ key, errors: e.errors });
+      else (config[e.kind] as Record<string, unknown>)[e.name] = e.value;
+    }
+    this.revision = this.#pendingRevision;
+    this.#emitted = true;
+    try {
+      // A deep copy: the receiver may keep or adjust what it gets without touching our state.
+      this.#onUpdate(structuredClone({ config, revision: this.revision, skipped }));
+    } catch (err) {
+      this.#log.error({ err, revision: this.revision }, 'config update handler threw');
+    }
+  }
+}
