@@ -1,0 +1,180 @@
+/**
+ * The route table. Routes are bucketed by host (table.ts): a lookup visits the request host's
+ * exact bucket, the wildcard buckets its suffixes select, and the any-host bucket. In each it
+ * checks the literal-path map, then walks the segment trie (trie.ts) along the branches the
+ * path spells. Cost follows the request, not the table size. Every candidate carries a
+ * precomputed rank (rank.ts documents the precedence); the lowest-ranked candidate whose
+ * method and header conditions pass wins, and subtrees that cannot beat it are skipped.
+ *
+ * Per lookup the only allocations are the result and its params, on success, plus one short
+ * string per distinct wildcard suffix length when wildcard hosts exist. Scratch state lives on
+ * the instance, which is safe because match() is synchronous and never re-enters.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import { compileVariants } from './compile.ts';
+import type { RouteMatch, RouteSpec } from './spec.ts';
+import { HostTable } from './table.ts';
+import type { Bucket } from './table.ts';
+import { NO_RANK, hashStep } from './trie.ts';
+import type { Terminal, TrieNode } from './trie.ts';
+
+const SLASH = 0x2f;
+const DOT = 0x2e;
+const NO_HEADERS: IncomingHttpHeaders = {};
+
+/** Whether whole segments of path, from start, spell literal (one or more segments). */
+function startsLiteral(path: string, start: number, literal: string): boolean {
+  const stop = start + literal.length;
+  return path.startsWith(literal, start) && (stop === path.length || path.charCodeAt(stop) === SLASH);
+}
+
+function accepts<T>(t: Terminal<T>, method: string, headers: IncomingHttpHeaders): boolean {
+  const methods = t.methods;
+  if (methods !== undefined) {
+    let found = false;
+    for (let i = 0; i < methods.length; i++) {
+      if (methods[i] === method) { found = true; break; }
+    }
+    if (!found) return false;
+  }
+  const names = t.headerNames;
+  const values = t.headerValues;
+  if (names === undefined || values === undefined) return true;
+  for (let i = 0; i < names.length; i++) {
+    const actual = headers[names[i]!];
+    const wanted = values[i]!;
+    // Node only hands out arrays for headers it never joins (set-cookie and the like);
+    // one matching occurrence is enough there.
+    if (actual !== wanted && !(Array.isArray(actual) && actual.includes(wanted))) return false;
+  }
+  return true;
+}
+
+export class Router<T> {
+  readonly size: number;
+  readonly #hosts = new HostTable<T>();
+
+  // Scratch for the lookup in progress.
+  #path = '';
+  #method = '';
+  #headers: IncomingHttpHeaders = NO_HEADERS;
+  #best: Terminal<T> | undefined = undefined;
+  #bestRank = NO_RANK;
+  /** Where the winner's '*' capture starts, or -1. */
+  #bestRest = -1;
+  /** [start, end) offsets of the params on the branch being walked... */
+  readonly #caps: Int32Array;
+  /** ...and a copy of them taken when that branch produced the current winner. */
+  readonly #bestCaps: Int32Array;
+
+  constructor(entries: ReadonlyArray<{ spec: RouteSpec; value: T }>) {
+    this.size = entries.length;
+    compileVariants(entries).forEach((v, rank) => this.#hosts.add(v, rank));
+    this.#hosts.finish();
+    this.#caps = new Int32Array(this.#hosts.maxParams * 2);
+    this.#bestCaps = new Int32Array(this.#hosts.maxParams * 2);
+  }
+
+  /** `host`: lower-case, no port. `path`: normalised, starts with '/', no query. */
+  match(host: string, path: string, method: string, headers: IncomingHttpHeaders): RouteMatch<T> | undefined {
+    this.#path = path;
+    this.#method = method;
+    this.#headers = headers;
+    this.#best = undefined;
+    this.#bestRank = NO_RANK;
+    const hosts = this.#hosts;
+    // Most specific bucket first, so later ones are mostly pruned by rank.
+    const exact = hosts.exact.get(host);
+    if (exact !== undefined) this.#search(exact);
+    const lengths = hosts.wildcardLengths;
+    for (let i = 0; i < lengths.length; i++) {
+      // One or more labels before the suffix: at least one character, then the '.'.
+      const cut = host.length - lengths[i]!;
+      if (cut >= 2 && host.charCodeAt(cut - 1) === DOT) {
+        const bucket = hosts.wildcard.get(host.slice(cut));
+        if (bucket !== undefined) this.#search(bucket);
+      }
+    }
+    this.#search(hosts.any);
+    this.#headers = NO_HEADERS; // do not keep the request alive until the next lookup
+    // The cast undoes TypeScript's narrowing from the reset above; #search assigned it since.
+    const best = this.#best as Terminal<T> | undefined;
+    if (best === undefined) return undefined;
+    return { value: best.value, params: best.paramNames.length > 0 || best.rest ? this.#params(best) : undefined };
+  }
+
+  #search(bucket: Bucket<T>): void {
+    if (bucket.literalMinRank < this.#bestRank) {
+      const literal = bucket.literalPaths.get(this.#path);
+      if (literal !== undefined) this.#consider(literal, 0, -1);
+    }
+    this.#walk(bucket.root, 0, 0);
+  }
+
+  /**
+   * `pos` is just past the segments consumed to reach `node`: the end of the path, or a '/'.
+   * `n` is the number of params captured on the way.
+   */
+  #walk(node: TrieNode<T>, pos: number, n: number): void {
+    if (node.minRank >= this.#bestRank) return;
+    const path = this.#path;
+    const length = path.length;
+    if (pos === length) {
+      if (node.exact !== undefined) this.#consider(node.exact, n, -1);
+      return;
+    }
+    const start = pos + 1;
+    let end = -1; // end of the next segment, found only when a branch needs it
+    const only = node.only;
+    if (only !== undefined) {
+      if (startsLiteral(path, start, only.literal)) this.#walk(only, start + only.literal.length, n);
+    } else if (node.statics !== undefined) {
+      let h = 0;
+      for (end = start; end < length; end++) {
+        const c = path.charCodeAt(end);
+        if (c === SLASH) break;
+        h = hashStep(h, c);
+      }
+      let child = node.statics.get(h);
+      while (child !== undefined && !startsLiteral(path, start, child.literal)) child = child.collision;
+      if (child !== undefined) this.#walk(child, start + child.literal.length, n);
+    }
+    if (node.param !== undefined) {
+      if (end < 0) {
+        end = path.indexOf('/', start);
+        if (end < 0) end = length;
+      }
+      if (end > start) {
+        this.#caps[2 * n] = start;
+        this.#caps[2 * n + 1] = end;
+        this.#walk(node.param, end, n + 1);
+      }
+    }
+    if (node.rest !== undefined) this.#consider(node.rest, n, start);
+  }
+
+  /** Terminals are sorted best-first: the first one that passes its conditions is all we need. */
+  #consider(first: Terminal<T>, n: number, restStart: number): void {
+    for (let t: Terminal<T> | undefined = first; t !== undefined; t = t.next) {
+      if (t.rank >= this.#bestRank) return;
+      if (accepts(t, this.#method, this.#headers)) {
+        this.#best = t;
+        this.#bestRank = t.rank;
+        this.#bestRest = restStart;
+        for (let j = 0; j < 2 * n; j++) this.#bestCaps[j] = this.#caps[j]!;
+        return;
+      }
+    }
+  }
+
+  #params(best: Terminal<T>): Record<string, string> {
+    const params: Record<string, string> = {};
+    const names = best.paramNames;
+    const caps = this.#bestCaps;
+    for (let i = 0; i < names.length; i++) {
+      params[names[i]!] = this.#path.slice(caps[2 * i], caps[2 * i + 1]);
+    }
+    if (best.rest) params['*'] = this.#path.slice(this.#bestRest);
+    return params;
+  }
+}
