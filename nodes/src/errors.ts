@@ -24,6 +24,7 @@ export const errors = {
   GW_CIRCUIT_OPEN: { status: 503, title: 'Upstream circuit open' },
   GW_SHUTTING_DOWN: { status: 503, title: 'Gateway is shutting down' },
   GW_UPSTREAM_TIMEOUT: { status: 504, title: 'Upstream timed out' },
+  GW_NOT_CACHED: { status: 504, title: 'Not in cache' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof errors;

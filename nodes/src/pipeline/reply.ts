@@ -33,7 +33,9 @@ export function sendReply(rt: Runtime, ctx: RequestContext, reply: LocalReply): 
     for (const h of route.response) h(ctx, head);
     status = head.status;
   }
-  headers['content-length'] = String(Buffer.byteLength(body));
+  // 204 and 304 have no body (RFC 9110 §6.4.1); a Content-Length there would be refused by clients.
+  if (status === 204 || status === 304) body = '';
+  else headers['content-length'] = String(Buffer.byteLength(body));
   ctx.status = status;
   try {
     res.writeHead(status, headers);

@@ -1,0 +1,36 @@
+/**
+ * Status server endpoint (docs/policies/cache.md "Purge"):
+ *   POST /cache/purge?key=api.example.com/users/1?page=2   exactly that key (every variant)
+ *   POST /cache/purge?prefix=/users[&host=api.example.com] keys whose path starts with /users
+ * Answers `{"purged": n}`. The status server listens on 127.0.0.1 by default: whoever can
+ * reach it may purge. Listeners in store.onPurge hear of each purge (a cluster bus).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { StatusRoute } from '../../telemetry/status.ts';
+import type { CacheStore, PurgeRequest } from './store.ts';
+
+export const PURGE_PATH = '/cache/purge';
+
+function json(res: ServerResponse, status: number, body: unknown, extra: Record<string, string> = {}): void {
+  const s = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(s), ...extra });
+  res.end(s);
+}
+
+export function purgeRoute(store: CacheStore): StatusRoute {
+  return (req: IncomingMessage, res: ServerResponse) => {
+    if (req.method !== 'POST') return json(res, 405, { error: 'use POST' }, { allow: 'POST' });
+    const q = new URL(req.url ?? '/', 'http://status').searchParams;
+    const key = q.get('key');
+    const prefix = q.get('prefix');
+    const host = q.get('host');
+    if ((key === null) === (prefix === null)) return json(res, 400, { error: 'give exactly one of key or prefix' });
+    if (prefix !== null && !prefix.startsWith('/')) return json(res, 400, { error: 'prefix must start with /' });
+    const p: PurgeRequest = key !== null ? { key } : { prefix: prefix!, ...(host !== null ? { host: host.toLowerCase() } : {}) };
+    const purged = p.key !== undefined ? store.purgeKey(p.key) : store.purgePrefix(p.prefix!, p.host);
+    for (const l of store.onPurge) {
+      try { l(p); } catch { /* a listener's failure must not fail the local purge */ }
+    }
+    json(res, 200, { purged });
+  };
+}

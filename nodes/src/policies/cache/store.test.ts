@@ -1,0 +1,106 @@
+import test from 'ava';
+import { CacheStore, MAX_VARIANTS } from './store.ts';
+import { Entry, assess, sameVariant, type Meta } from './entry.ts';
+import { Pending } from './pending.ts';
+import { compileKey } from './key.ts';
+import type { RequestContext } from '../../pipeline/context.ts';
+
+const now = Date.now();
+
+function entry(bodyBytes: number, reqHeaders: NodeJS.Dict<string> = {}, vary?: string): Entry {
+  const m = assess({ status: 200, headers: { 'cache-control': 'max-age=60', ...(vary ? { vary } : {}) }, requestTime: now, responseTime: now, authorized: false }, { heuristicMs: 0, storeSetCookie: false });
+  return new Entry(m as Meta, Buffer.alloc(bodyBytes), { partition: 'r', keyValues: undefined }, reqHeaders);
+}
+
+test('LRU bound in bytes: least recently used keys go first, a touched key stays', (t) => {
+  const s = new CacheStore(3 * 1500);
+  const a = entry(1000);
+  t.true(s.put('h/a', a, sameVariant));
+  t.true(s.put('h/b', entry(1000), sameVariant));
+  t.true(s.put('h/c', entry(1000), sameVariant));
+  t.is(s.entries, 3);
+  s.touch(s.get('h/a')!);
+  t.true(s.put('h/d', entry(1000), sameVariant));
+  t.truthy(s.get('h/a'), 'touched: kept');
+  t.is(s.get('h/b'), undefined, 'least recently used: evicted');
+  t.true(s.bytes <= s.limit);
+  t.is(s.evictions, 1);
+  t.false(s.put('h/huge', entry(10_000), sameVariant), 'larger than the whole cache: refused');
+});
+
+test('bytes accounting survives replace, remove and purge', (t) => {
+  const s = new CacheStore(1 << 20);
+  const a = entry(100);
+  s.put('h/x', a, sameVariant);
+  const b = entry(200);
+  s.put('h/x', b, sameVariant);
+  t.is(s.entries, 1, 'same variant replaced');
+  t.is(s.bytes, b.size + 'h/x'.length);
+  s.remove('h/x', b);
+  t.is(s.bytes, 0);
+  t.is(s.get('h/x'), undefined);
+  s.put('api/users/1', entry(10), sameVariant);
+  s.put('api/users/2?x=1', entry(10), sameVariant);
+  s.put('api/usersx', entry(10), sameVariant);
+  s.put('other/users/3', entry(10), sameVariant);
+  s.put('api/items', entry(10), sameVariant);
+  t.is(s.purgePrefix('/users/', 'api'), 2);
+  t.is(s.purgePrefix('/users'), 2, 'plain string prefix, every host');
+  t.is(s.purgeKey('api/items'), 1);
+  t.is(s.purgeKey('api/items'), 0);
+  t.is(s.bytes, 0);
+  t.is(s.entries, 0);
+});
+
+test('variants: one per Vary selection, newest kept, capped per key', (t) => {
+  const s = new CacheStore(1 << 24);
+  s.put('h/v', entry(1, { 'accept-language': 'en' }, 'Accept-Language'), sameVariant);
+  s.put('h/v', entry(1, { 'accept-language': 'de' }, 'Accept-Language'), sameVariant);
+  s.put('h/v', entry(1, { 'accept-language': 'en' }, 'Accept-Language'), sameVariant);
+  t.is(s.get('h/v')!.variants.length, 2);
+  for (let i = 0; i < MAX_VARIANTS + 5; i++) s.put('h/v', entry(1, { 'accept-language': `l${i}` }, 'Accept-Language'), sameVariant);
+  t.is(s.get('h/v')!.variants.length, MAX_VARIANTS);
+});
+
+test('the bound is the largest maxBytes of the policies; releasing one shrinks it', (t) => {
+  const s = new CacheStore();
+  const o1 = {};
+  const o2 = {};
+  s.setLimit(o1, 10_000);
+  s.setLimit(o2, 5_000);
+  t.is(s.limit, 10_000);
+  for (let i = 0; i < 8; i++) s.put(`h/${i}`, entry(1000), sameVariant);
+  s.releaseLimit({}); // not registered: ignored
+  t.is(s.limit, 10_000);
+  s.releaseLimit(o1);
+  t.is(s.limit, 5_000);
+  t.true(s.bytes <= 5_000);
+  s.releaseLimit(o2);
+  t.is(s.limit, 64 * 1024 * 1024, 'no policy left: the default');
+});
+
+test('pending: waiters wake on settle or after the lock timeout; the registry forgets it', async (t) => {
+  const reg = new Map<string, Pending>();
+  const p = new Pending(reg, 'k');
+  t.is(reg.get('k'), p);
+  const w = p.wait(10_000);
+  p.settle();
+  await w;
+  t.false(reg.has('k'));
+  const q = new Pending(reg, 'k2');
+  await q.wait(20); // times out
+  t.is(reg.get('k2'), q, 'still filling after the lock timeout');
+  q.settle();
+  await q.wait(10_000); // settled: resolves at once
+  t.pass();
+});
+
+test('key: raw query by default, ignored, or selected parameters', (t) => {
+  const ctx = (rawQuery: string) => ({ host: 'api.example.com', path: '/users', rawQuery, get searchParams() { return new URLSearchParams(rawQuery); }, req: { headers: { 'x-tenant': 't1' } }, consumer: { name: 'alice' } }) as unknown as RequestContext;
+  t.is(compileKey(undefined).key(ctx('b=2&a=1')), 'api.example.com/users?b=2&a=1');
+  t.is(compileKey(undefined).key(ctx('')), 'api.example.com/users');
+  t.is(compileKey({ query: false }).key(ctx('a=1')), 'api.example.com/users');
+  t.is(compileKey({ query: ['a', 'c'] }).key(ctx('b=2&a=1&c=x%20y')), 'api.example.com/users?a=1&c=x+y');
+  t.deepEqual(compileKey({ headers: ['X-Tenant'], consumer: true }).values(ctx('')), ['t1', 'alice']);
+  t.is(compileKey(undefined).values(ctx('')), undefined);
+});
