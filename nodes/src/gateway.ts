@@ -20,6 +20,8 @@ import { TrustedProxies } from './http/client-ip.ts';
 import { PoolRegistry } from './upstream/target.ts';
 import { onClientError } from './http/client-error.ts';
 import { createStatusServer, type StatusRoute } from './telemetry/status.ts';
+import { swapUpstreams } from './upstream/lifecycle.ts';
+import { upstreamsStatus } from './upstream/status.ts';
 
 export interface GatewayOptions {
   node: NodeSettings;
@@ -54,6 +56,8 @@ export class Gateway {
   readonly metrics: Metrics;
   readonly statusRoutes = new Map<string, StatusRoute>();
   private readonly opts: GatewayOptions;
+  /** One object for the gateway's life: state policies keep there (rate-limit counts) survives reloads. */
+  private readonly services: Record<string, unknown>;
   private readonly pools = new PoolRegistry();
   private proxy: http.Server | undefined;
   private status: http.Server | undefined;
@@ -63,6 +67,7 @@ export class Gateway {
 
   constructor(opts: GatewayOptions) {
     this.opts = opts;
+    this.services = opts.services ?? {};
     this.metrics = new Metrics();
     const n = opts.node;
     this.rt = {
@@ -78,6 +83,9 @@ export class Gateway {
     this.flushTimer = this.rt.accessLog.startFlushing();
     const rt = this.rt;
     this.metrics.inflightSource = () => rt.inflight;
+    this.statusRoutes.set('/upstreams', upstreamsStatus);
+    // Policies add status endpoints through services (the cache's /cache/purge, policies/cache/services.ts).
+    this.services.statusRoutes = this.statusRoutes;
   }
 
   get snapshot(): Snapshot | undefined { return this.rt.snapshot; }
@@ -94,7 +102,7 @@ export class Gateway {
       try {
         snap = compileSnapshot(u.config as GatewayConfig, u.revision, {
           logger: log, metrics: this.metrics, pools: this.pools, baseDir: this.opts.baseDir,
-          services: this.opts.services ?? {}, previous: this.rt.snapshot,
+          services: this.services, previous: this.rt.snapshot,
         });
       } catch (err) {
         errs = [{ path: '(compile)', message: (err as Error).message }];
@@ -108,6 +116,8 @@ export class Gateway {
     }
     const old = this.rt.snapshot;
     this.rt.snapshot = snap;
+    // Health checks and breakers run for the runtimes this snapshot uses, and only those.
+    swapUpstreams(old?.upstreams.values(), snap.upstreams.values());
     this.lastErrors = [];
     this.metrics.configReloads.labels(sourceKind, 'applied').inc();
     this.metrics.configRevision.set(u.revision);
@@ -131,7 +141,7 @@ export class Gateway {
       requestTimeout: parseDuration(n.limits?.requestTimeout ?? DEFAULTS.requestTimeout),
       headersTimeout: parseDuration(n.limits?.headersTimeout ?? DEFAULTS.headersTimeout),
       keepAliveTimeout: parseDuration(n.limits?.keepAliveTimeout ?? DEFAULTS.keepAliveTimeout),
-      requireHostHeader: true,
+      requireHostHeader: false, // checked in the handler, answered as problem+json
       joinDuplicateHeaders: false,
       insecureHTTPParser: false,
       connectionsCheckingInterval: 1000,
@@ -167,6 +177,7 @@ export class Gateway {
     proxy?.closeAllConnections();
     await closed;
     await this.opts.source.stop();
+    swapUpstreams(this.rt.snapshot?.upstreams.values(), []);
     await new Promise<void>((r) => (this.status ? this.status.close(() => r()) : r()));
     this.status?.closeAllConnections();
     await this.rt.snapshot?.close();

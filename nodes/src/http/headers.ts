@@ -10,7 +10,10 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te'
 const GATEWAY_OWNED = new Set(['host', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'forwarded', 'x-real-ip', 'x-request-id', 'traceparent', 'expect', 'content-length']);
 
 export function isIdentityHeader(name: string): boolean {
-  return name.startsWith('x-consumer-') || name.startsWith('x-authenticated-');
+  // CGI-style upstreams (WSGI, PHP, Rack) read '_' as '-': X_Consumer_Name is X-Consumer-Name
+  // to them (CVE-2015-0219 class), so both spellings are the gateway's.
+  const n = name.indexOf('_') < 0 ? name : name.replaceAll('_', '-');
+  return n.startsWith('x-consumer-') || n.startsWith('x-authenticated-');
 }
 
 /** Tokens listed in a Connection header, lower-case (RFC 9110 §7.6.1), excluding close/keep-alive. */

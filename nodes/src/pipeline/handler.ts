@@ -25,7 +25,14 @@ export function createHandler(rt: Runtime): (req: IncomingMessage, res: ServerRe
     host = stripPort(host.toLowerCase());
     const ctx = new RequestContext(req, res, id, host, 'path' in t ? t.path : '/', 'path' in t ? t.rawQuery : '', rt.trusted);
     if ('error' in t) return sendReply(rt, ctx, { code: t.error });
+    if (poisoned.has(req.socket)) { res.destroy(); ctx.status = 0; return finish(rt, ctx); }
     if (hasDuplicateHost(req.rawHeaders)) return sendReply(rt, ctx, { code: 'GW_BAD_REQUEST', detail: 'Duplicate Host header' });
+    // RFC 9112 §3.2: an HTTP/1.1 request without Host is a 400 (checked here rather than by
+    // Node's requireHostHeader, so the answer is the gateway's problem+json).
+    if (hostHeader === undefined && req.httpVersionMinor === 1 && !('authority' in t && t.authority)) return framingError(rt, ctx, 'Missing Host header');
+    // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means faulty framing: refuse and
+    // close, and refuse whatever else was pipelined behind it on that connection.
+    if (req.httpVersionMinor === 0 && req.headers['transfer-encoding'] !== undefined) return framingError(rt, ctx, 'Transfer-Encoding is not valid in HTTP/1.0');
     if (rt.draining) res.shouldKeepAlive = false;
     const cl = req.headers['content-length'];
     if (cl !== undefined && Number(cl) > rt.maxBodySize) return sendReply(rt, ctx, { code: 'GW_PAYLOAD_TOO_LARGE' });
@@ -75,6 +82,15 @@ function internal(rt: Runtime, ctx: RequestContext, err: unknown): void {
   // The error is logged with the request id; the client sees only the catalogue's text.
   rt.logger.error({ err, requestId: ctx.id, route: ctx.route?.name }, 'policy failed');
   sendReply(rt, ctx, { code: 'GW_INTERNAL' });
+}
+
+/** Connections whose framing can no longer be trusted: later pipelined requests on them are dropped. */
+const poisoned = new WeakSet<object>();
+
+function framingError(rt: Runtime, ctx: RequestContext, detail: string): void {
+  poisoned.add(ctx.req.socket);
+  ctx.res.shouldKeepAlive = false;
+  sendReply(rt, ctx, { code: 'GW_BAD_REQUEST', detail });
 }
 
 function stripPort(h: string): string {

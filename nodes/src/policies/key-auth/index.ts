@@ -1,0 +1,107 @@
+/**
+ * key-auth: an API key in a header (default x-api-key) or a query parameter. Consumers
+ * store only `sha256:<hex>` digests (`gatehouse hash-key`), so a leaked config leaks no key.
+ *
+ * Lookup: sha256 of the presented key → Map of digests built at create(); then the stored
+ * digest bytes are compared with crypto.timingSafeEqual. The Map lookup is on the digest,
+ * so its timing tells an attacker at most something about sha256(guess), which is useless
+ * without a preimage; the constant-time compare makes that independent of Map internals.
+ *
+ * Ambiguity is refused, not resolved: a repeated parameter (`?api_key=a&api_key=b`) or a
+ * repeated header could be read as a different key by the upstream (HTTP parameter
+ * pollution, CWE-235). The credential is removed from the forwarded request unless
+ * `hideCredentials: false`, whether it was valid or not, so a key never reaches logs upstream.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { PolicyDefinition, PolicyHandlers, LocalReply } from '../../pipeline/types.ts';
+import type { ConsumerIdentity, RequestContext } from '../../pipeline/context.ts';
+import { schema, type KeyAuthConfig } from './schema.ts';
+import { removeQueryParam } from './query.ts';
+import { setIdentity } from '../auth-common/identity.ts';
+import { challenge, unauthorized, DEFAULT_REALM } from '../auth-common/challenge.ts';
+import { anonymousFallback, markRejected, wasRejected, AUTH_PRIORITY } from '../auth-common/anonymous.ts';
+import { consumerIdentity } from '../auth-common/schema.ts';
+
+interface KeyEntry { digest: Buffer; identity: ConsumerIdentity }
+
+class KeyAuth implements PolicyHandlers {
+  private readonly header: string | undefined;
+  private readonly query: string | undefined;
+  private readonly hide: boolean;
+  private readonly keys: ReadonlyMap<string, KeyEntry>;
+  private readonly anonymous: ConsumerIdentity | undefined;
+  private readonly missing: LocalReply;
+  private readonly invalid: LocalReply;
+
+  constructor(config: KeyAuthConfig, keys: ReadonlyMap<string, KeyEntry>, anonymous: ConsumerIdentity | undefined) {
+    this.header = config.header === null ? undefined : (config.header ?? 'x-api-key').toLowerCase();
+    this.query = config.query;
+    this.hide = config.hideCredentials !== false;
+    this.keys = keys;
+    this.anonymous = anonymous;
+    const c = challenge.apiKey(config.realm ?? DEFAULT_REALM);
+    this.missing = unauthorized(c, 'An API key is required');
+    this.invalid = unauthorized(c, 'The API key is not valid');
+  }
+
+  request(ctx: RequestContext): LocalReply | undefined {
+    let key: string | undefined;
+    let encoding: 'latin1' | 'utf8' = 'latin1';
+    let ambiguous = false;
+    if (this.header !== undefined) {
+      const v = ctx.req.headers[this.header];
+      if (v !== undefined) {
+        if (this.hide) ctx.dropUpstreamHeader(this.header);
+        // Node joins repeated unknown headers with ', '; an array only comes from odd names.
+        if (typeof v === 'string') key = v; else ambiguous = true;
+      }
+    }
+    if (this.query !== undefined && ctx.rawQuery !== '') {
+      const all = ctx.searchParams.getAll(this.query);
+      if (all.length) {
+        if (this.hide) ctx.rawQuery = removeQueryParam(ctx.rawQuery, this.query);
+        if (all.length > 1) ambiguous = true;
+        else if (key === undefined && !ambiguous) { key = all[0]!; encoding = 'utf8'; }
+      }
+    }
+    if (ambiguous) return this.reject(ctx);
+    if (key === undefined) {
+      if (this.anonymous !== undefined && !wasRejected(ctx)) { setIdentity(ctx, this.anonymous); return undefined; }
+      return this.missing;
+    }
+    // Header values are latin1 strings in Node (one char per byte): hash those bytes, which
+    // are the UTF-8 the client sent; a query value is already decoded from UTF-8.
+    const digest = createHash('sha256').update(key, encoding).digest();
+    const hit = this.keys.get(digest.toString('hex'));
+    if (hit === undefined || !timingSafeEqual(digest, hit.digest)) return this.reject(ctx);
+    setIdentity(ctx, hit.identity);
+    return undefined;
+  }
+
+  private reject(ctx: RequestContext): LocalReply {
+    markRejected(ctx);
+    return this.invalid;
+  }
+}
+
+export const keyAuth: PolicyDefinition<KeyAuthConfig> = {
+  name: 'key-auth',
+  phase: 'authenticate',
+  priority: AUTH_PRIORITY['key-auth'],
+  schema,
+  create(config, deps) {
+    if (config.header === null && config.query === undefined) throw new Error(`routes.${deps.routeName}.policies.key-auth: header is null and no query is set, so no key could ever be presented`);
+    const keys = new Map<string, KeyEntry>();
+    for (const [name, c] of Object.entries(deps.config.consumers ?? {})) {
+      const identity = consumerIdentity(name, c, 'key-auth');
+      for (const k of c.keys ?? []) {
+        const hex = k.slice('sha256:'.length).toLowerCase();
+        const other = keys.get(hex);
+        // One key, two consumers: whichever won would be an accident of map order.
+        if (other && other.identity.name !== name) throw new Error(`consumers.${name}.keys: the same key is also a key of consumer "${other.identity.name}"`);
+        keys.set(hex, { digest: Buffer.from(hex, 'hex'), identity });
+      }
+    }
+    return Object.freeze(new KeyAuth(config, keys, anonymousFallback('key-auth', config, deps)));
+  },
+};
