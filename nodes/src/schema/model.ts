@@ -36,14 +36,19 @@ export const NodeSettings = Type.Object({
     maxRequestsPerSocket: Type.Optional(Type.Integer({ minimum: 0 })),
   }, closed)),
   log: Type.Optional(Type.Object({
-    level: Type.Optional(Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)))),
+    level: Type.Optional(Type.Union([Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')])),
     access: Type.Optional(AccessLog),
   }, closed)),
   cluster: Type.Optional(Type.Object({
     id: Type.Optional(Name),
     etcd: Type.Object({ endpoints: Type.Array(Type.String(), { minItems: 1 }), prefix: Type.Optional(Path) }, closed),
     nats: Type.Optional(Type.Object({ servers: Type.Array(Type.String(), { minItems: 1 }) }, closed)),
-    snapshot: Type.Optional(Type.String()),
+    snapshot: Type.Optional(Type.String({ minLength: 1, description: 'last known good config, served when etcd is unreachable at start; relative to the config file; default data/snapshot-<id>.json' })),
+    leaseTtl: Type.Optional(Type.String({ pattern: DURATION_PATTERN, 'x-message': 'must be a duration like 250ms, 5s, 1m or 2h', default: '10s', description: 'lease of this node\'s key in <prefix>/nodes/ (whole seconds): how long a dead node stays listed' })),
+    startTimeout: Type.Optional(Type.String({ pattern: DURATION_PATTERN, 'x-message': 'must be a duration like 250ms, 5s, 1m or 2h', default: '3s', description: 'how long a starting node waits for etcd before it serves its snapshot' })),
+  }, closed)),
+  dns: Type.Optional(Type.Object({
+    servers: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'DNS servers (ip or ip:port) for upstream discovery; default the system resolvers' })),
   }, closed)),
 }, closed);
 
@@ -51,6 +56,60 @@ export const Target = Type.Object({
   url: Type.String({ pattern: '^https?://[^/?#]+/?$', 'x-message': 'must be http(s)://host:port with no path' }),
   weight: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000, default: 1 })),
 }, closed);
+
+// Upstream resilience (docs/upstreams.md). Semantic checks the schema cannot express
+// (durations above zero, base <= max) run when the upstream is compiled.
+/** A Duration with its own description / default. */
+const dur = (o: { description?: string; default?: string }) => Type.String({ pattern: DURATION_PATTERN, 'x-message': 'must be a duration like 250ms, 5s, 1m or 2h', ...o });
+const StatusCode = Type.Integer({ minimum: 100, maximum: 599 });
+export const Retries = Type.Object({
+  attempts: Type.Optional(Type.Integer({ minimum: 0, maximum: 10, default: 2, description: 'retries after the first try: attempts 2 = at most 3 tries' })),
+  perTryTimeout: Type.Optional(dur({ description: 'time to response headers for each try; default: what is left of timeouts.response, which bounds all tries together' })),
+  backoff: Type.Optional(Type.Object({
+    base: Type.Optional(dur({ default: '25ms', description: 'full jitter: retry n waits a random time in [0, min(max, base * 2^n))' })),
+    max: Type.Optional(dur({ default: '250ms' })),
+  }, closed)),
+  on: Type.Optional(Type.Array(Type.Union([
+    Type.Literal('connect-error'), Type.Literal('timeout'), Type.Literal('reset'),
+    Type.Integer({ minimum: 400, maximum: 599 }),
+  ]), { minItems: 1, default: ['connect-error', 502, 503, 504], description: 'connect-error, timeout (no response head in time), reset (connection dropped before the head), or a status 400-599' })),
+  methods: Type.Optional(Type.Array(Method, { minItems: 1, description: 'methods that may be retried; default the idempotent ones: GET HEAD OPTIONS PUT DELETE TRACE' })),
+  budget: Type.Optional(Type.Object({
+    percent: Type.Optional(Type.Number({ minimum: 0, maximum: 100, default: 20, description: 'retries in flight at most this share of the active requests to the upstream (Envoy retry budget)' })),
+    minConcurrent: Type.Optional(Type.Integer({ minimum: 0, maximum: 100000, default: 3, description: 'retries in flight always allowed, whatever the share' })),
+  }, closed)),
+}, { ...closed, description: 'retry failed tries of idempotent requests (docs/upstreams.md)' });
+
+export const CircuitBreaker = Type.Object({
+  failures: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000, description: 'consecutive failures (error or 5xx) that open a target; default 5 when no other trigger is set' })),
+  window: Type.Optional(dur({ default: '10s', description: 'sliding window for errorRatio and slowCall' })),
+  errorRatio: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1, description: 'open when this share of the calls in the window failed' })),
+  minRequests: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000000, default: 20, description: 'calls in the window before a ratio may open the breaker' })),
+  slowCall: Type.Optional(Type.Object({
+    threshold: dur({ description: 'a call slower than this to its response head is slow' }),
+    ratio: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1, default: 0.5, description: 'open when this share of the calls in the window was slow' })),
+  }, closed)),
+  openFor: Type.Optional(dur({ default: '30s', description: 'how long an open target gets no traffic before half-open' })),
+  probes: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 1, description: 'trial requests let through in half-open; all succeed: closed, one fails: open again' })),
+  scope: Type.Optional(Type.Union([Type.Literal('local'), Type.Literal('cluster')], { default: 'local', description: 'cluster: state shared by every node (falls back to local until the cluster store runs)' })),
+  fallback: Type.Optional(Type.Object({
+    status: StatusCode,
+    body: Type.Optional(Type.String({ maxLength: 65536 })),
+    headers: Type.Optional(Type.Record(Type.String(), Type.String())),
+  }, { ...closed, description: 'answer when no target can take the request (all open or unhealthy, none discovered), instead of the 503' })),
+}, { ...closed, description: 'per-target circuit breaker (docs/upstreams.md)' });
+
+export const HealthCheck = Type.Object({
+  path: Type.String({ pattern: '^/', 'x-message': 'must start with /', maxLength: 2048, description: 'GET this path on every target' }),
+  interval: Type.Optional(dur({ default: '5s' })),
+  timeout: Type.Optional(dur({ default: '2s', description: 'a check without a response in time fails' })),
+  healthyThreshold: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 2, description: 'consecutive passes that bring a target back' })),
+  unhealthyThreshold: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 3, description: 'consecutive failures that take a target out of rotation' })),
+  expectStatus: Type.Optional(Type.Array(Type.Union([
+    StatusCode,
+    Type.String({ pattern: '^[1-5][0-9]{2}-[1-5][0-9]{2}$', 'x-message': 'must be a status or a range like 200-399' }),
+  ]), { minItems: 1, default: ['200-399'], description: 'statuses that pass' })),
+}, { ...closed, description: 'active health checks of every target (docs/upstreams.md)' });
 
 export const Upstream = Type.Object({
   targets: Type.Optional(Type.Array(Target)),
@@ -63,15 +122,15 @@ export const Upstream = Type.Object({
   hostHeader: Type.Optional(Type.Union([Type.Literal('preserve'), Type.Literal('upstream')], { description: 'send the client Host (preserve) or the target host (upstream, default)' })),
   connections: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, description: 'keep-alive connections per target' })),
   timeouts: Type.Optional(Type.Object({ connect: Type.Optional(Duration), response: Type.Optional(Duration), idle: Type.Optional(Duration) }, closed)),
-  retries: Type.Optional(Type.Object({}, { additionalProperties: true })),
-  circuitBreaker: Type.Optional(Type.Object({}, { additionalProperties: true })),
-  healthCheck: Type.Optional(Type.Object({}, { additionalProperties: true })),
+  retries: Type.Optional(Retries),
+  circuitBreaker: Type.Optional(CircuitBreaker),
+  healthCheck: Type.Optional(HealthCheck),
 }, closed);
 
 export const Consumer = Type.Object({
   groups: Type.Optional(Type.Array(Name)),
   keys: Type.Optional(Type.Array(Type.String({ pattern: '^sha256:[0-9a-f]{64}$', 'x-message': 'must be sha256:<64 hex digits> (the digest, never the key)' }))),
-  passwords: Type.Optional(Type.Array(Type.String({ pattern: '^scrypt:', 'x-message': 'must be a scrypt: hash (see gatehouse hash-password)' }))),
+  passwords: Type.Optional(Type.Array(Type.String({ pattern: '^scrypt:[0-9]{1,8}:[0-9]{1,2}:[0-9]{1,2}:[A-Za-z0-9+/]+={0,2}:[A-Za-z0-9+/]+={0,2}$', 'x-message': 'must be scrypt:N:r:p:saltBase64:hashBase64 (see gatehouse hash-password), never the password' }))),
   jwtSubjects: Type.Optional(Type.Array(Type.String())),
   metadata: Type.Optional(Type.Record(Type.String(), Type.String())),
 }, closed);

@@ -69,5 +69,13 @@ test('__proto__ is an ordinary name', (t) => {
 
 test('a long exponent-free number beyond float64 is refused too', (t) => {
   t.regex(scanJson('9'.repeat(400), 32)!, /out of range/);
-  t.is(scanJson('9'.repeat(300), 32), undefined);
+  t.regex(scanJson('9'.repeat(300), 32)!, /not exactly representable/);
+  t.is(scanJson('1' + '0'.repeat(300), 32), undefined, 'long but exact in float64 (shortest round-trip)');
+});
+
+test('numbers beyond 15 significant digits must be exact in float64 (no precision differential)', (t) => {
+  t.regex(scanJson('[10.0000000000000001]', 32)!, /not exactly representable/);
+  t.regex(scanJson('9007199254740993', 32)!, /not exactly representable/);
+  t.is(scanJson('9007199254740992', 32), undefined);
+  t.is(scanJson('0.1234567890123456', 32), undefined);
 });

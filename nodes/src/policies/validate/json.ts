@@ -83,6 +83,9 @@ export function scanJson(s: string, maxDepth: number): string | undefined {
           if (end < 0) return at('bad number');
           // Without an exponent, 309 digits still fit in a float64; only then is a slice worth it.
           if ((numberHadExponent || end - i > 309) && !Number.isFinite(Number(s.slice(i, end)))) return at('number out of range');
+          // More than 15 significant digits may not survive float64: validating the rounded
+          // value while an arbitrary-precision upstream reads the exact one is a differential.
+          if (end - i > 15 && !exactInFloat64(s.slice(i, end))) return at('number not exactly representable');
           i = end;
         } else if (s.startsWith('true', i)) i += 4;
         else if (s.startsWith('false', i)) i += 5;
@@ -192,6 +195,28 @@ function digits(s: string, i: number): number {
     i++;
   }
   return i;
+}
+
+/** Significant digits and decimal exponent of a JSON number literal, trailing zeros dropped. */
+function decimalParts(lit: string): { digits: string; exp: number } {
+  const m = /^-?(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/.exec(lit)!;
+  const int = m[1]!;
+  const frac = m[2] ?? '';
+  let all = int + frac;
+  let exp = Number(m[3] ?? 0) + int.length;
+  const lead = all.length - all.replace(/^0+/, '').length;
+  all = all.slice(lead);
+  exp -= lead;
+  all = all.replace(/0+$/, '');
+  return all ? { digits: all, exp } : { digits: '0', exp: 0 };
+}
+
+/** True when the float64 nearest to `lit` is exactly the decimal `lit` says (compared by shortest round-trip digits). */
+export function exactInFloat64(lit: string): boolean {
+  const a = decimalParts(lit);
+  if (a.digits.length <= 15) return true;
+  const b = decimalParts(Math.abs(Number(lit)).toExponential());
+  return a.digits === b.digits && a.exp === b.exp;
 }
 
 /** Set by scanNumber (synchronous, single-threaded): did the last number have an exponent? */
