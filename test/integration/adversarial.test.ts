@@ -231,8 +231,7 @@ test.serial('absolute-form target: its authority routes (RFC 9112 §3.2.2), the 
 // RFC 9112 §3.2.2: a proxy MUST replace Host with the absolute-form's authority. Routing
 // by the authority while passing the client's Host on lets a request authorised as the
 // public vhost be served by a Host-preserving upstream as the internal one.
-// Known gap in the core (upstream/forward.ts uses req.headers.host), reported; flips once fixed.
-test.failing('absolute-form target: the upstream sees the authority that was routed, not the client Host', async (t) => {
+test.serial('absolute-form target: the upstream sees the authority that was routed, not the client Host', async (t) => {
   const [r] = await send(gw.port, ['GET http://public.example/secret HTTP/1.1', 'Host: internal.example', 'Connection: close']);
   t.is(r!.status, 200);
   t.is(up.received[0]!.headers.host, 'public.example');

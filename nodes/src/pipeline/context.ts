@@ -26,6 +26,12 @@ export class RequestContext {
   readonly method: string;
   /** Lower-case host without port. */
   readonly host: string;
+  /**
+   * The authority the request was routed by, as received (with port): the absolute-form
+   * target's when present (RFC 9112 §3.2.2), else the Host header. Forwarded as Host when
+   * preserved and as X-Forwarded-Host, so the upstream sees what was routed.
+   */
+  authority = '';
   /** The normalised path: routed, authorised and forwarded (contract "Security"). */
   path: string;
   /** Raw query string without '?', forwarded as received unless a policy changes it. */

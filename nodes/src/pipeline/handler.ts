@@ -21,9 +21,9 @@ export function createHandler(rt: Runtime): (req: IncomingMessage, res: ServerRe
     const id = requestId(req.headers['x-request-id']);
     const t = normalizeTarget(req.url!);
     const hostHeader = req.headers.host;
-    let host = 'authority' in t && t.authority ? t.authority : hostHeader ?? '';
-    host = stripPort(host.toLowerCase());
-    const ctx = new RequestContext(req, res, id, host, 'path' in t ? t.path : '/', 'path' in t ? t.rawQuery : '', rt.trusted);
+    const authority = 'authority' in t && t.authority ? t.authority : hostHeader ?? '';
+    const ctx = new RequestContext(req, res, id, stripPort(authority.toLowerCase()), 'path' in t ? t.path : '/', 'path' in t ? t.rawQuery : '', rt.trusted);
+    ctx.authority = authority;
     if ('error' in t) return sendReply(rt, ctx, { code: t.error });
     if (poisoned.has(req.socket)) { res.destroy(); ctx.status = 0; return finish(rt, ctx); }
     if (hasDuplicateHost(req.rawHeaders)) return sendReply(rt, ctx, { code: 'GW_BAD_REQUEST', detail: 'Duplicate Host header' });
@@ -41,7 +41,7 @@ export function createHandler(rt: Runtime): (req: IncomingMessage, res: ServerRe
     if (!snap) return sendReply(rt, ctx, { code: 'GW_ROUTE_NOT_FOUND' });
     // A bug anywhere below must cost one request a 500, never the process.
     try {
-      const m = snap.router.match(host, ctx.path, ctx.method, req.headers);
+      const m = snap.router.match(ctx.host, ctx.path, ctx.method, req.headers);
       if (!m) return sendReply(rt, ctx, { code: 'GW_ROUTE_NOT_FOUND' });
       const route = m.value;
       ctx.route = route;

@@ -1,146 +1,35 @@
 /**
- * The upstream call: one undici `dispatch` per request with a plain handler object (no
+ * The upstream call: one undici `dispatch` per try with a plain handler object (no
  * promise chain, no stream wrapper: undici's legacy handler interface is the one it runs
  * natively, the newer one is wrapped per request). Bodies stream both ways with
  * backpressure: when the client socket is full, undici pauses reading the upstream.
+ *
+ * Composed from small parts, each optional and each testable alone: the breaker admits a
+ * try and takes its verdict (breaker/), the retry policy decides whether a failure is
+ * retried and how long to wait (retry.ts), the budget caps retries in flight (budget.ts),
+ * and a per-try timer bounds each try within the overall deadline (attempts.ts); the
+ * handler (handler.ts) runs the loop. Without `retries` no retry state is allocated;
+ * without a breaker the only cost is a field check per callback.
  */
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { RequestContext } from '../pipeline/context.ts';
 import type { Runtime } from '../pipeline/runtime.ts';
-import type { Target } from './target.ts';
 import type { UpstreamRuntime } from './upstream.ts';
-import type { ErrorCode } from '../errors.ts';
-import type { ResponseHead } from '../pipeline/types.ts';
-import { forwardableRequestHeaders, forwardableResponseHeaders, flatToObject } from '../http/headers.ts';
+import { forwardableRequestHeaders } from '../http/headers.ts';
 import { forwardedFor, forwardedHost, forwardedProto } from '../http/client-ip.ts';
 import { traceparent } from '../pipeline/ids.ts';
 import { sendReply } from '../pipeline/reply.ts';
-import { finish } from '../pipeline/finish.ts';
+import { ProxyHandler } from './handler.ts';
+import { Retrying } from './attempts.ts';
 
-/** Map an undici/socket error to the gateway's code: slow is 504, refused/reset is 502. */
-export function upstreamErrorCode(err: unknown): ErrorCode {
-  const code = (err as { code?: string } | null)?.code;
-  switch (code) {
-    case 'UND_ERR_CONNECT_TIMEOUT':
-    case 'UND_ERR_HEADERS_TIMEOUT':
-    case 'UND_ERR_BODY_TIMEOUT':
-    case 'ETIMEDOUT':
-      return 'GW_UPSTREAM_TIMEOUT';
-    case 'HPE_INVALID_CONSTANT':
-    case 'HPE_INVALID_HEADER_TOKEN':
-    case 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH':
-    case 'UND_ERR_INVALID_ARG':
-      return 'GW_UPSTREAM_BAD_RESPONSE';
-    default:
-      return 'GW_UPSTREAM_UNAVAILABLE';
-  }
-}
-
-class ProxyHandler implements Dispatcher.DispatchHandler {
-  private readonly rt: Runtime;
-  private readonly ctx: RequestContext;
-  private readonly target: Target;
-  private abort: ((err?: Error) => void) | undefined = undefined;
-  private resume: (() => void) | undefined = undefined;
-  private ended = false;
-
-  constructor(rt: Runtime, ctx: RequestContext, target: Target) {
-    this.rt = rt;
-    this.ctx = ctx;
-    this.target = target;
-    ctx.res.once('close', this.onClientClose);
-  }
-
-  /** The client went away first: stop the upstream call too. */
-  private readonly onClientClose = (): void => {
-    if (!this.ended) {
-      this.ended = true;
-      this.target.inflight--;
-      this.abort?.(new Error('client closed'));
-      this.ctx.tap?.abort();
-      finish(this.rt, this.ctx);
-    }
-  };
-
-  private readonly onDrain = (): void => { this.resume?.(); };
-
-  onConnect(abort: (err?: Error) => void): void { this.abort = abort; }
-
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
-    const ctx = this.ctx;
-    if (this.ended) return false;
-    // 1xx informational responses (other than 101) are not forwarded here; wait for the final one.
-    if (statusCode < 200) return true;
-    ctx.upstreamEnd = performance.now();
-    this.resume = resume;
-    let headers: string[] | Record<string, string | string[]> = forwardableResponseHeaders(rawHeaders);
-    const route = ctx.route!;
-    if (route.response.length || ctx.responseHeaders) {
-      const obj = flatToObject(headers);
-      if (ctx.responseHeaders) for (const k in ctx.responseHeaders) obj[k] = ctx.responseHeaders[k]!;
-      const head: ResponseHead = { status: statusCode, headers: obj, local: false };
-      for (const h of route.response) h(ctx, head);
-      statusCode = head.status;
-      obj['x-request-id'] = ctx.id;
-      if (this.rt.draining) obj.connection = 'close';
-      headers = obj;
-    } else {
-      headers.push('x-request-id', ctx.id);
-      if (this.rt.draining) headers.push('connection', 'close');
-    }
-    ctx.status = statusCode;
-    if (ctx.tap) ctx.tap.head(statusCode, Array.isArray(headers) ? flatToObject(headers) : headers);
-    try {
-      ctx.res.writeHead(statusCode, headers as never);
-    } catch {
-      // The upstream sent a header Node refuses to emit: treat as a bad response.
-      ctx.status = 0;
-      this.fail('GW_UPSTREAM_BAD_RESPONSE');
-      return false;
-    }
-    return true;
-  }
-
-  onData(chunk: Buffer): boolean {
-    if (this.ended) return false;
-    if (this.ctx.tap) this.ctx.tap.data(chunk);
-    const ok = this.ctx.res.write(chunk);
-    if (!ok) this.ctx.res.once('drain', this.onDrain);
-    return ok;
-  }
-
-  onComplete(): void {
-    if (this.ended) return;
-    this.ended = true;
-    this.target.inflight--;
-    this.ctx.res.end();
-    this.ctx.tap?.end();
-    finish(this.rt, this.ctx);
-  }
-
-  onError(err: Error): void {
-    if (this.ended) return;
-    const code = this.ctx.errorCode === 'GW_PAYLOAD_TOO_LARGE' ? 'GW_PAYLOAD_TOO_LARGE' : upstreamErrorCode(err);
-    if (code !== 'GW_PAYLOAD_TOO_LARGE') this.rt.metrics.upstreamErrors.labels(this.ctx.route?.upstream?.name ?? '', code).inc();
-    this.fail(code);
-  }
-
-  private fail(code: ErrorCode): void {
-    if (this.ended) return;
-    this.ended = true;
-    this.target.inflight--;
-    if (this.ctx.upstreamEnd === 0) this.ctx.upstreamEnd = performance.now();
-    this.ctx.errorCode = code;
-    this.ctx.tap?.abort();
-    sendReply(this.rt, this.ctx, { code });
-  }
-}
+export { upstreamErrorCode } from './handler.ts';
 
 /** Forward the request to one target of `up`. The request phases have all passed. */
 export function forward(rt: Runtime, ctx: RequestContext, up: UpstreamRuntime): void {
   const target = up.pick(ctx);
-  if (!target) { sendReply(rt, ctx, { code: up.targets.length ? 'GW_NO_HEALTHY_UPSTREAM' : 'GW_UPSTREAM_UNAVAILABLE' }); return; }
+  if (!target) { noTarget(rt, ctx, up); return; }
+  const ticket = up.ticket;
   const req = ctx.req;
   const route = ctx.route!;
   let path = route.rewrite ? route.rewrite(ctx) : ctx.path;
@@ -152,7 +41,8 @@ export function forward(rt: Runtime, ctx: RequestContext, up: UpstreamRuntime): 
 
   const h: string[] = [];
   forwardableRequestHeaders(req.headers, h, ctx.dropHeaders);
-  const host = req.headers.host ?? ctx.host;
+  const host = ctx.authority || ctx.host; // what was routed (RFC 9112 §3.2.2), never a second Host
+  let hostAt = up.preserveHost ? -1 : h.length + 1;
   h.push(
     'host', up.preserveHost ? host : target.hostHeader,
     'x-forwarded-for', forwardedFor(req, rt.trusted),
@@ -174,12 +64,15 @@ export function forward(rt: Runtime, ctx: RequestContext, up: UpstreamRuntime): 
     }
   }
   const u = ctx.upstreamHeaders;
-  if (u) for (const k in u) { const i = indexOfHeader(h, k); if (i >= 0) h[i + 1] = u[k]!; else h.push(k, u[k]!); }
+  if (u) {
+    for (const k in u) { const i = indexOfHeader(h, k); if (i >= 0) h[i + 1] = u[k]!; else h.push(k, u[k]!); }
+    if (u.host !== undefined) hostAt = -1; // a policy chose the Host: keep it on every try
+  }
 
   target.inflight++;
   ctx.target = target.origin;
-  ctx.upstreamStart = performance.now();
-  target.pool.dispatch({
+  const start = ctx.upstreamStart = performance.now();
+  const opts: Dispatcher.DispatchOptions = {
     origin: target.origin,
     path,
     method: ctx.method as Dispatcher.HttpMethod,
@@ -187,7 +80,24 @@ export function forward(rt: Runtime, ctx: RequestContext, up: UpstreamRuntime): 
     body,
     headersTimeout: up.responseTimeout,
     bodyTimeout: up.idleTimeout,
-  }, new ProxyHandler(rt, ctx, target));
+  };
+  const handler = new ProxyHandler(rt, ctx, up, target, ticket);
+  const policy = up.retry;
+  if (policy !== undefined) {
+    // A streamed body is read once: only a request without one, or with a buffered one, is replayed.
+    const replayable = body === null || body === ctx.body;
+    const left = replayable && policy.retriesMethod(ctx.method) ? policy.attempts : 0;
+    handler.retry = new Retrying(handler, up, opts, hostAt, left, start, target);
+  }
+  target.pool.dispatch(opts, handler);
+}
+
+/** No target can take the request: the upstream's fallback, or the documented 502/503. */
+function noTarget(rt: Runtime, ctx: RequestContext, up: UpstreamRuntime): void {
+  const reply = up.noTargetReply();
+  // A fallback answer is not an error for the client, but the access log says why it was given.
+  if (reply.code === undefined) ctx.errorCode = up.noTargetCode();
+  sendReply(rt, ctx, reply);
 }
 
 function indexOfHeader(h: string[], name: string): number {

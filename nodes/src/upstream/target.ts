@@ -4,6 +4,7 @@
  * snapshot uses any more is closed after its in-flight requests finish.
  */
 import { Pool } from 'undici';
+import type { BreakerState } from './breaker/types.ts';
 
 export interface PoolOptions { connections: number; connectTimeout: number; headersTimeout: number; bodyTimeout: number; keepAliveTimeout: number }
 
@@ -16,8 +17,15 @@ export class Target {
   readonly pool: Pool;
   /** Requests in flight to this target (least-request balancing, breaker probes). */
   inflight = 0;
-  /** False while health checks or the breaker keep it out of rotation. */
+  /**
+   * What balancers read: false while health checks or the breaker keep the target out of
+   * rotation. Derived by refresh(); never set it directly.
+   */
   available = true;
+  /** Active health checks' verdict (health.ts); true without health checks. */
+  healthy = true;
+  /** This target's circuit breaker while its upstream runtime is started with one. */
+  breaker: BreakerState | undefined = undefined;
 
   constructor(url: string, weight: number, pool: Pool) {
     const u = new URL(url);
@@ -26,6 +34,11 @@ export class Target {
     this.hostHeader = u.host;
     this.weight = weight;
     this.pool = pool;
+  }
+
+  /** Recompute `available` after health or breaker state changed. */
+  refresh(): void {
+    this.available = this.healthy && (this.breaker === undefined || this.breaker.admitting);
   }
 }
 

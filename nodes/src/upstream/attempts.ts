@@ -1,0 +1,106 @@
+/**
+ * Per-request state of the attempt loop (forward.ts's handler runs the loop): the dispatch
+ * options reused by every try, the overall deadline and each try's timer, the budget slot,
+ * and the next try's target. Exists only for requests to upstreams with `retries`.
+ */
+import type { Dispatcher } from 'undici';
+import type { Target } from './target.ts';
+import type { BreakerState } from './breaker/types.ts';
+import type { RetryPolicy } from './retry.ts';
+import type { RetryBudget } from './budget.ts';
+import type { UpstreamRuntime } from './upstream.ts';
+
+/** What the state calls back on the handler when a timer fires. */
+export interface AttemptOwner {
+  /** The backoff ended: send the next try. */
+  nextTry(): void;
+  /** The try's time is up before its response head. */
+  tryTimedOut(): void;
+}
+
+/**
+ * Per-request retry state. Allocated only on upstreams with `retries`, for every request to
+ * them (even one that may not be retried: it still counts as active for the budget).
+ */
+export class Retrying {
+  readonly policy: RetryPolicy;
+  readonly budget: RetryBudget;
+  /** The dispatch options, reused for every try (origin, Host and timeout change). */
+  readonly opts: Dispatcher.DispatchOptions;
+  /** Index of the Host value in opts.headers; -1 when it is not the target's (preserveHost, a policy's). */
+  readonly hostAt: number;
+  /** When the response head must have arrived, all tries together (performance.now() ms). */
+  readonly deadline: number;
+  readonly tried: Target[];
+  /** Retries this request may still make; 0 from the start for methods and bodies that cannot be retried. */
+  left: number;
+  /** Retries made so far: the backoff exponent. */
+  made = 0;
+  /** This request holds a slot of the retry budget (from the decision to the retry's answer). */
+  slot = false;
+  /** The current try's response is read and dropped; a retry follows. */
+  discarding = false;
+  /** Waiting before the next try. */
+  timer: NodeJS.Timeout | undefined = undefined;
+  /**
+   * This try's timeout. Our own timer, not undici's headersTimeout alone: undici's runs on a
+   * coarse clock (fires up to ~1 s late), too coarse for per-try limits of a few 100 ms.
+   */
+  tryTimer: NodeJS.Timeout | undefined = undefined;
+  /** The try timed out before undici handed us its abort(): abort in onConnect. */
+  timedOut = false;
+  /** Backoff before the next try, ms. */
+  wait = 0;
+  /** The next try's target and breaker admission, chosen when the retry was decided. */
+  next: Target | undefined = undefined;
+  nextBreaker: BreakerState | undefined = undefined;
+  nextTicket = -1;
+  readonly fire: () => void;
+  readonly onTryTimeout: () => void;
+
+  constructor(h: AttemptOwner, up: UpstreamRuntime, opts: Dispatcher.DispatchOptions, hostAt: number, left: number, start: number, first: Target) {
+    this.policy = up.retry!;
+    this.budget = up.budget!;
+    this.opts = opts;
+    this.hostAt = hostAt;
+    this.left = left;
+    this.deadline = start + up.responseTimeout;
+    this.tried = [first];
+    this.fire = () => h.nextTry();
+    this.onTryTimeout = () => h.tryTimedOut();
+    this.budget.active++;
+    this.startTry(start);
+  }
+
+  /** Arm the timeout of a try starting now: the per-try limit, never past the overall deadline. */
+  startTry(now: number): void {
+    const left = this.deadline - now;
+    const per = this.policy.perTryMs;
+    const ms = Math.max(1, Math.ceil(per > 0 && per < left ? per : left));
+    // undici's own headers timeout stays as a backstop at the same value.
+    this.opts.headersTimeout = ms;
+    this.timedOut = false;
+    this.tryTimer = setTimeout(this.onTryTimeout, ms);
+  }
+
+  clearTryTimer(): void {
+    if (this.tryTimer !== undefined) { clearTimeout(this.tryTimer); this.tryTimer = undefined; }
+  }
+
+  /** Give back the next try's breaker slot (client gone before it was sent). */
+  dropNext(): void {
+    this.nextBreaker?.release(this.nextTicket);
+    this.next = undefined;
+    this.nextBreaker = undefined;
+    this.nextTicket = -1;
+  }
+
+  /** The request is over: leave the active count and give back what is held. */
+  end(): void {
+    this.clearTryTimer();
+    this.budget.active--;
+    if (this.slot) { this.slot = false; this.budget.release(); }
+    this.dropNext();
+  }
+}
+

@@ -1,0 +1,278 @@
+/**
+ * The undici handler of one proxied request: streams the response head and body to the
+ * client, maps failures to the gateway's codes, gives the target's breaker its verdict, and,
+ * on upstreams with `retries`, runs the attempt loop: a retryable failure before the response
+ * head is dropped and the request sent again after a backoff (attempts.ts holds the state,
+ * retry.ts decides, budget.ts limits). Once the head is written there is no retry.
+ */
+import { errors as undiciErrors, type Dispatcher } from 'undici';
+import type { RequestContext } from '../pipeline/context.ts';
+import type { Runtime } from '../pipeline/runtime.ts';
+import type { Target } from './target.ts';
+import type { BreakerState } from './breaker/types.ts';
+import { failureKind } from './retry.ts';
+import type { Retrying } from './attempts.ts';
+import type { UpstreamRuntime } from './upstream.ts';
+import type { ErrorCode } from '../errors.ts';
+import type { ResponseHead } from '../pipeline/types.ts';
+import { forwardableResponseHeaders, flatToObject } from '../http/headers.ts';
+import { sendReply } from '../pipeline/reply.ts';
+import { finish } from '../pipeline/finish.ts';
+
+/** Map an undici/socket error to the gateway's code: slow is 504, refused/reset is 502. */
+export function upstreamErrorCode(err: unknown): ErrorCode {
+  const code = (err as { code?: string } | null)?.code;
+  switch (code) {
+    case 'UND_ERR_CONNECT_TIMEOUT':
+    case 'UND_ERR_HEADERS_TIMEOUT':
+    case 'UND_ERR_BODY_TIMEOUT':
+    case 'ETIMEDOUT':
+      return 'GW_UPSTREAM_TIMEOUT';
+    case 'HPE_INVALID_CONSTANT':
+    case 'HPE_INVALID_HEADER_TOKEN':
+    case 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH':
+    case 'UND_ERR_INVALID_ARG':
+      return 'GW_UPSTREAM_BAD_RESPONSE';
+    default:
+      return 'GW_UPSTREAM_UNAVAILABLE';
+  }
+}
+
+export class ProxyHandler implements Dispatcher.DispatchHandler {
+  private readonly rt: Runtime;
+  private readonly ctx: RequestContext;
+  private readonly up: UpstreamRuntime;
+  /** The current try's target. */
+  private target: Target;
+  /** The current try's breaker and admission ticket; undefined once its verdict is recorded. */
+  private breaker: BreakerState | undefined;
+  private ticket: number;
+  private tryStart: number;
+  private abort: ((err?: Error) => void) | undefined = undefined;
+  private resume: (() => void) | undefined = undefined;
+  private ended = false;
+  retry: Retrying | undefined = undefined;
+
+  constructor(rt: Runtime, ctx: RequestContext, up: UpstreamRuntime, target: Target, ticket: number) {
+    this.rt = rt;
+    this.ctx = ctx;
+    this.up = up;
+    this.target = target;
+    this.breaker = ticket >= 0 ? target.breaker : undefined;
+    this.ticket = ticket;
+    this.tryStart = ctx.upstreamStart;
+    ctx.res.once('close', this.onClientClose);
+  }
+
+  /** The client went away first: stop the upstream call (or the wait for the next try) too. */
+  private readonly onClientClose = (): void => {
+    if (this.ended) return;
+    this.ended = true;
+    const r = this.retry;
+    if (r !== undefined && r.timer !== undefined) {
+      // Between tries: nothing in flight.
+      clearTimeout(r.timer);
+      r.timer = undefined;
+    } else {
+      this.target.inflight--;
+      this.noVerdict();
+      this.abort?.(new Error('client closed'));
+    }
+    r?.end();
+    this.ctx.tap?.abort();
+    finish(this.rt, this.ctx);
+  };
+
+  private readonly onDrain = (): void => { this.resume?.(); };
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abort = abort;
+    // The client left, or the try timed out, while undici was still connecting: do not send.
+    if (this.ended) abort(new Error('client closed'));
+    else if (this.retry !== undefined && this.retry.timedOut) abort(new undiciErrors.HeadersTimeoutError());
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    const ctx = this.ctx;
+    if (this.ended) return false;
+    // 1xx informational responses (other than 101) are not forwarded here; wait for the final one.
+    if (statusCode < 200) return true;
+    if (this.breaker !== undefined) this.verdict(statusCode >= 500);
+    const r = this.retry;
+    if (r !== undefined) {
+      // Decided before a byte goes to the client: once the head is written there is no retry.
+      // The try's timer keeps running while the dropped body is read: a stalled one cannot hold the retry up.
+      if (this.mayRetry(r, r.policy.retriesStatus(statusCode))) { r.discarding = true; return true; }
+      r.clearTryTimer();
+    }
+    ctx.upstreamEnd = performance.now();
+    this.resume = resume;
+    let headers: string[] | Record<string, string | string[]> = forwardableResponseHeaders(rawHeaders);
+    const route = ctx.route!;
+    if (route.response.length || ctx.responseHeaders) {
+      const obj = flatToObject(headers);
+      if (ctx.responseHeaders) for (const k in ctx.responseHeaders) obj[k] = ctx.responseHeaders[k]!;
+      const head: ResponseHead = { status: statusCode, headers: obj, local: false };
+      for (const h of route.response) h(ctx, head);
+      statusCode = head.status;
+      obj['x-request-id'] = ctx.id;
+      if (this.rt.draining) obj.connection = 'close';
+      headers = obj;
+    } else {
+      headers.push('x-request-id', ctx.id);
+      if (this.rt.draining) headers.push('connection', 'close');
+    }
+    ctx.status = statusCode;
+    if (ctx.tap) ctx.tap.head(statusCode, Array.isArray(headers) ? flatToObject(headers) : headers);
+    try {
+      ctx.res.writeHead(statusCode, headers as never);
+    } catch {
+      // The upstream sent a header Node refuses to emit: treat as a bad response.
+      ctx.status = 0;
+      this.fail('GW_UPSTREAM_BAD_RESPONSE');
+      return false;
+    }
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.ended) return false;
+    if (this.retry !== undefined && this.retry.discarding) return true;
+    if (this.ctx.tap) this.ctx.tap.data(chunk);
+    const ok = this.ctx.res.write(chunk);
+    if (!ok) this.ctx.res.once('drain', this.onDrain);
+    return ok;
+  }
+
+  onComplete(): void {
+    if (this.ended) return;
+    this.target.inflight--;
+    const r = this.retry;
+    // Reading the dropped response to its end keeps the keep-alive connection usable.
+    if (r !== undefined && r.discarding) return this.backoff(r);
+    this.ended = true;
+    r?.end();
+    this.ctx.res.end();
+    this.ctx.tap?.end();
+    finish(this.rt, this.ctx);
+  }
+
+  onError(err: Error): void {
+    if (this.ended) return;
+    const r = this.retry;
+    if (r !== undefined) {
+      if (r.discarding) { this.target.inflight--; return this.backoff(r); }
+      r.clearTryTimer();
+    }
+    const code = this.ctx.errorCode === 'GW_PAYLOAD_TOO_LARGE' ? 'GW_PAYLOAD_TOO_LARGE' : upstreamErrorCode(err);
+    if (code === 'GW_PAYLOAD_TOO_LARGE') {
+      this.noVerdict(); // the client's fault, not the target's
+    } else {
+      this.rt.metrics.upstreamErrors.labels(this.up.name, code).inc();
+      if (this.breaker !== undefined) this.verdict(true);
+      if (r !== undefined && !this.ctx.res.headersSent && this.mayRetry(r, r.policy.retriesFailure(failureKind(err)))) {
+        this.target.inflight--;
+        return this.backoff(r);
+      }
+    }
+    this.fail(code);
+  }
+
+  /** Called by the backoff timer: send the next try to the target chosen at the decision. */
+  nextTry(): void {
+    const r = this.retry!;
+    r.timer = undefined;
+    if (this.ended) return;
+    const t = r.next!;
+    this.target = t;
+    this.breaker = r.nextBreaker;
+    this.ticket = r.nextTicket;
+    r.next = undefined;
+    r.nextBreaker = undefined;
+    r.nextTicket = -1;
+    r.tried.push(t);
+    const o = r.opts;
+    o.origin = t.origin;
+    if (r.hostAt >= 0) (o.headers as string[])[r.hostAt] = t.hostHeader;
+    const now = performance.now();
+    r.startTry(now);
+    this.tryStart = now;
+    t.inflight++;
+    this.ctx.target = t.origin;
+    t.pool.dispatch(o, this);
+  }
+
+  /**
+   * The try's timer fired before its response head: end the try as a headers timeout (504 or
+   * retry). While a dropped response is being read, it cuts that read short: the retry follows.
+   */
+  tryTimedOut(): void {
+    const r = this.retry!;
+    r.tryTimer = undefined;
+    if (this.ended) return;
+    if (this.abort !== undefined) this.abort(new undiciErrors.HeadersTimeoutError());
+    else r.timedOut = true; // still connecting or queued in the pool: abort as soon as undici lets us
+  }
+
+  /**
+   * Retry this failure? Only if the policy retries it, tries are left, the wait fits before
+   * the deadline, the budget has a slot and some target admits the request.
+   */
+  private mayRetry(r: Retrying, wanted: boolean): boolean {
+    // The retry that held a budget slot has its answer now.
+    if (r.slot) { r.slot = false; r.budget.release(); }
+    if (!wanted || r.left === 0) return false;
+    const wait = r.policy.delay(r.made);
+    if (performance.now() + wait >= r.deadline) return false;
+    if (!r.budget.tryAcquire()) {
+      r.left = 0;
+      this.up.exhausted?.inc();
+      return false;
+    }
+    const up = this.up;
+    const next = up.pickAgain(this.ctx, r.tried);
+    if (next === undefined) { r.budget.release(); return false; }
+    r.slot = true;
+    r.left--;
+    r.made++;
+    r.wait = wait;
+    r.next = next;
+    r.nextTicket = up.ticket;
+    r.nextBreaker = up.ticket >= 0 ? next.breaker : undefined;
+    up.retried?.inc();
+    return true;
+  }
+
+  private backoff(r: Retrying): void {
+    r.clearTryTimer();
+    r.discarding = false;
+    this.abort = undefined;
+    this.resume = undefined;
+    r.timer = setTimeout(r.fire, r.wait);
+  }
+
+  /** Record this try's outcome in its target's breaker. */
+  private verdict(failed: boolean): void {
+    this.breaker!.record(this.ticket, failed, performance.now() - this.tryStart);
+    this.breaker = undefined;
+  }
+
+  /** This try ends without an outcome that says anything about the target. */
+  private noVerdict(): void {
+    if (this.breaker === undefined) return;
+    this.breaker.release(this.ticket);
+    this.breaker = undefined;
+  }
+
+  private fail(code: ErrorCode): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.target.inflight--;
+    this.retry?.end();
+    if (this.ctx.upstreamEnd === 0) this.ctx.upstreamEnd = performance.now();
+    this.ctx.errorCode = code;
+    this.ctx.tap?.abort();
+    sendReply(this.rt, this.ctx, { code });
+  }
+}
+
