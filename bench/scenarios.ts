@@ -1,0 +1,148 @@
+/**
+ * The bench's table of scenarios and targets. To add a scenario, append to SCENARIOS (a
+ * launch command, optionally a load shape); to add a pass/fail line, append to TARGETS or
+ * put `targets` on the scenario itself. Examples for later work are at the bottom.
+ */
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { bareConfig, baseConfig, manyRoutesConfig, type GatehousePorts, type GatewayConfig } from './gatehouse.ts';
+import type { BenchRequest, LoadSpec } from './lib/load.ts';
+import { nginxProxyArgs } from './lib/nginx.ts';
+import { hasCommand } from './lib/proc.ts';
+
+const BENCH = import.meta.dirname;
+const ROOT = join(BENCH, '..');
+const GATEHOUSE_BIN = join(ROOT, 'nodes', 'bin', 'gatehouse.js');
+
+export interface ScenarioCtx {
+  /** Temp dir for generated configs and logs. */
+  dir: string;
+  port: number;
+  /** Second free port (gatehouse's status listener). */
+  statusPort: number;
+  upstreamUrl: string;
+  upstreamPort: number;
+}
+
+export interface Launch {
+  command: string;
+  args: string[];
+  /** Extra readiness check after the port accepts: must answer 200. */
+  readyUrl?: string;
+  /** Extra ports that must be free again after the scenario (beyond ctx.port). */
+  ports?: number[];
+  startTimeoutMs?: number;
+}
+
+/** "numerator ≥ minRatio × denominator" or "1 - numerator/denominator ≤ maxCost". */
+export interface Target {
+  label: string;
+  numerator: string;
+  denominator: string;
+  minRatio?: number;
+  maxCost?: number;
+}
+
+export interface Scenario {
+  name: string;
+  /** floor: the Node reference; peer: other Node proxies; reference: not Node (context only). */
+  group: 'floor' | 'peer' | 'gatehouse' | 'reference';
+  /** Why it cannot run here, or null. */
+  unavailable?: () => string | null;
+  launch: (ctx: ScenarioCtx) => Launch;
+  load?: LoadSpec;
+  targets?: Target[];
+}
+
+function peer(name: string, file: string, group: Scenario['group'] = 'peer'): Scenario {
+  return {
+    name,
+    group,
+    launch: (ctx) => ({ command: process.execPath, args: [join(BENCH, 'peers', file), String(ctx.port), ctx.upstreamUrl] }),
+  };
+}
+
+/** A gatehouse scenario: writes its YAML into the temp dir and starts the real CLI. */
+export function gatehouse(name: string, config: (p: GatehousePorts) => GatewayConfig, extra: Partial<Scenario> = {}): Scenario {
+  return {
+    name,
+    group: 'gatehouse',
+    unavailable: () => (existsSync(GATEHOUSE_BIN) ? null : 'nodes/bin/gatehouse.js does not exist yet'),
+    launch: (ctx) => {
+      const file = join(ctx.dir, `${name}.yaml`);
+      writeFileSync(file, stringify(config({ listen: ctx.port, status: ctx.statusPort, upstreamUrl: ctx.upstreamUrl })));
+      return {
+        command: process.execPath,
+        args: [GATEHOUSE_BIN, 'start', '--config', file],
+        readyUrl: `http://127.0.0.1:${ctx.statusPort}/readyz`,
+        ports: [ctx.statusPort],
+        startTimeoutMs: 60_000, // compiling a 10k-route table may take a while
+      };
+    },
+    ...extra,
+  };
+}
+
+/**
+ * 100 distinct requests spread evenly over a table of `routes` routes (see
+ * manyRoutesConfig): half hit /svc<i>/items/:id, half the /svc<i>/* wildcard, each with
+ * its route's Host. Built by one function for every table size so only the size differs.
+ */
+export function spreadRequests(routes: number, distinct = 100): BenchRequest[] {
+  const out: BenchRequest[] = [];
+  for (let k = 0; k < distinct; k++) {
+    const i = Math.floor((k * routes) / distinct);
+    const path = k % 2 === 0 ? `/svc${i}/items/${1000 + k}` : `/svc${i}/list/${k}?page=${k}`;
+    out.push({ path, headers: { Host: `h${i % 50}.example.com` } });
+  }
+  return out;
+}
+
+export const SCENARIOS: Scenario[] = [
+  peer('undici-floor', 'undici-floor.ts', 'floor'),
+  peer('fast-gateway', 'fast-gateway.ts'),
+  peer('@fastify/http-proxy', 'fastify-http-proxy.ts'),
+  peer('http-proxy-3', 'http-proxy-3.ts'),
+  gatehouse('gatehouse-bare', bareConfig),
+  gatehouse('gatehouse-10-routes', (p) => manyRoutesConfig(p, 10), { load: { requests: spreadRequests(10) } }),
+  gatehouse('gatehouse-10k-routes', (p) => manyRoutesConfig(p, 10_000), { load: { requests: spreadRequests(10_000) } }),
+  // A limit that never refuses: the cost of counting (one key, the RateLimit headers) on every request.
+  gatehouse('gatehouse-rate-limit', (p) => baseConfig(p, { limited: { match: { paths: ['/*'] }, upstream: 'up', policies: { 'rate-limit': { limit: 1_000_000_000, window: '1s', by: 'ip' } } } }), {
+    targets: [{ label: 'rate-limit cost <= 10% vs bare', numerator: 'gatehouse-rate-limit', denominator: 'gatehouse-bare', maxCost: 0.1 }],
+  }),
+  {
+    name: 'nginx-proxy',
+    group: 'reference',
+    unavailable: () => (hasCommand('nginx') ? null : 'nginx is not installed'),
+    launch: (ctx) => ({ command: 'nginx', args: nginxProxyArgs(ctx.dir, ctx.port, ctx.upstreamPort) }),
+  },
+];
+
+export const FLOOR = 'undici-floor';
+
+export const TARGETS: Target[] = [
+  { label: 'gatehouse-bare >= 0.9x undici-floor', numerator: 'gatehouse-bare', denominator: 'undici-floor', minRatio: 0.9 },
+  { label: 'gatehouse-bare >= 2x fast-gateway', numerator: 'gatehouse-bare', denominator: 'fast-gateway', minRatio: 2 },
+  { label: 'gatehouse-bare >= 2x @fastify/http-proxy', numerator: 'gatehouse-bare', denominator: '@fastify/http-proxy', minRatio: 2 },
+  { label: '10k routes cost <= 10% vs 10 routes', numerator: 'gatehouse-10k-routes', denominator: 'gatehouse-10-routes', maxCost: 0.1 },
+];
+
+/** Ratio lines printed under the table (informational, no threshold). */
+export const RATIOS: Array<{ label: string; numerator: string; denominator: string; cost?: boolean }> = [
+  { label: 'gatehouse-bare / fast-gateway', numerator: 'gatehouse-bare', denominator: 'fast-gateway' },
+  { label: 'gatehouse-bare / @fastify/http-proxy', numerator: 'gatehouse-bare', denominator: '@fastify/http-proxy' },
+  { label: '10k-routes cost vs 10-routes (1 - rps10k/rps10)', numerator: 'gatehouse-10k-routes', denominator: 'gatehouse-10-routes', cost: true },
+];
+
+/*
+ * Later scenarios follow this shape, e.g.:
+ *
+ *   gatehouse('gatehouse-security', (p) => baseConfig(p, { secured: {
+ *     match: { paths: ['/*'] }, upstream: 'up',
+ *     policies: { 'key-auth': {...}, acl: {...}, 'ip-restriction': {...}, validate: {...} },
+ *   } }), {
+ *     load: { headers: { 'x-api-key': 'bench-key' } },
+ *     targets: [{ label: 'security >= 0.8x bare', numerator: 'gatehouse-security', denominator: 'gatehouse-bare', minRatio: 0.8 }],
+ *   }),
+ */
