@@ -19,6 +19,8 @@ export function isIdentityHeader(name: string): boolean {
 /** Tokens listed in a Connection header, lower-case (RFC 9110 §7.6.1), excluding close/keep-alive. */
 export function connectionTokens(value: string | string[] | undefined): Set<string> | undefined {
   if (!value) return undefined;
+  // The common values name no header: skip the split (runs on most requests and responses).
+  if (value === 'keep-alive' || value === 'close' || value === 'Keep-Alive' || value === 'Close') return undefined;
   let out: Set<string> | undefined;
   for (const raw of (Array.isArray(value) ? value.join(',') : value).split(',')) {
     const t = raw.trim().toLowerCase();
