@@ -4,13 +4,14 @@
  */
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import pino from 'pino';
-import { readConfigFile, FileSource } from './config/file.ts';
+import { readConfigFile } from './config/file.ts';
 import { validateConfig, formatErrors } from './schema/validate.ts';
 import type { NodeSettings } from './schema/model.ts';
-import { Gateway } from './gateway.ts';
+import { startNode } from './cluster/node.ts';
 import { superviseWorkers } from './workers.ts';
+import { COUNTERS, defaultCounterStore } from './cluster/counters/services.ts';
 
 export async function runNode(configPath: string, workersFlag?: string): Promise<number> {
   const file = resolve(configPath);
@@ -27,11 +28,16 @@ export async function runNode(configPath: string, workersFlag?: string): Promise
   if (workers > 1 && cluster.isPrimary) {
     return superviseWorkers(workers, logger);
   }
-  const gw = new Gateway({ node, source: new FileSource(file), logger, baseDir: dirname(file), reusePort: workers > 1 || cluster.isWorker });
-  await gw.start();
+  // Rate-limit counts: one store per process; under --workers it shares use with the siblings.
+  const services = { [COUNTERS]: defaultCounterStore() };
+  if (node.cluster && ['upstreams', 'consumers', 'routes'].some((k) => (doc as Record<string, unknown>)[k] !== undefined)) {
+    logger.warn('cluster mode: upstreams, consumers and routes come from etcd; the ones in the file are ignored');
+  }
+  // cluster/node.ts picks the config source (the file, or etcd with the snapshot file as fallback).
+  const running = await startNode({ node, configFile: file, logger, services, reusePort: workers > 1 || cluster.isWorker });
   const stop = (signal: string): void => {
     logger.info({ signal }, 'shutting down');
-    void gw.shutdown().then(() => { logger.flush(); process.exit(0); });
+    void running.stop().then(() => { logger.flush(); process.exit(0); });
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));

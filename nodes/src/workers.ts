@@ -7,10 +7,12 @@
  */
 import cluster from 'node:cluster';
 import type { Logger } from 'pino';
+import { relayCounterDeltas } from './cluster/counters/workers/primary.ts';
 
 export function superviseWorkers(n: number, logger: Logger): Promise<number> {
   let stopping = false;
   const fork = (): void => { cluster.fork(); };
+  relayCounterDeltas(); // rate-limit use, passed between workers (cluster/counters/workers/)
   for (let i = 0; i < n; i++) fork();
   cluster.on('exit', (w, code, signal) => {
     if (stopping) return;

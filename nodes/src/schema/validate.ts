@@ -124,6 +124,10 @@ export function validateConfig(raw: unknown): ConfigError[] {
     if (up && typeof up === 'object' && !up.targets?.length && !up.discovery) {
       out.push({ path: formatPath('', ['upstreams', name]), message: 'needs targets or discovery' });
     }
+    // The registry lives in etcd: without node.cluster nothing would ever fill the target list.
+    if (up && typeof up === 'object' && typeof up.discovery?.service === 'string' && !doc.node?.cluster) {
+      out.push({ path: formatPath('', ['upstreams', name, 'discovery', 'service']), message: 'registry discovery needs cluster mode (node.cluster with etcd); use targets or discovery.dns standalone' });
+    }
   }
   return out;
 }

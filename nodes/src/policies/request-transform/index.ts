@@ -1,36 +1,87 @@
 /**
- * request-transform: change what the upstream receives. Headers: `set` (replace),
- * `remove`; names are compiled to lower case at load time. Runs in the `upstream`
- * phase, after authentication, so it cannot be used to forge identity headers before auth
- * (the gateway sets those itself).
+ * request-transform: change what the upstream receives (docs/policies/request-transform.md).
+ * Headers: remove, rename, set (replace), add (append to a value already there, comma-
+ * joined as RFC 9110 §5.3 allows), in that order; names compiled to lower case at load
+ * time. Query: remove, set, on ctx.rawQuery. Path: a template with the route's :params.
+ *
+ * Runs in the `upstream` phase, after authentication, so it cannot be used to forge
+ * identity headers before auth (the gateway sets those itself); and a rename may not
+ * target an identity header (X-Consumer-*, X-Authenticated-*): that would hand a client's
+ * header to the upstream as the gateway's word. `enforce: false` turns it off: a
+ * transform has nothing to count.
  */
 import Type from 'typebox';
-import type { PolicyDefinition, PolicyHandlers } from '../../pipeline/types.ts';
-
-const HeaderName = Type.String({ pattern: '^[A-Za-z0-9!#$%&\'*+.^_`|~-]+$', 'x-message': 'must be an HTTP header name' });
+import type { PolicyDefinition, PolicyDeps, PolicyHandlers } from '../../pipeline/types.ts';
+import type { RequestContext } from '../../pipeline/context.ts';
+import { isIdentityHeader } from '../../http/headers.ts';
+import { HeaderOps, QueryOps, type HeaderOpsConfig, type QueryOpsConfig } from './schema.ts';
+import { compileQuery } from './query.ts';
+import { compilePath, templateParams } from './path.ts';
 
 export const schema = Type.Object({
-  enforce: Type.Optional(Type.Boolean()),
-  headers: Type.Optional(Type.Object({
-    set: Type.Optional(Type.Record(Type.String(), Type.String({ pattern: '^[^\\r\\n\\x00]*$', 'x-message': 'must not contain CR, LF or NUL' }))),
-    remove: Type.Optional(Type.Array(HeaderName)),
-  }, { additionalProperties: false })),
+  enforce: Type.Optional(Type.Boolean({ description: 'false = the transform is off' })),
+  headers: Type.Optional(HeaderOps),
+  query: Type.Optional(QueryOps),
+  path: Type.Optional(Type.String({ pattern: '^/[^\\r\\n\\x00?#]*$', 'x-message': 'must start with / (may use :param and * from the route match), no ? or #', description: 'path sent upstream' })),
 }, { additionalProperties: false });
 
-interface Config { headers?: { set?: Record<string, string>; remove?: string[] } }
+interface Config { enforce?: boolean; headers?: HeaderOpsConfig; query?: QueryOpsConfig; path?: string }
+
+const lower = (m: Record<string, string> | undefined): Array<readonly [string, string]> =>
+  Object.entries(m ?? {}).map(([k, v]) => [k.toLowerCase(), v] as const);
+
+/** The value the upstream would get for `name` so far: the gateway's, else the client's unless dropped. */
+function current(ctx: RequestContext, name: string): string | undefined {
+  const mine = ctx.upstreamHeaders?.[name];
+  if (mine !== undefined) return mine;
+  if (ctx.dropHeaders?.has(name)) return undefined;
+  const v = ctx.req.headers[name];
+  return typeof v === 'string' ? v : v?.join(', ');
+}
+
+/** Params a path template may use: those every match path of the route defines. */
+function checkTemplate(tpl: string, deps: PolicyDeps, where: string): void {
+  const route = deps.config.routes?.[deps.routeName];
+  if (route?.rewrite?.path || route?.rewrite?.stripPrefix) throw new Error(`${where}.path: the route already rewrites its path (rewrite); use one or the other`);
+  const used = templateParams(tpl);
+  for (const p of route?.match.paths ?? []) {
+    const has = new Set(p.match(/:[A-Za-z_][A-Za-z0-9_]*|\*$/g) ?? []);
+    for (const u of used) if (!has.has(u)) throw new Error(`${where}.path: "${u}" is not defined by the route path ${p}`);
+  }
+}
 
 export const requestTransform: PolicyDefinition<Config> = {
   name: 'request-transform',
   phase: 'upstream',
   priority: 0,
   schema,
-  create(config) {
-    const set = Object.entries(config.headers?.set ?? {}).map(([k, v]) => [k.toLowerCase(), v] as const);
-    const remove = (config.headers?.remove ?? []).map((h) => h.toLowerCase());
+  create(config, deps) {
+    if (config.enforce === false) return Object.freeze({});
+    const where = `routes.${deps.routeName}.policies.request-transform`;
+    const h = config.headers ?? {};
+    const remove = (h.remove ?? []).map((n) => n.toLowerCase());
+    const rename = lower(h.rename).map(([from, to]) => [from, to.toLowerCase()] as const);
+    for (const [, to] of rename) if (isIdentityHeader(to)) throw new Error(`${where}.headers.rename: may not rename into ${to} (identity headers come from the gateway only)`);
+    const set = lower(h.set);
+    const add = lower(h.add);
+    const query = compileQuery(config.query);
+    if (config.path !== undefined) checkTemplate(config.path, deps, where);
+    const path = config.path !== undefined ? compilePath(config.path) : undefined;
+
     return Object.freeze<PolicyHandlers>({
       request(ctx) {
         for (const name of remove) ctx.dropUpstreamHeader(name);
+        for (const [from, to] of rename) {
+          const v = current(ctx, from);
+          if (v === undefined) continue;
+          ctx.dropUpstreamHeader(from);
+          if (ctx.upstreamHeaders) delete ctx.upstreamHeaders[from];
+          ctx.setUpstreamHeader(to, v);
+        }
         for (const [k, v] of set) ctx.setUpstreamHeader(k, v);
+        for (const [k, v] of add) { const cur = current(ctx, k); ctx.setUpstreamHeader(k, cur ? cur + ', ' + v : v); }
+        if (query) ctx.rawQuery = query(ctx.rawQuery);
+        if (path) ctx.path = path(ctx);
       },
     });
   },

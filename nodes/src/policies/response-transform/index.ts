@@ -1,25 +1,50 @@
 /**
  * response-transform: change what the client receives, on upstream and gateway responses
- * alike. Headers: `set` (replace) and `remove`, compiled to lower case at load time.
+ * alike (docs/policies/response-transform.md). Headers: remove, rename, set (replace),
+ * add (another field line, e.g. a second Set-Cookie), in that order; names compiled to
+ * lower case at load time. `enforce: false` turns it off: a transform has nothing to count.
  */
 import Type from 'typebox';
 import type { PolicyDefinition, PolicyHandlers } from '../../pipeline/types.ts';
-import { schema as requestSchema } from '../request-transform/index.ts';
+import { HeaderOps, type HeaderOpsConfig } from '../request-transform/schema.ts';
 
-interface Config { headers?: { set?: Record<string, string>; remove?: string[] } }
+interface Config { enforce?: boolean; headers?: HeaderOpsConfig }
+
+export const schema = Type.Object({
+  enforce: Type.Optional(Type.Boolean({ description: 'false = the transform is off' })),
+  headers: Type.Optional(HeaderOps),
+}, { additionalProperties: false });
+
+const lower = (m: Record<string, string> | undefined): Array<readonly [string, string]> =>
+  Object.entries(m ?? {}).map(([k, v]) => [k.toLowerCase(), v] as const);
 
 export const responseTransform: PolicyDefinition<Config> = {
   name: 'response-transform',
   phase: 'request',
   priority: 0,
-  schema: Type.Object(requestSchema.properties, { additionalProperties: false }),
+  schema,
   create(config) {
-    const set = Object.entries(config.headers?.set ?? {}).map(([k, v]) => [k.toLowerCase(), v] as const);
-    const remove = (config.headers?.remove ?? []).map((h) => h.toLowerCase());
+    if (config.enforce === false) return Object.freeze({});
+    const h = config.headers ?? {};
+    const remove = (h.remove ?? []).map((n) => n.toLowerCase());
+    const rename = lower(h.rename).map(([from, to]) => [from, to.toLowerCase()] as const);
+    const set = lower(h.set);
+    const add = lower(h.add);
     return Object.freeze<PolicyHandlers>({
       response(_ctx, head) {
-        for (const name of remove) delete head.headers[name];
-        for (const [k, v] of set) head.headers[k] = v;
+        const out = head.headers;
+        for (const name of remove) delete out[name];
+        for (const [from, to] of rename) {
+          const v = out[from];
+          if (v === undefined) continue;
+          delete out[from];
+          out[to] = v;
+        }
+        for (const [k, v] of set) out[k] = v;
+        for (const [k, v] of add) {
+          const cur = out[k];
+          out[k] = cur === undefined ? v : Array.isArray(cur) ? [...cur, v] : [cur, v];
+        }
       },
     });
   },

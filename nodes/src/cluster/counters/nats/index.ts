@@ -1,0 +1,263 @@
+/**
+ * The counter store for `scope: cluster`: one limit for the whole cluster, decided on each
+ * node without a network round trip (docs/decisions/0004-rate-limit-algorithm.md,
+ * docs/cluster.md "Shared state over NATS: rate limits"). It runs on the ClusterBus (NATS in
+ * production; cluster/bus/), with the same idea as the workers store:
+ *
+ *  - acquire() decides from a local GCRA table that is this node's *view* of the cluster's
+ *    count: its own use, plus what every peer reported.
+ *  - Every `flushInterval` (50 ms) the units each key used since the last batch are
+ *    published as one message per node (`[rule id, keys[], units[]]`, refunds negative);
+ *    a received batch advances the local TATs as if the use happened on arrival.
+ *
+ * Error bound: a node cannot see what its peers admitted in the last P = flushInterval +
+ * bus latency. In steady state on a busy key that is a fixed lag, not a rate error: every
+ * unit admitted anywhere advances every view by exactly T, so the cluster admits the limit
+ * (± the in-flight L·P units, once). The worst case is a fresh key hit on every node within
+ * one P: up to (N−1)·(burst + P/T) extra, once. The decision record has the derivation.
+ *
+ * Degraded mode: when the bus is down, or this node hears fewer peers than etcd lists as
+ * live, the use of the missing nodes is invisible, so the limit shrinks to this node's share
+ * s = group/total: decisions move to a fallback table per rule with interval T/s and burst
+ * max(1, burst·s), i.e. with NATS down each node enforces limit ÷ live nodes. (Scaling the
+ * cost in the main table instead would refuse everything when burst < 1/s.) The main table
+ * keeps counting what this node hears meanwhile, so it is warm when the bus returns.
+ * Entering and leaving degraded mode is logged once each and shown by the gauge
+ * gatehouse_cluster_degraded{component="rate-limit"} (read `degraded`).
+ */
+import type { Logger } from 'pino';
+import { GcraTable } from '../gcra.ts';
+import type { LocalStoreOptions } from '../local/index.ts';
+import type { CounterStore, Decision, RateCounter, RateRule } from '../store.ts';
+import { TOPICS, decodeJson, encodeJson, type ClusterBus } from '../../bus/types.ts';
+import type { PeerView } from '../../bus/peers.ts';
+
+/** What the store needs to know about the other nodes (ClusterPeers implements it). */
+export interface PeerSource {
+  view(): PeerView;
+  onChange(fn: (v: PeerView) => void): () => void;
+}
+
+export interface ClusterStoreOptions extends LocalStoreOptions {
+  bus: ClusterBus;
+  peers: PeerSource;
+  logger?: Logger | undefined;
+  /** ms between batches (default 50). */
+  flushInterval?: number;
+  /** Split a batch into messages of about this many bytes (default 48 KiB; NATS allows 1 MiB). */
+  maxMessageBytes?: number;
+  /** The time scale of acquire()'s `now` (default performance.now); tests pass their own. */
+  clock?: () => number;
+}
+
+/** One message: per rule, the keys and the units each used since the last batch. */
+type Batch = Array<[string, string[], number[]]>;
+
+/** One rule's state, shared by every snapshot that opens the same id. */
+class Entry {
+  readonly rule: RateRule;
+  /** The view of the cluster's count. */
+  readonly main: GcraTable;
+  /** Used while degraded: the same rule at `share` of its rate (rebuilt when the share changes). */
+  fallback: GcraTable | undefined = undefined;
+  share = 1;
+  refs = 0;
+  /** Keys → units used here since the last batch. */
+  readonly pending = new Map<string, number>();
+  constructor(rule: RateRule) {
+    this.rule = rule;
+    this.main = new GcraTable(rule);
+  }
+  /** The table decisions use at `share` (1 = the main one). */
+  table(share: number): GcraTable {
+    if (share >= 1) return this.main;
+    if (this.fallback === undefined || this.share !== share) {
+      const r = this.rule;
+      this.fallback = new GcraTable({ interval: r.interval / share, burst: Math.max(1, r.burst * share), maxKeys: r.maxKeys });
+      this.share = share;
+    }
+    return this.fallback;
+  }
+}
+
+export class ClusterCounterStore implements CounterStore {
+  readonly kind = 'cluster';
+  /** This node's share of every limit: 1, or group/total while degraded. */
+  share = 1;
+  degraded = false;
+  /** Batch messages sent and received (for /cluster and tests). */
+  sent = 0;
+  received = 0;
+  private readonly entries = new Map<string, Entry>();
+  private readonly bus: ClusterBus;
+  private readonly log: Logger | undefined;
+  private readonly maxBytes: number;
+  private readonly clock: () => number;
+  private readonly flushTimer: NodeJS.Timeout;
+  private readonly sweepTimer: NodeJS.Timeout;
+  private readonly offs: Array<() => void>;
+
+  constructor(o: ClusterStoreOptions) {
+    this.bus = o.bus;
+    this.log = o.logger;
+    this.maxBytes = o.maxMessageBytes ?? 48 * 1024;
+    this.clock = o.clock ?? (() => performance.now());
+    this.offs = [
+      this.bus.subscribe(TOPICS.rateLimit, (data) => this.receive(data, this.clock())),
+      o.peers.onChange((v) => this.evaluate(v)),
+    ];
+    this.evaluate(o.peers.view());
+    this.flushTimer = setInterval(() => this.flush(), o.flushInterval ?? 50);
+    this.flushTimer.unref();
+    this.sweepTimer = setInterval(() => this.sweep(this.clock()), o.sweepInterval ?? 1000);
+    this.sweepTimer.unref();
+  }
+
+  open(rule: RateRule): RateCounter {
+    let e = this.entries.get(rule.id);
+    if (!e) { e = new Entry(rule); this.entries.set(rule.id, e); }
+    e.refs++;
+    return new ClusterCounter(this, e);
+  }
+
+  /** Called by ClusterCounter.close(): the state goes with the last user (after its last batch). */
+  release(e: Entry): void {
+    if (--e.refs > 0 || this.entries.get(e.rule.id) !== e) return;
+    const out: Batch = [];
+    this.flushEntry(e, this.bus.connected, out);
+    if (out.length) this.send(out);
+    this.entries.delete(e.rule.id);
+  }
+
+  /** Publish what was used since the last batch (the timer calls it; public for tests). */
+  flush(): void {
+    const up = this.bus.connected;
+    const out: Batch = [];
+    for (const e of this.entries.values()) this.flushEntry(e, up, out);
+    if (out.length) this.send(out);
+  }
+
+  /** Apply a peer's batch (public for tests). Rules this node does not run are ignored. */
+  receive(data: Uint8Array, now: number): void {
+    const m = decodeJson(data);
+    if (!Array.isArray(m)) return;
+    this.received++;
+    const share = this.share;
+    for (const item of m as unknown[]) {
+      if (!Array.isArray(item)) continue;
+      const [id, keys, units] = item as unknown[];
+      const e = typeof id === 'string' ? this.entries.get(id) : undefined;
+      if (!e || !Array.isArray(keys) || !Array.isArray(units)) continue;
+      const fb = share < 1 ? e.table(share) : undefined;
+      for (let i = 0; i < keys.length; i++) {
+        const k: unknown = keys[i];
+        const u: unknown = units[i];
+        if (typeof k !== 'string' || typeof u !== 'number' || !Number.isFinite(u)) continue;
+        e.main.advance(k, u, now);
+        fb?.advance(k, u, now);
+      }
+    }
+  }
+
+  sweep(now: number): void {
+    for (const e of this.entries.values()) { e.main.sweep(now); e.fallback?.sweep(now); }
+  }
+
+  close(): void {
+    this.flush();
+    clearInterval(this.flushTimer);
+    clearInterval(this.sweepTimer);
+    for (const off of this.offs.splice(0)) off();
+  }
+
+  /** Move one rule's pending use into `out` (sending full messages as they fill up). */
+  private flushEntry(e: Entry, up: boolean, out: Batch): void {
+    const p = e.pending;
+    if (!p.size) return;
+    // Use made while disconnected was limited by the degraded share; replaying it later would count it twice.
+    if (!up) { p.clear(); return; }
+    const id = e.rule.id;
+    let keys: string[] = [];
+    let units: number[] = [];
+    let size = id.length + 16;
+    for (const [k, u] of p) {
+      if (u === 0) continue;
+      keys.push(k);
+      units.push(u);
+      size += k.length + 16;
+      if (size >= this.maxBytes) {
+        out.push([id, keys, units]);
+        this.send(out.splice(0));
+        keys = []; units = []; size = id.length + 16;
+      }
+    }
+    p.clear();
+    if (keys.length) out.push([id, keys, units]);
+  }
+
+  private send(b: Batch): void {
+    if (this.bus.publish(TOPICS.rateLimit, encodeJson(b))) this.sent++;
+  }
+
+  /**
+   * Pick the share from the peer view. Right after a (re)connect the view is not settled
+   * (peers have not answered yet): keep the current share rather than flap.
+   */
+  private evaluate(v: PeerView): void {
+    if (v.connected && !v.settled) return;
+    const share = v.group / v.total; // group is 1 while disconnected
+    const degraded = !v.connected || v.group < v.total;
+    const was = this.degraded;
+    const changed = share !== this.share;
+    this.share = share;
+    this.degraded = degraded;
+    const fields = { nodes: v.total, heard: v.connected ? v.group - 1 : 0, reason: v.connected ? 'peers not heard on NATS' : 'NATS unreachable' };
+    const what = v.group === 1
+      ? `this node enforces 1/${v.total} of each cluster-scope limit`
+      : `this node and the ${v.group - 1} peer(s) it hears enforce ${v.group}/${v.total} of each cluster-scope limit`;
+    if (degraded && !was) this.log?.warn(fields, `cluster rate limits degraded: ${what}`);
+    else if (!degraded && was) this.log?.info({ nodes: v.total }, 'cluster rate limits recovered: counts are shared over NATS again');
+    else if (degraded && changed) this.log?.info(fields, `cluster rate limits still degraded: ${what}`);
+  }
+}
+
+class ClusterCounter implements RateCounter {
+  private readonly store: ClusterCounterStore;
+  private readonly e: Entry;
+  private closed = false;
+
+  constructor(store: ClusterCounterStore, e: Entry) {
+    this.store = store;
+    this.e = e;
+  }
+
+  acquire(key: string, cost: number, now: number, out: Decision): boolean {
+    const e = this.e;
+    const share = this.store.share;
+    if (share >= 1) {
+      if (!e.main.acquire(key, cost, now, out)) return false;
+    } else {
+      if (!e.table(share).acquire(key, cost, now, out)) return false;
+      e.main.advance(key, cost, now); // keep the shared view warm for when the bus returns
+    }
+    e.pending.set(key, (e.pending.get(key) ?? 0) + cost);
+    return true;
+  }
+
+  refund(key: string, cost: number, now: number): void {
+    const e = this.e;
+    const share = this.store.share;
+    e.main.refund(key, cost, now);
+    if (share < 1) e.table(share).refund(key, cost, now);
+    e.pending.set(key, (e.pending.get(key) ?? 0) - cost);
+  }
+
+  get size(): number { return this.e.main.size; }
+  get evictions(): { readonly idle: number; readonly cap: number } { return { idle: this.e.main.evictedIdle, cap: this.e.main.evictedCap }; }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.store.release(this.e);
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * cors (phase request, runs first): the gateway answers CORS for the route
+ * (docs/policies/cors.md; Fetch standard §3.2 "CORS protocol").
+ *  - A preflight (OPTIONS with Origin and Access-Control-Request-Method) is answered here
+ *    with 204 and never forwarded; from an origin not allowed it gets 403 GW_FORBIDDEN with
+ *    no CORS headers (the browser fails it either way; a 403 shows in logs and metrics).
+ *  - Other responses from an allowed origin get Access-Control-Allow-Origin & co. in a
+ *    response hook (so gateway errors such as 401 and 429 are readable by the page too);
+ *    from an origin not allowed they get none, and the upstream's own ones are removed:
+ *    on a route with this policy, the gateway's answer is the only one.
+ *  - `credentials: true` never goes with `*`: the origin is echoed instead (Fetch forbids
+ *    the pair), with `Vary: Origin` whenever the answer depends on the origin.
+ */
+import Type from 'typebox';
+import type { PolicyDefinition, PolicyHandlers, LocalReply } from '../../pipeline/types.ts';
+import { Duration } from '../../schema/model.ts';
+import { parseDuration } from '../../schema/duration.ts';
+import { compileOrigins, ORIGIN_PATTERN } from './origins.ts';
+
+const HeaderName = Type.String({ pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$", 'x-message': 'must be an HTTP header name' });
+
+export const schema = Type.Object({
+  enforce: Type.Optional(Type.Boolean({ description: 'false = the policy does nothing (browsers enforce CORS; nothing to count)' })),
+  origins: Type.Array(Type.String({ pattern: ORIGIN_PATTERN, 'x-message': 'must be *, null, an origin (https://app.example.com[:port]) or a pattern (https://*.example.com)' }), { minItems: 1, description: 'allowed origins' }),
+  methods: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Z]{1,16}$', 'x-message': 'must be an upper-case HTTP method' }), { minItems: 1, description: 'default GET, HEAD, PUT, PATCH, POST, DELETE' })),
+  headers: Type.Optional(Type.Array(HeaderName, { description: 'request headers allowed; default: those the preflight asks for' })),
+  exposeHeaders: Type.Optional(Type.Array(HeaderName, { description: 'response headers the page may read' })),
+  credentials: Type.Optional(Type.Boolean({ description: 'allow cookies / Authorization (origin echoed, never *)' })),
+  maxAge: Type.Optional(Type.String({ ...Duration, description: 'how long browsers cache a preflight answer (sent in seconds)' })),
+}, { additionalProperties: false });
+
+interface Config { enforce?: boolean; origins: string[]; methods?: string[]; headers?: string[]; exposeHeaders?: string[]; credentials?: boolean; maxAge?: string }
+
+const DEFAULT_METHODS = ['GET', 'HEAD', 'PUT', 'PATCH', 'POST', 'DELETE'];
+const CORS_RESPONSE_HEADERS = ['access-control-allow-origin', 'access-control-allow-credentials', 'access-control-expose-headers'];
+
+/** Add a token to Vary unless present (RFC 9110 §12.5.5); `Vary: *` already covers everything. */
+export function addVary(h: Record<string, string | string[]>, token: string): void {
+  const v = h.vary;
+  if (v === undefined) { h.vary = token; return; }
+  const s = Array.isArray(v) ? v.join(', ') : v;
+  const lower = token.toLowerCase();
+  for (const t of s.split(',')) { const x = t.trim().toLowerCase(); if (x === '*' || x === lower) return; }
+  h.vary = s + ', ' + token;
+}
+
+export const cors: PolicyDefinition<Config> = {
+  name: 'cors',
+  phase: 'request',
+  priority: 2000,
+  schema,
+  create(config) {
+    // Shadow mode has nothing to count that a browser would not decide anyway: do nothing.
+    if (config.enforce === false) return Object.freeze({});
+    const origins = compileOrigins(config.origins);
+    const credentials = config.credentials === true;
+    const echo = !origins.any || credentials;
+    const methods = (config.methods ?? DEFAULT_METHODS).join(', ');
+    const allowHeaders = config.headers?.length ? config.headers.join(', ') : undefined;
+    const expose = config.exposeHeaders?.length ? config.exposeHeaders.join(', ') : undefined;
+    const maxAge = config.maxAge !== undefined ? String(Math.floor(parseDuration(config.maxAge) / 1000)) : undefined;
+    const forbidden: LocalReply = Object.freeze({ code: 'GW_FORBIDDEN', detail: 'CORS origin not allowed' });
+
+    return Object.freeze<PolicyHandlers>({
+      request(ctx) {
+        if (ctx.method !== 'OPTIONS') return undefined;
+        const h = ctx.req.headers;
+        const origin = h.origin;
+        if (origin === undefined || h['access-control-request-method'] === undefined) return undefined; // plain OPTIONS: the upstream's
+        if (!origins.match(origin)) return forbidden;
+        const out: Record<string, string> = { 'access-control-allow-methods': methods };
+        if (allowHeaders !== undefined) out['access-control-allow-headers'] = allowHeaders;
+        else {
+          const asked = h['access-control-request-headers'];
+          if (asked) out['access-control-allow-headers'] = asked;
+          out.vary = 'Access-Control-Request-Headers';
+        }
+        if (maxAge !== undefined) out['access-control-max-age'] = maxAge;
+        return { status: 204, headers: out };
+      },
+      response(ctx, head) {
+        const h = head.headers;
+        if (echo) addVary(h, 'Origin');
+        const origin = ctx.req.headers.origin;
+        if (origin === undefined || !origins.match(origin)) {
+          for (const k of CORS_RESPONSE_HEADERS) delete h[k];
+          return;
+        }
+        h['access-control-allow-origin'] = echo ? origin : '*';
+        if (credentials) h['access-control-allow-credentials'] = 'true';
+        // Expose-Headers means nothing on a preflight answer.
+        if (expose !== undefined && !(head.local && ctx.method === 'OPTIONS')) h['access-control-expose-headers'] = expose;
+      },
+    });
+  },
+};

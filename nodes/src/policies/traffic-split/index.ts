@@ -1,0 +1,64 @@
+/**
+ * traffic-split (phase upstream): send a weighted share of the route's traffic to other
+ * upstreams (canary, blue/green) by setting ctx.upstream (docs/policies/traffic-split.md).
+ * Upstream names are checked at create(): a split to an upstream that does not exist is
+ * refused with the config, never discovered by a request. With `sticky`, a missing key
+ * (no consumer, no header) falls back to the client IP, as rate-limit does.
+ */
+import Type from 'typebox';
+import type { PolicyDefinition, PolicyHandlers } from '../../pipeline/types.ts';
+import type { RequestContext } from '../../pipeline/context.ts';
+import type { UpstreamRuntime } from '../../upstream/upstream.ts';
+import { HashedWeighted, SmoothWeighted } from './pick.ts';
+
+export const schema = Type.Object({
+  enforce: Type.Optional(Type.Boolean({ description: 'false = no split: everything goes to the route\'s upstream' })),
+  upstreams: Type.Array(Type.Object({
+    name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$', 'x-message': 'must be an upstream name' }),
+    weight: Type.Integer({ minimum: 0, maximum: 10_000, description: 'share of the traffic, relative to the others' }),
+  }, { additionalProperties: false }), { minItems: 1, maxItems: 16, description: 'upstreams and their weights (list the route\'s own to keep traffic there)' }),
+  sticky: Type.Optional(Type.String({ pattern: "^(consumer|ip|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$", 'x-message': 'must be consumer, ip or header:NAME', description: 'keep one client on one upstream (missing key: the client IP)' })),
+}, { additionalProperties: false });
+
+interface Config { enforce?: boolean; upstreams: Array<{ name: string; weight: number }>; sticky?: string }
+
+function stickyKey(spec: string): (ctx: RequestContext) => string {
+  if (spec === 'ip') return (ctx) => ctx.clientIp;
+  if (spec === 'consumer') return (ctx) => ctx.consumer?.name ?? ctx.clientIp;
+  const name = spec.slice('header:'.length).toLowerCase();
+  return (ctx) => {
+    const v = ctx.req.headers[name];
+    const s = typeof v === 'string' ? v : v?.[0];
+    return s ? s : ctx.clientIp;
+  };
+}
+
+export const trafficSplit: PolicyDefinition<Config> = {
+  name: 'traffic-split',
+  phase: 'upstream',
+  priority: 100,
+  schema,
+  create(config, deps) {
+    const where = `routes.${deps.routeName}.policies.traffic-split.upstreams`;
+    const items = config.upstreams.map((u, i) => {
+      const up = deps.upstreams.get(u.name);
+      if (!up) throw new Error(`${where}[${i}].name: unknown upstream "${u.name}"`);
+      return { value: up, weight: u.weight };
+    });
+    if (!items.some((i) => i.weight > 0)) throw new Error(`${where}: at least one weight must be above 0`);
+    // Shadow mode: a split either happens or not; there is nothing to count.
+    if (config.enforce === false) return Object.freeze({});
+    const live = items.filter((i) => i.weight > 0);
+    if (live.length === 1) {
+      const only: UpstreamRuntime = live[0]!.value;
+      return Object.freeze<PolicyHandlers>({ request(ctx) { ctx.upstream = only; } });
+    }
+    if (config.sticky) {
+      const key = stickyKey(config.sticky);
+      const table = new HashedWeighted(live);
+      return Object.freeze<PolicyHandlers>({ request(ctx) { ctx.upstream = table.pick(key(ctx)); } });
+    }
+    const rr = new SmoothWeighted(live);
+    return Object.freeze<PolicyHandlers>({ request(ctx) { ctx.upstream = rr.next(); } });
+  },
+};
