@@ -82,5 +82,10 @@ export interface PolicyDefinition<C = any> {
   priority: number;
   /** JSON Schema of the config (TypeBox). `enforce` is added by the registry for every policy. */
   schema: TSchema;
+  /**
+   * Upstream names a (schema-valid) config refers to, as [relative path, name] pairs, so
+   * `gatehouse validate`, the admin API and reloads report a dangling reference with its path.
+   */
+  upstreamRefs?(config: C): Array<[path: (string | number)[], name: string]>;
   create(config: C, deps: PolicyDeps): PolicyHandlers;
 }

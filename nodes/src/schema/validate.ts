@@ -93,7 +93,7 @@ export function ajvErrors(errs: readonly ErrorObject[] | null | undefined, data:
   return out;
 }
 
-function checkPolicies(routeName: string, route: any, base: string, out: ConfigError[]): void {
+function checkPolicies(route: any, base: string, out: ConfigError[], upstreams?: Record<string, unknown>): void {
   const pol = route?.policies;
   if (!pol || typeof pol !== 'object') return;
   for (const [name, cfg] of Object.entries(pol)) {
@@ -101,9 +101,13 @@ function checkPolicies(routeName: string, route: any, base: string, out: ConfigE
     const path = formatPath(base, ['policies', name]);
     if (!p) { out.push({ path, message: `unknown policy "${name}" (known: ${[...policies.keys()].join(', ')})` }); continue; }
     const v = compileSchema(p.schema);
-    if (!v(cfg ?? {})) out.push(...ajvErrors(v.errors, cfg, path));
+    if (!v(cfg ?? {})) { out.push(...ajvErrors(v.errors, cfg, path)); continue; }
+    if (upstreams && p.upstreamRefs) {
+      for (const [rel, ref] of p.upstreamRefs(cfg ?? {})) {
+        if (!(ref in upstreams)) out.push({ path: formatPath(path, rel), message: `unknown upstream "${ref}"` });
+      }
+    }
   }
-  void routeName;
 }
 
 /** Validate a whole document. Empty array = valid. */
@@ -115,7 +119,7 @@ export function validateConfig(raw: unknown): ConfigError[] {
   const ups = doc.upstreams && typeof doc.upstreams === 'object' ? doc.upstreams : {};
   for (const [name, route] of Object.entries<any>(doc.routes ?? {})) {
     const base = formatPath('', ['routes', name]);
-    checkPolicies(name, route, base, out);
+    checkPolicies(route, base, out, ups);
     if (route && typeof route === 'object' && typeof route.upstream === 'string' && !(route.upstream in ups)) {
       out.push({ path: `${base}.upstream`, message: `unknown upstream "${route.upstream}"` });
     }
@@ -138,7 +142,7 @@ export function validateItem(kind: 'routes' | 'upstreams' | 'consumers', name: s
   const v = compileSchema(schema);
   const base = formatPath('', [kind, name]);
   const out = v(raw) ? [] : ajvErrors(v.errors, raw, base);
-  if (kind === 'routes') checkPolicies(name, raw, base, out);
+  if (kind === 'routes') checkPolicies(raw, base, out);
   return out;
 }
 

@@ -160,6 +160,7 @@ function upstreamPath(ctx: RequestContext): string {
 export const mirror: PolicyDefinition<Config> = {
   name: 'mirror',
   phase: 'upstream',
+  upstreamRefs: (c) => [[['upstream'], c.upstream]],
   priority: -100,
   schema,
   create(config, deps) {

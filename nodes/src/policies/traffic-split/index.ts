@@ -36,6 +36,7 @@ function stickyKey(spec: string): (ctx: RequestContext) => string {
 export const trafficSplit: PolicyDefinition<Config> = {
   name: 'traffic-split',
   phase: 'upstream',
+  upstreamRefs: (c) => c.upstreams.map((u, i) => [['upstreams', i, 'name'], u.name]),
   priority: 100,
   schema,
   create(config, deps) {
