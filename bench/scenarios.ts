@@ -3,6 +3,7 @@
  * launch command, optionally a load shape); to add a pass/fail line, append to TARGETS or
  * put `targets` on the scenario itself. Examples for later work are at the bottom.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -110,6 +111,28 @@ export const SCENARIOS: Scenario[] = [
   // A limit that never refuses: the cost of counting (one key, the RateLimit headers) on every request.
   gatehouse('gatehouse-rate-limit', (p) => baseConfig(p, { limited: { match: { paths: ['/*'] }, upstream: 'up', policies: { 'rate-limit': { limit: 1_000_000_000, window: '1s', by: 'ip' } } } }), {
     targets: [{ label: 'rate-limit cost <= 10% vs bare', numerator: 'gatehouse-rate-limit', denominator: 'gatehouse-bare', maxCost: 0.1 }],
+  }),
+  // The issue-3 stack on one route: key-auth + acl + ip-restriction + validate (query schema).
+  gatehouse('gatehouse-security', (p) => ({
+    ...baseConfig(p, {
+      secured: {
+        match: { paths: ['/*'] }, upstream: 'up',
+        policies: {
+          'ip-restriction': { allow: ['127.0.0.0/8', '::1/128'] },
+          'key-auth': { header: 'x-api-key' },
+          acl: { allow: ['bench'] },
+          validate: { query: { type: 'object', properties: { page: { type: 'integer', minimum: 1 } }, additionalProperties: false } },
+        },
+      },
+    }),
+    consumers: { bench: { groups: ['bench'], keys: [`sha256:${createHash('sha256').update('bench-key').digest('hex')}`] } },
+  }), {
+    load: { headers: { 'x-api-key': 'bench-key' } },
+    targets: [{ label: 'security stack >= 0.8x bare', numerator: 'gatehouse-security', denominator: 'gatehouse-bare', minRatio: 0.8 }],
+  }),
+  // Every request after the first is a hit (nginx's 200 has no freshness info: the policy ttl applies).
+  gatehouse('gatehouse-cache-hit', (p) => baseConfig(p, { cached: { match: { paths: ['/*'] }, upstream: 'up', policies: { cache: { ttl: '1h' } } } }), {
+    targets: [{ label: 'cache hit >= 1.5x bare', numerator: 'gatehouse-cache-hit', denominator: 'gatehouse-bare', minRatio: 1.5 }],
   }),
   {
     name: 'nginx-proxy',

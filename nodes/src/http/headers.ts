@@ -46,25 +46,31 @@ export function forwardableRequestHeaders(headers: NodeJS.Dict<string | string[]
   }
 }
 
+/** Lengths of the hop-by-hop names: only a name of one of these lengths needs lower-casing to check. */
+const HOP_LENGTHS = new Set([...HOP_BY_HOP].map((h) => h.length));
+
 /**
  * Upstream response headers (undici raw Buffers) to a flat list for res.writeHead, without
- * hop-by-hop headers and without those the upstream named in its Connection header.
+ * hop-by-hop headers and without those the upstream named in its Connection header. Names
+ * keep the upstream's case (HTTP names are case-insensitive); flatToObject lower-cases them.
  */
 export function forwardableResponseHeaders(raw: readonly Buffer[]): string[] {
   const out: string[] = [];
   let conn: Set<string> | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toString('latin1');
-    const lower = name.length <= 18 ? name.toLowerCase() : name.toLowerCase();
-    if (HOP_BY_HOP.has(lower)) {
-      if (lower === 'connection') conn = connectionTokens(raw[i + 1]!.toString('latin1'));
-      continue;
+    if (HOP_LENGTHS.has(name.length)) {
+      const lower = name.toLowerCase();
+      if (HOP_BY_HOP.has(lower)) {
+        if (lower === 'connection') conn = connectionTokens(raw[i + 1]!.toString('latin1'));
+        continue;
+      }
     }
-    out.push(lower, raw[i + 1]!.toString('latin1'));
+    out.push(name, raw[i + 1]!.toString('latin1'));
   }
   if (conn) {
     const kept: string[] = [];
-    for (let i = 0; i < out.length; i += 2) if (!conn.has(out[i]!)) kept.push(out[i]!, out[i + 1]!);
+    for (let i = 0; i < out.length; i += 2) if (!conn.has(out[i]!.toLowerCase())) kept.push(out[i]!, out[i + 1]!);
     return kept;
   }
   return out;
@@ -74,7 +80,7 @@ export function forwardableResponseHeaders(raw: readonly Buffer[]): string[] {
 export function flatToObject(flat: readonly string[]): Record<string, string | string[]> {
   const o: Record<string, string | string[]> = {};
   for (let i = 0; i < flat.length; i += 2) {
-    const k = flat[i]!;
+    const k = flat[i]!.toLowerCase();
     const v = flat[i + 1]!;
     const cur = o[k];
     if (cur === undefined) o[k] = v;

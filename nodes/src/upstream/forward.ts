@@ -49,7 +49,7 @@ export function forward(rt: Runtime, ctx: RequestContext, up: UpstreamRuntime): 
     'x-forwarded-proto', forwardedProto(req, rt.trusted),
     'x-forwarded-host', forwardedHost(req, rt.trusted, host),
     'x-request-id', ctx.id,
-    'traceparent', traceparent(req.headers.traceparent),
+    'traceparent', traceparent(req.headers.traceparent, ctx.id),
   );
   let body: Dispatcher.DispatchOptions['body'] = null;
   if (ctx.body !== undefined) {
