@@ -13,7 +13,7 @@ test('weights 70/20/10, then SIGTERM to the 70% node under load: zero failed req
   up.respond = (_r, res) => setTimeout(() => { res.writeHead(200, { 'content-type': 'text/plain' }); res.end('ok'); }, 15);
   const c = await startCluster({
     nodes: 3,
-    nats: true, // not used by the nodes yet; keeps the test bed's NATS option exercised
+    nats: true, // the nodes share state over it: draining must also close the NATS link cleanly
     weights: [70, 20, 10],
     seed: {
       'upstreams/app': { targets: [{ url: up.url }] },

@@ -120,10 +120,7 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
   // before the first config is compiled, so `scope: cluster` finds them from the start.
   const services = o.services ?? {};
   const shared = cl?.nats && client && id ? new SharedState({ servers: cl.nats.servers, id, prefix, client, logger, services }) : undefined;
-  if (shared) {
-    shared.start();
-    await shared.ready(NATS_WAIT_MS);
-  }
+  await shared?.start(NATS_WAIT_MS);
 
   const discovery: Discovery = new Discovery({
     logger,

@@ -38,8 +38,8 @@ export class SharedState {
   readonly bus: NatsBus;
   readonly peers: ClusterPeers;
   readonly members: LiveNodes;
-  readonly counters: ClusterCounterStore;
-  readonly breakers: ClusterBreakerStore;
+  counters: ClusterCounterStore | undefined;
+  breakers: ClusterBreakerStore | undefined;
   private readonly logger: Logger;
   private readonly services: Record<string, unknown>;
   private unshare: (() => void) | undefined;
@@ -50,28 +50,33 @@ export class SharedState {
     this.bus = new NatsBus({ servers: o.servers, id: o.id, namespace: namespaceOf(o.prefix), logger: o.logger });
     this.members = new LiveNodes(o.client, o.prefix, o.logger);
     this.peers = new ClusterPeers({ bus: this.bus, members: this.members });
-    const logger = o.logger.child({ component: 'cluster-state' });
-    this.counters = new ClusterCounterStore({ bus: this.bus, peers: this.peers, logger });
-    this.breakers = new ClusterBreakerStore({ bus: this.bus, peers: this.peers, logger });
-    o.services[CLUSTER_COUNTERS] = this.counters;
-    o.services[BREAKER_STORE] = this.breakers;
   }
 
-  /** Connect (in the background) and begin heartbeats and the member watch. */
-  start(): void {
+  /**
+   * Connect, waiting up to `ms` for NATS (it keeps trying in the background after that), then
+   * register the stores in services. Call before the gateway compiles its first config. The
+   * stores are made after the wait so that a normal start is not reported as degraded.
+   * Resolves to whether NATS answered.
+   */
+  async start(ms: number): Promise<boolean> {
     this.bus.start();
     this.members.start();
     this.peers.start();
+    const up = await this.bus.ready(ms);
+    const logger = this.logger.child({ component: 'cluster-state' });
+    this.counters = new ClusterCounterStore({ bus: this.bus, peers: this.peers, logger });
+    this.breakers = new ClusterBreakerStore({ bus: this.bus, peers: this.peers, logger });
+    this.services[CLUSTER_COUNTERS] = this.counters;
+    this.services[BREAKER_STORE] = this.breakers;
+    return up;
   }
-
-  /** Wait up to `ms` for the first connection; false if NATS did not answer (the node runs degraded). */
-  ready(ms: number): Promise<boolean> { return this.bus.ready(ms); }
 
   /** Once the gateway exists: metrics, and cache purges shared with the other nodes. */
   attach(gw: Gateway): void {
-    const { bus, counters, peers } = this;
+    const { bus, peers } = this;
+    const counters = this.counters;
     gw.metrics.gauge('gatehouse_cluster_degraded', 'Shared state that works per node for now (NATS unreachable, or peers not heard): 1 = degraded. component: rate-limit (limits shrink to this node\'s share), circuit-breaker and cache (transitions and purges stay on this node).', ['component'], function () {
-      this.set({ component: 'rate-limit' }, counters.degraded ? 1 : 0);
+      this.set({ component: 'rate-limit' }, counters?.degraded ? 1 : 0);
       this.set({ component: 'circuit-breaker' }, bus.connected ? 0 : 1);
       this.set({ component: 'cache' }, bus.connected ? 0 : 1);
     });
@@ -89,15 +94,15 @@ export class SharedState {
       reconnects: this.bus.reconnects,
       peers: this.peers.peers(),
       members: this.members.ids() ? [...this.members.ids()!].sort() : null,
-      rateLimit: { degraded: this.counters.degraded, share: this.counters.share, nodes: v.total, heard: v.group - 1, batchesSent: this.counters.sent, batchesReceived: this.counters.received },
-      breakers: { transitionsSent: this.breakers.sent, transitionsReceived: this.breakers.received, keys: this.breakers.records.size },
+      rateLimit: this.counters ? { degraded: this.counters.degraded, share: this.counters.share, nodes: v.total, heard: v.group - 1, batchesSent: this.counters.sent, batchesReceived: this.counters.received } : null,
+      breakers: this.breakers ? { transitionsSent: this.breakers.sent, transitionsReceived: this.breakers.received, keys: this.breakers.records.size } : null,
     };
   }
 
   async stop(): Promise<void> {
     this.unshare?.();
-    this.counters.close();
-    this.breakers.close();
+    this.counters?.close();
+    this.breakers?.close();
     this.peers.close();
     await Promise.all([this.members.stop(), this.bus.close()]);
   }

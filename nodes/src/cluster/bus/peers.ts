@@ -56,6 +56,7 @@ export class ClusterPeers {
   private readonly clock: () => number;
   private readonly lastHeard = new Map<string, number>();
   private readonly listeners = new Set<(v: PeerView) => void>();
+  private readonly joins = new Set<(id: string) => void>();
   private readonly offs: Array<() => void> = [];
   private timer: NodeJS.Timeout | undefined;
   private connectedAt = 0;
@@ -118,6 +119,12 @@ export class ClusterPeers {
     return () => { this.listeners.delete(fn); };
   }
 
+  /** Told when a peer starts being heard (it started, reconnected, or a partition healed). */
+  onJoin(fn: (id: string) => void): () => void {
+    this.joins.add(fn);
+    return () => { this.joins.delete(fn); };
+  }
+
   /** Expire peers, send the heartbeat when due, re-read the members (public for tests). */
   tick(): void {
     const now = this.clock();
@@ -131,7 +138,7 @@ export class ClusterPeers {
     this.lastHeard.set(from, this.clock());
     // Answer a hello at once (at most every 50 ms, so a storm of hellos costs one reply each).
     if (hello && this.clock() - this.lastAnswer >= 50) { this.lastAnswer = this.clock(); this.send(BEAT); }
-    if (isNew) this.changed();
+    if (isNew) { this.changed(); notify(this.joins, from); }
   }
 
   private send(data: Uint8Array): void {

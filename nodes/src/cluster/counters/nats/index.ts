@@ -96,6 +96,9 @@ export class ClusterCounterStore implements CounterStore {
   private readonly flushTimer: NodeJS.Timeout;
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly offs: Array<() => void>;
+  /** The message being built by flush(), and its estimated size. */
+  private out: Batch = [];
+  private outBytes = 0;
 
   constructor(o: ClusterStoreOptions) {
     this.bus = o.bus;
@@ -123,18 +126,16 @@ export class ClusterCounterStore implements CounterStore {
   /** Called by ClusterCounter.close(): the state goes with the last user (after its last batch). */
   release(e: Entry): void {
     if (--e.refs > 0 || this.entries.get(e.rule.id) !== e) return;
-    const out: Batch = [];
-    this.flushEntry(e, this.bus.connected, out);
-    if (out.length) this.send(out);
+    this.flushEntry(e, this.bus.connected);
+    this.sendOut();
     this.entries.delete(e.rule.id);
   }
 
   /** Publish what was used since the last batch (the timer calls it; public for tests). */
   flush(): void {
     const up = this.bus.connected;
-    const out: Batch = [];
-    for (const e of this.entries.values()) this.flushEntry(e, up, out);
-    if (out.length) this.send(out);
+    for (const e of this.entries.values()) this.flushEntry(e, up);
+    this.sendOut();
   }
 
   /** Apply a peer's batch (public for tests). Rules this node does not run are ignored. */
@@ -170,8 +171,8 @@ export class ClusterCounterStore implements CounterStore {
     for (const off of this.offs.splice(0)) off();
   }
 
-  /** Move one rule's pending use into `out` (sending full messages as they fill up). */
-  private flushEntry(e: Entry, up: boolean, out: Batch): void {
+  /** Move one rule's pending use into the message being built (sending it whenever it is full). */
+  private flushEntry(e: Entry, up: boolean): void {
     const p = e.pending;
     if (!p.size) return;
     // Use made while disconnected was limited by the degraded share; replaying it later would count it twice.
@@ -179,24 +180,28 @@ export class ClusterCounterStore implements CounterStore {
     const id = e.rule.id;
     let keys: string[] = [];
     let units: number[] = [];
-    let size = id.length + 16;
     for (const [k, u] of p) {
       if (u === 0) continue;
+      if (!keys.length) this.outBytes += id.length + 16;
       keys.push(k);
       units.push(u);
-      size += k.length + 16;
-      if (size >= this.maxBytes) {
-        out.push([id, keys, units]);
-        this.send(out.splice(0));
-        keys = []; units = []; size = id.length + 16;
+      this.outBytes += k.length + 16; // JSON quotes, comma, digits: a generous estimate
+      if (this.outBytes >= this.maxBytes) {
+        this.out.push([id, keys, units]);
+        this.sendOut();
+        keys = [];
+        units = [];
       }
     }
     p.clear();
-    if (keys.length) out.push([id, keys, units]);
+    if (keys.length) this.out.push([id, keys, units]);
   }
 
-  private send(b: Batch): void {
-    if (this.bus.publish(TOPICS.rateLimit, encodeJson(b))) this.sent++;
+  private sendOut(): void {
+    const b = this.out;
+    this.out = [];
+    this.outBytes = 0;
+    if (b.length && this.bus.publish(TOPICS.rateLimit, encodeJson(b))) this.sent++;
   }
 
   /**

@@ -30,6 +30,8 @@ export interface Liveness {
   alive(id: string): boolean;
   /** The peers alive now, not this node. */
   peers(): string[];
+  /** Told when a peer starts being heard (it (re)connected, or a partition healed). */
+  onJoin?(fn: (id: string) => void): () => void;
 }
 
 export interface ClusterBreakerOptions {
@@ -59,6 +61,8 @@ export class ClusterBreakerStore implements BreakerStore, BreakerHost {
   private readonly minStallMs: number;
   private readonly timer: NodeJS.Timeout;
   private readonly offs: Array<() => void>;
+  private lastResync = -Infinity;
+  private resyncTimer: unknown = undefined;
 
   constructor(o: ClusterBreakerOptions) {
     this.bus = o.bus;
@@ -70,6 +74,8 @@ export class ClusterBreakerStore implements BreakerStore, BreakerHost {
       this.bus.subscribe(TOPICS.breaker, (data, from) => this.receive(data, from)),
       this.bus.onStatus((up) => { if (up) this.resync(); }),
     ];
+    // A peer that comes back may have missed transitions: tell it (at most every 200 ms).
+    if (o.peers.onJoin) this.offs.push(o.peers.onJoin(() => this.resync(200)));
     this.timer = setInterval(() => this.tick(), o.tickMs ?? 250);
     this.timer.unref();
   }
@@ -118,6 +124,7 @@ export class ClusterBreakerStore implements BreakerStore, BreakerHost {
 
   close(): void {
     clearInterval(this.timer);
+    if (this.resyncTimer !== undefined) this.clock.clearTimeout(this.resyncTimer);
     for (const off of this.offs.splice(0)) off();
     for (const r of this.records.values()) for (const m of [...r.members]) m.dispose();
     this.records.clear();
@@ -204,8 +211,16 @@ export class ClusterBreakerStore implements BreakerStore, BreakerHost {
     if (this.bus.publish(TOPICS.breaker, encodeJson(msg))) this.sent++;
   }
 
-  /** After a (re)connect: re-send every key that is not closed, so peers that missed it learn. */
-  private resync(): void {
+  /** After a (re)connect or a peer's return: re-send every key that is not closed, so peers that missed it learn. */
+  private resync(minGapMs = 0): void {
+    const now = this.clock.now();
+    const wait = this.lastResync + minGapMs - now;
+    if (wait > 0) {
+      // Several peers returning together (NATS restarted): one resync now, one after the gap.
+      this.resyncTimer ??= this.clock.setTimeout(() => { this.resyncTimer = undefined; this.resync(); }, wait);
+      return;
+    }
+    this.lastResync = now;
     for (const r of this.records.values()) if (r.phase !== CLOSED && r.gen > 0) this.publish(r, true);
   }
 }
