@@ -53,6 +53,8 @@ test.serial('a failed try is retried on the other target', async (t) => {
   t.is(b.received.length, 10, 'every request ends on the healthy target');
   t.true(a.received.length >= 1, 'round-robin sent some first tries to the failing one');
   t.is(await retried('pair') - before, a.received.length, 'each failed first try was retried exactly once, on b');
+  t.true(b.received.every((r) => r.headers.host === new URL(b.url).host), 'a retry carries the Host of the target it goes to');
+  t.true(a.received.every((r) => r.headers.host === new URL(a.url).host));
 });
 
 test.serial('one target: retried up to `attempts` times, then the last response passes through', async (t) => {

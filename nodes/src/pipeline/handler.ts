@@ -18,12 +18,14 @@ import type { CompiledRoute } from './compile.ts';
 export function createHandler(rt: Runtime): (req: IncomingMessage, res: ServerResponse) => void {
   return function handle(req, res) {
     rt.inflight++;
-    const id = requestId(req.headers['x-request-id']);
+    const incomingId = req.headers['x-request-id'];
+    const id = requestId(incomingId);
     const t = normalizeTarget(req.url!);
     const hostHeader = req.headers.host;
     const authority = 'authority' in t && t.authority ? t.authority : hostHeader ?? '';
     const ctx = new RequestContext(req, res, id, stripPort(authority.toLowerCase()), 'path' in t ? t.path : '/', 'path' in t ? t.rawQuery : '', rt.trusted);
     ctx.authority = authority;
+    ctx.ownId = id !== incomingId;
     if ('error' in t) return sendReply(rt, ctx, { code: t.error });
     if (poisoned.has(req.socket)) { res.destroy(); ctx.status = 0; return finish(rt, ctx); }
     if (hasDuplicateHost(req.rawHeaders)) return sendReply(rt, ctx, { code: 'GW_BAD_REQUEST', detail: 'Duplicate Host header' });

@@ -25,18 +25,16 @@ export function requestId(incoming: string | string[] | undefined): string {
 const TRACEPARENT = /^00-([0-9a-f]{32})-[0-9a-f]{16}-([0-9a-f]{2})$/;
 const ZERO_TRACE = '0'.repeat(32);
 
-const HEX32 = /^[0-9a-f]{32}$/;
-
 /**
  * Continue the client's trace with a new span id for the gateway's hop, or start a trace.
- * A new trace reuses the request id as its trace id when that is 32 lower-case hex (the
- * gateway's own ids are), so logs and traces join on one value.
+ * A new trace reuses `ownId` (a request id the gateway generated: 32 lower-case hex) as its
+ * trace id, so logs and traces join on one value.
  */
-export function traceparent(incoming: string | string[] | undefined, requestId?: string): string {
+export function traceparent(incoming: string | string[] | undefined, ownId?: string): string {
   if (typeof incoming === 'string') {
     const m = TRACEPARENT.exec(incoming);
     if (m && m[1] !== ZERO_TRACE) return `00-${m[1]}-${randomHex(8)}-${m[2]}`;
   }
-  const trace = requestId !== undefined && requestId.length === 32 && requestId !== ZERO_TRACE && HEX32.test(requestId) ? requestId : randomHex(16);
+  const trace = ownId ?? randomHex(16);
   return `00-${trace}-${randomHex(8)}-01`;
 }

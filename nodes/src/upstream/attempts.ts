@@ -27,8 +27,6 @@ export class Retrying {
   readonly budget: RetryBudget;
   /** The dispatch options, reused for every try (origin, Host and timeout change). */
   readonly opts: Dispatcher.DispatchOptions;
-  /** Index of the Host value in opts.headers; -1 when it is not the target's (preserveHost, a policy's). */
-  readonly hostAt: number;
   /** When the response head must have arrived, all tries together (performance.now() ms). */
   readonly deadline: number;
   readonly tried: Target[];
@@ -58,11 +56,10 @@ export class Retrying {
   readonly fire: () => void;
   readonly onTryTimeout: () => void;
 
-  constructor(h: AttemptOwner, up: UpstreamRuntime, opts: Dispatcher.DispatchOptions, hostAt: number, left: number, start: number, first: Target) {
+  constructor(h: AttemptOwner, up: UpstreamRuntime, opts: Dispatcher.DispatchOptions, left: number, start: number, first: Target) {
     this.policy = up.retry!;
     this.budget = up.budget!;
     this.opts = opts;
-    this.hostAt = hostAt;
     this.left = left;
     this.deadline = start + up.responseTimeout;
     this.tried = [first];

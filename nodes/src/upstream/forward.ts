@@ -42,14 +42,15 @@ export function forward(rt: Runtime, ctx: RequestContext, up: UpstreamRuntime): 
   const h: string[] = [];
   forwardableRequestHeaders(req.headers, h, ctx.dropHeaders);
   const host = ctx.authority || ctx.host; // what was routed (RFC 9112 §3.2.2), never a second Host
-  let hostAt = up.preserveHost ? -1 : h.length + 1;
+  // The target's Host is added by undici from the pool's origin (its own per target on a
+  // retry); passing it here would only cost a header validation and a server-name parse.
+  if (up.preserveHost) h.push('host', host);
   h.push(
-    'host', up.preserveHost ? host : target.hostHeader,
     'x-forwarded-for', forwardedFor(req, rt.trusted),
     'x-forwarded-proto', forwardedProto(req, rt.trusted),
     'x-forwarded-host', forwardedHost(req, rt.trusted, host),
     'x-request-id', ctx.id,
-    'traceparent', traceparent(req.headers.traceparent, ctx.id),
+    'traceparent', traceparent(req.headers.traceparent, ctx.ownId ? ctx.id : undefined),
   );
   let body: Dispatcher.DispatchOptions['body'] = null;
   if (ctx.body !== undefined) {
@@ -66,7 +67,6 @@ export function forward(rt: Runtime, ctx: RequestContext, up: UpstreamRuntime): 
   const u = ctx.upstreamHeaders;
   if (u) {
     for (const k in u) { const i = indexOfHeader(h, k); if (i >= 0) h[i + 1] = u[k]!; else h.push(k, u[k]!); }
-    if (u.host !== undefined) hostAt = -1; // a policy chose the Host: keep it on every try
   }
 
   target.inflight++;
@@ -87,7 +87,7 @@ export function forward(rt: Runtime, ctx: RequestContext, up: UpstreamRuntime): 
     // A streamed body is read once: only a request without one, or with a buffered one, is replayed.
     const replayable = body === null || body === ctx.body;
     const left = replayable && policy.retriesMethod(ctx.method) ? policy.attempts : 0;
-    handler.retry = new Retrying(handler, up, opts, hostAt, left, start, target);
+    handler.retry = new Retrying(handler, up, opts, left, start, target);
   }
   target.pool.dispatch(opts, handler);
 }

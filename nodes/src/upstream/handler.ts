@@ -193,7 +193,7 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
     r.tried.push(t);
     const o = r.opts;
     o.origin = t.origin;
-    if (r.hostAt >= 0) (o.headers as string[])[r.hostAt] = t.hostHeader;
+    // The target's Host comes from the new origin (undici adds it); a preserved or policy-set Host stays.
     const now = performance.now();
     r.startTry(now);
     this.tryStart = now;
