@@ -21,6 +21,7 @@ import { forwardedFor, forwardedHost, forwardedProto } from '../http/client-ip.t
 import { traceparent } from '../pipeline/ids.ts';
 import { sendReply } from '../pipeline/reply.ts';
 import { ProxyHandler } from './handler.ts';
+import { upstreamPath } from './path.ts';
 import { Retrying } from './attempts.ts';
 
 export { upstreamErrorCode } from './handler.ts';
@@ -31,13 +32,7 @@ export function forward(rt: Runtime, ctx: RequestContext, up: UpstreamRuntime): 
   if (!target) { noTarget(rt, ctx, up); return; }
   const ticket = up.ticket;
   const req = ctx.req;
-  const route = ctx.route!;
-  let path = route.rewrite ? route.rewrite(ctx) : ctx.path;
-  const strip = route.stripPrefix;
-  if (strip !== undefined && !route.rewrite && path.startsWith(strip) && (path.length === strip.length || path.charCodeAt(strip.length) === 47)) {
-    path = path.length === strip.length ? '/' : path.slice(strip.length);
-  }
-  if (ctx.rawQuery) path += '?' + ctx.rawQuery;
+  const path = upstreamPath(ctx);
 
   const h: string[] = [];
   forwardableRequestHeaders(req.headers, h, ctx.dropHeaders);

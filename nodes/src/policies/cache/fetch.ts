@@ -20,6 +20,7 @@ import { forwardableRequestHeaders, forwardableResponseHeaders, flatToObject } f
 import { traceparent } from '../../pipeline/ids.ts';
 import { upstreamErrorCode } from '../../upstream/forward.ts';
 import type { Headers } from './freshness.ts';
+import { upstreamPath } from '../../upstream/path.ts';
 
 export interface Fetched {
   readonly status: number;
@@ -115,16 +116,6 @@ class BufferHandler implements Dispatcher.DispatchHandler {
   }
 }
 
-/** The path the route's forward would send (route rewrite, stripPrefix, query). */
-function upstreamPath(ctx: RequestContext): string {
-  const route = ctx.route!;
-  let path = route.rewrite ? route.rewrite(ctx) : ctx.path;
-  const strip = route.stripPrefix;
-  if (strip !== undefined && !route.rewrite && path.startsWith(strip) && (path.length === strip.length || path.charCodeAt(strip.length) === 47)) {
-    path = path.length === strip.length ? '/' : path.slice(strip.length);
-  }
-  return ctx.rawQuery ? path + '?' + ctx.rawQuery : path;
-}
 
 /**
  * GET the request's resource from its upstream with `extra` headers (validators). Builds

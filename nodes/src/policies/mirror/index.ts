@@ -18,6 +18,7 @@ import type { Target } from '../../upstream/target.ts';
 import type { UpstreamRuntime } from '../../upstream/upstream.ts';
 import { forwardableRequestHeaders } from '../../http/headers.ts';
 import { traceparent } from '../../pipeline/ids.ts';
+import { upstreamPath } from '../../upstream/path.ts';
 
 export const schema = Type.Object({
   enforce: Type.Optional(Type.Boolean({ description: 'false = no copies' })),
@@ -146,16 +147,6 @@ function nameIndex(h: readonly string[], name: string): number {
   return -1;
 }
 
-/** The path the route's own forward would send (route rewrite, strip prefix, query). */
-function upstreamPath(ctx: RequestContext): string {
-  const route = ctx.route!;
-  let path = route.rewrite ? route.rewrite(ctx) : ctx.path;
-  const strip = route.stripPrefix;
-  if (strip !== undefined && !route.rewrite && path.startsWith(strip) && (path.length === strip.length || path.charCodeAt(strip.length) === 47)) {
-    path = path.length === strip.length ? '/' : path.slice(strip.length);
-  }
-  return ctx.rawQuery ? path + '?' + ctx.rawQuery : path;
-}
 
 export const mirror: PolicyDefinition<Config> = {
   name: 'mirror',
