@@ -44,6 +44,6 @@ test.serial('a split to an unknown upstream is refused; the running config keeps
   const bad = config();
   (bad.routes!.canary!.policies!['traffic-split'] as { upstreams: Array<{ name: string; weight: number }> }).upstreams[1]!.name = 'v3';
   gw.push(bad);
-  t.deepEqual(gw.gw.configErrors.map((e) => e.message), ['routes.canary.policies.traffic-split.upstreams[1].name: unknown upstream "v3"']);
+  t.deepEqual(gw.gw.configErrors.map((e) => `${e.path}: ${e.message}`), ['routes.canary.policies.traffic-split.upstreams[1].name: unknown upstream "v3"']);
   t.is((await http(`${gw.url}/c`)).status, 200);
 });
