@@ -27,10 +27,34 @@ export function headerValue(v: string): string {
   return PLAIN.test(v) ? v : encodeURIComponent(v.toWellFormed()).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
 }
 
+/** The identity headers of a configured consumer, computed once (key-auth, basic-auth identities are static). */
+const prepared = new WeakMap<ConsumerIdentity, readonly string[]>();
+
+function identityHeaders(id: ConsumerIdentity): readonly string[] {
+  const flat: string[] = [H_NAME, headerValue(id.name)];
+  if (id.groups.length) flat.push(H_GROUPS, headerValue(id.groups.join(',')));
+  if (id.method === 'anonymous') flat.push(H_ANONYMOUS, 'true');
+  if (id.subject !== undefined) flat.push(H_SUBJECT, headerValue(id.subject));
+  if (id.scopes?.length) flat.push(H_SCOPES, headerValue(id.scopes.join(' ')));
+  return flat;
+}
+
 /** Set ctx.consumer and the identity headers; headers for unknown facts are removed, never left stale. */
 export function setIdentity(ctx: RequestContext, id: ConsumerIdentity): void {
   ctx.consumer = id;
-  const h = (ctx.upstreamHeaders ??= {});
+  if (ctx.upstreamHeaders === undefined) {
+    // Common case: nothing set yet, so nothing can be stale. Static identities reuse their headers.
+    let flat = id.claims === undefined ? prepared.get(id) : undefined;
+    if (flat === undefined) {
+      flat = identityHeaders(id);
+      if (id.claims === undefined) prepared.set(id, flat);
+    }
+    const o: Record<string, string> = {};
+    for (let i = 0; i < flat.length; i += 2) o[flat[i]!] = flat[i + 1]!;
+    ctx.upstreamHeaders = o;
+    return;
+  }
+  const h = ctx.upstreamHeaders;
   h[H_NAME] = headerValue(id.name);
   if (id.groups.length) h[H_GROUPS] = headerValue(id.groups.join(','));
   else delete h[H_GROUPS];
