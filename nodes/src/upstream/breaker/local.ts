@@ -9,6 +9,7 @@
  */
 import { CLOSED, HALF_OPEN, OPEN, type BreakerKey, type BreakerListener, type BreakerPhase, type BreakerSettings, type BreakerState, type BreakerStore } from './types.ts';
 import { RollingCounts } from './window.ts';
+import { tripsOpen } from './trip.ts';
 
 /** Time source, replaceable in tests. `now` is monotonic ms. */
 export interface Clock {
@@ -62,16 +63,11 @@ export class LocalBreaker implements BreakerState {
       return;
     }
     if (this.phase !== CLOSED) return;
-    if (failed) this.consecutive++;
-    else this.consecutive = 0;
-    if (s.failures > 0 && this.consecutive >= s.failures) return this.open();
-    const c = this.counts;
-    if (c === undefined) return;
-    c.add(this.clock.now(), failed, slow);
-    // A ratio only rises with a failed or slow call, or when the window reaches minRequests.
-    if (c.total < s.minRequests || !(failed || slow || c.total === s.minRequests)) return;
-    if ((s.errorRatio > 0 && c.failed >= s.errorRatio * c.total) || (s.slowMs > 0 && c.slow >= s.slowRatio * c.total)) this.open();
+    this.consecutive = failed ? this.consecutive + 1 : 0;
+    if (tripsOpen(s, this.counts, this.consecutive, this.now, failed, slow)) this.open();
   }
+
+  private readonly now = (): number => this.clock.now();
 
   release(ticket: number): void {
     if (ticket !== this.epoch || this.disposed || this.phase !== HALF_OPEN) return;

@@ -10,6 +10,7 @@
  *    `admitting` false) until the prober's verdict arrives.
  */
 import { RollingCounts } from '../window.ts';
+import { tripsOpen } from '../trip.ts';
 import type { Clock } from '../local.ts';
 import { CLOSED, HALF_OPEN, OPEN, type BreakerListener, type BreakerPhase, type BreakerSettings, type BreakerState } from '../types.ts';
 
@@ -83,15 +84,11 @@ export class ClusterBreaker implements BreakerState {
       return;
     }
     if (this.phase !== CLOSED) return;
-    if (failed) this.consecutive++;
-    else this.consecutive = 0;
-    if (s.failures > 0 && this.consecutive >= s.failures) return this.host.decide(this, OPEN);
-    const c = this.counts;
-    if (c === undefined) return;
-    c.add(this.clock.now(), failed, slow);
-    if (c.total < s.minRequests || !(failed || slow || c.total === s.minRequests)) return;
-    if ((s.errorRatio > 0 && c.failed >= s.errorRatio * c.total) || (s.slowMs > 0 && c.slow >= s.slowRatio * c.total)) this.host.decide(this, OPEN);
+    this.consecutive = failed ? this.consecutive + 1 : 0;
+    if (tripsOpen(s, this.counts, this.consecutive, this.now, failed, slow)) this.host.decide(this, OPEN);
   }
+
+  private readonly now = (): number => this.clock.now();
 
   release(ticket: number): void {
     if (ticket !== this.epoch || this.disposed || this.phase !== HALF_OPEN || !this.prober) return;
