@@ -9,10 +9,9 @@
  *    only the prober admits its `probes` calls; elsewhere the breaker stays shut (half-open,
  *    `admitting` false) until the prober's verdict arrives.
  */
-import { RollingCounts } from '../window.ts';
-import { tripsOpen } from '../trip.ts';
 import type { Clock } from '../local.ts';
-import { CLOSED, HALF_OPEN, OPEN, type BreakerListener, type BreakerPhase, type BreakerSettings, type BreakerState } from '../types.ts';
+import { CountingBreaker } from '../counting.ts';
+import { CLOSED, HALF_OPEN, OPEN, type BreakerListener, type BreakerPhase, type BreakerSettings } from '../types.ts';
 
 /** The cluster's state of one key as this node knows it; shared by the key's breakers here. */
 export interface KeyRecord {
@@ -39,61 +38,22 @@ export interface BreakerHost {
   openEnded(b: ClusterBreaker): void;
 }
 
-export class ClusterBreaker implements BreakerState {
-  phase: BreakerPhase = CLOSED;
-  admitting = true;
+export class ClusterBreaker extends CountingBreaker {
   /** In half-open: this node sends the probes. */
   prober = false;
   readonly rec: KeyRecord;
-  readonly settings: BreakerSettings;
   private readonly host: BreakerHost;
-  private readonly onChange: BreakerListener;
-  private readonly clock: Clock;
-  private readonly counts: RollingCounts | undefined;
-  private epoch = 0;
-  private consecutive = 0;
-  private probesLeft = 0;
-  private probesPassed = 0;
   private timer: unknown = undefined;
-  private disposed = false;
 
   constructor(host: BreakerHost, rec: KeyRecord, settings: BreakerSettings, onChange: BreakerListener, clock: Clock) {
+    super(settings, onChange, clock);
     this.host = host;
     this.rec = rec;
-    this.settings = settings;
-    this.onChange = onChange;
-    this.clock = clock;
-    this.counts = settings.errorRatio > 0 || settings.slowMs > 0 ? new RollingCounts(settings.windowMs) : undefined;
   }
 
-  admit(): number {
-    if (this.phase === CLOSED) return this.epoch;
-    if (this.phase === OPEN || this.probesLeft === 0) return -1;
-    if (--this.probesLeft === 0) { this.admitting = false; this.onChange(HALF_OPEN, HALF_OPEN); }
-    return this.epoch;
-  }
+  protected canProbe(): boolean { return this.prober; }
 
-  record(ticket: number, failed: boolean, latencyMs: number): void {
-    if (ticket !== this.epoch || this.disposed) return;
-    const s = this.settings;
-    const slow = s.slowMs > 0 && latencyMs >= s.slowMs;
-    if (this.phase === HALF_OPEN) {
-      if (!this.prober) return;
-      if (failed || slow) this.host.decide(this, OPEN);
-      else if (++this.probesPassed >= s.probes) this.host.decide(this, CLOSED);
-      return;
-    }
-    if (this.phase !== CLOSED) return;
-    this.consecutive = failed ? this.consecutive + 1 : 0;
-    if (tripsOpen(s, this.counts, this.consecutive, this.now, failed, slow)) this.host.decide(this, OPEN);
-  }
-
-  private readonly now = (): number => this.clock.now();
-
-  release(ticket: number): void {
-    if (ticket !== this.epoch || this.disposed || this.phase !== HALF_OPEN || !this.prober) return;
-    if (this.probesLeft++ === 0) { this.admitting = true; this.onChange(HALF_OPEN, HALF_OPEN); }
-  }
+  protected decide(to: typeof OPEN | typeof CLOSED): void { this.host.decide(this, to); }
 
   dispose(): void {
     if (this.disposed) return;
@@ -114,13 +74,8 @@ export class ClusterBreaker implements BreakerState {
     const from = this.phase;
     const wasAdmitting = this.admitting;
     this.clearTimer();
-    this.phase = phase;
-    this.epoch++;
-    this.consecutive = 0;
-    this.counts?.reset();
-    this.probesPassed = 0;
     this.prober = phase === HALF_OPEN && prober;
-    this.probesLeft = this.prober ? this.settings.probes : 0;
+    this.reset(phase, this.prober ? this.settings.probes : 0);
     this.admitting = phase === CLOSED || this.prober;
     if (phase === OPEN) {
       this.timer = this.clock.setTimeout(() => {
