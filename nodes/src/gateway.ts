@@ -145,6 +145,9 @@ export class Gateway {
       joinDuplicateHeaders: false,
       insecureHTTPParser: false,
       connectionsCheckingInterval: 1000,
+      // A request without Content-Length or Transfer-Encoding has no body: Node hands it over
+      // already ended instead of running stream events for nothing (Node >= 24.12).
+      optimizeEmptyRequests: true,
     }, createHandler(this.rt));
     if (n.limits?.maxRequestsPerSocket) proxy.maxRequestsPerSocket = n.limits.maxRequestsPerSocket;
     proxy.on('clientError', onClientError);

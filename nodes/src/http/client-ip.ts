@@ -38,7 +38,8 @@ export class TrustedProxies {
 
 /** The socket's peer address; IPv4-mapped IPv6 becomes dotted IPv4. '' when the socket is gone. */
 export function peerAddress(req: IncomingMessage): string {
-  const a = req.socket.remoteAddress;
+  // Node drops the request's socket once the connection is gone.
+  const a = (req.socket as typeof req.socket | null)?.remoteAddress;
   if (a === undefined) return '';
   if (a.length > 7 && a.startsWith('::ffff:') && parseV4(a, 7, a.length) >= 0) return a.slice(7);
   return a;

@@ -50,23 +50,24 @@ export function forwardableRequestHeaders(headers: NodeJS.Dict<string | string[]
 const HOP_LENGTHS = new Set([...HOP_BY_HOP].map((h) => h.length));
 
 /**
- * Upstream response headers (undici raw Buffers) to a flat list for res.writeHead, without
+ * Upstream response headers (raw pairs: strings from the h1 client, latin1 Buffers from
+ * undici) to a flat list for res.writeHead, without
  * hop-by-hop headers and without those the upstream named in its Connection header. Names
  * keep the upstream's case (HTTP names are case-insensitive); flatToObject lower-cases them.
  */
-export function forwardableResponseHeaders(raw: readonly Buffer[]): string[] {
+export function forwardableResponseHeaders(raw: readonly (string | Buffer)[]): string[] {
   const out: string[] = [];
   let conn: Set<string> | undefined;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!.toString('latin1');
+    const name = latin1(raw[i]!);
     if (HOP_LENGTHS.has(name.length)) {
       const lower = name.toLowerCase();
       if (HOP_BY_HOP.has(lower)) {
-        if (lower === 'connection') conn = connectionTokens(raw[i + 1]!.toString('latin1'));
+        if (lower === 'connection') conn = connectionTokens(latin1(raw[i + 1]!));
         continue;
       }
     }
-    out.push(name, raw[i + 1]!.toString('latin1'));
+    out.push(name, latin1(raw[i + 1]!));
   }
   if (conn) {
     const kept: string[] = [];
@@ -74,6 +75,10 @@ export function forwardableResponseHeaders(raw: readonly Buffer[]): string[] {
     return kept;
   }
   return out;
+}
+
+function latin1(v: string | Buffer): string {
+  return typeof v === 'string' ? v : v.toString('latin1');
 }
 
 /** Flat list → object (for response hooks), joining repeats except set-cookie. */

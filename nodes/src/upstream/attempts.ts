@@ -3,7 +3,7 @@
  * options reused by every try, the overall deadline and each try's timer, the budget slot,
  * and the next try's target. Exists only for requests to upstreams with `retries`.
  */
-import type { Dispatcher } from 'undici';
+import type { H1Request } from './h1/pool.ts';
 import type { Target } from './target.ts';
 import type { BreakerState } from './breaker/types.ts';
 import type { RetryPolicy } from './retry.ts';
@@ -26,7 +26,7 @@ export class Retrying {
   readonly policy: RetryPolicy;
   readonly budget: RetryBudget;
   /** The dispatch options, reused for every try (origin, Host and timeout change). */
-  readonly opts: Dispatcher.DispatchOptions;
+  readonly opts: H1Request;
   /** When the response head must have arrived, all tries together (performance.now() ms). */
   readonly deadline: number;
   readonly tried: Target[];
@@ -56,7 +56,7 @@ export class Retrying {
   readonly fire: () => void;
   readonly onTryTimeout: () => void;
 
-  constructor(h: AttemptOwner, up: UpstreamRuntime, opts: Dispatcher.DispatchOptions, left: number, start: number, first: Target) {
+  constructor(h: AttemptOwner, up: UpstreamRuntime, opts: H1Request, left: number, start: number, first: Target) {
     this.policy = up.retry!;
     this.budget = up.budget!;
     this.opts = opts;
@@ -74,7 +74,7 @@ export class Retrying {
     const left = this.deadline - now;
     const per = this.policy.perTryMs;
     const ms = Math.max(1, Math.ceil(per > 0 && per < left ? per : left));
-    // undici's own headers timeout stays as a backstop at the same value.
+    // The pool's own head timeout stays as a backstop at the same value.
     this.opts.headersTimeout = ms;
     this.timedOut = false;
     this.tryTimer = setTimeout(this.onTryTimeout, ms);

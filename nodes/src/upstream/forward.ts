@@ -1,8 +1,8 @@
 /**
- * The upstream call: one undici `dispatch` per try with a plain handler object (no
- * promise chain, no stream wrapper: undici's legacy handler interface is the one it runs
- * natively, the newer one is wrapped per request). Bodies stream both ways with
- * backpressure: when the client socket is full, undici pauses reading the upstream.
+ * The upstream call: one `dispatch` per try on the target's HTTP/1.1 pool (h1/, decision
+ * 0005) with a plain handler object (no promise chain, no stream wrapper). Bodies stream
+ * both ways with backpressure: when the client socket is full, the pool pauses reading
+ * the upstream.
  *
  * Composed from small parts, each optional and each testable alone: the breaker admits a
  * try and takes its verdict (breaker/), the retry policy decides whether a failure is
@@ -11,8 +11,7 @@
  * handler (handler.ts) runs the loop. Without `retries` no retry state is allocated;
  * without a breaker the only cost is a field check per callback.
  */
-import { Readable } from 'node:stream';
-import type { Dispatcher } from 'undici';
+import { Transform, type Readable } from 'node:stream';
 import type { RequestContext } from '../pipeline/context.ts';
 import type { Runtime } from '../pipeline/runtime.ts';
 import type { UpstreamRuntime } from './upstream.ts';
@@ -23,6 +22,7 @@ import { sendReply } from '../pipeline/reply.ts';
 import { ProxyHandler } from './handler.ts';
 import { upstreamPath } from './path.ts';
 import { Retrying } from './attempts.ts';
+import type { H1Request } from './h1/pool.ts';
 
 export { upstreamErrorCode } from './handler.ts';
 
@@ -37,8 +37,7 @@ export function forward(rt: Runtime, ctx: RequestContext, up: UpstreamRuntime): 
   const h: string[] = [];
   forwardableRequestHeaders(req.headers, h, ctx.dropHeaders);
   const host = ctx.authority || ctx.host; // what was routed (RFC 9112 §3.2.2), never a second Host
-  // The target's Host is added by undici from the pool's origin (its own per target on a
-  // retry); passing it here would only cost a header validation and a server-name parse.
+  // The target's Host is added by the pool from its origin (its own per target on a retry).
   if (up.preserveHost) h.push('host', host);
   h.push(
     'x-forwarded-for', forwardedFor(req, rt.trusted),
@@ -47,7 +46,7 @@ export function forward(rt: Runtime, ctx: RequestContext, up: UpstreamRuntime): 
     'x-request-id', ctx.id,
     'traceparent', traceparent(req.headers.traceparent, ctx.ownId ? ctx.id : undefined),
   );
-  let body: Dispatcher.DispatchOptions['body'] = null;
+  let body: H1Request['body'] = null;
   if (ctx.body !== undefined) {
     body = ctx.body;
     h.push('content-length', String(ctx.body.length));
@@ -56,26 +55,26 @@ export function forward(rt: Runtime, ctx: RequestContext, up: UpstreamRuntime): 
     if (cl !== undefined) {
       if (cl !== '0') { body = req; h.push('content-length', cl); }
     } else if (req.headers['transfer-encoding'] !== undefined) {
-      body = Readable.from(limitBody(ctx, rt.maxBodySize), { objectMode: false });
+      body = limitBody(ctx, rt.maxBodySize);
     }
   }
+  // Everything so far came through Node's strict parser or was built here; what policies
+  // add (identity headers, claims, transforms) is checked by the client before it is sent.
+  let checked = h.length;
   const u = ctx.upstreamHeaders;
   if (u) {
-    for (const k in u) { const i = indexOfHeader(h, k); if (i >= 0) h[i + 1] = u[k]!; else h.push(k, u[k]!); }
+    for (const k in u) {
+      const i = indexOfHeader(h, k);
+      if (i < 0) { h.push(k, u[k]!); continue; }
+      h[i + 1] = u[k]!;
+      if (i < checked) checked = i; // a replaced value is checked too
+    }
   }
 
   target.inflight++;
   ctx.target = target.origin;
   const start = ctx.upstreamStart = performance.now();
-  const opts: Dispatcher.DispatchOptions = {
-    origin: target.origin,
-    path,
-    method: ctx.method as Dispatcher.HttpMethod,
-    headers: h,
-    body,
-    headersTimeout: up.responseTimeout,
-    bodyTimeout: up.idleTimeout,
-  };
+  const opts: H1Request = { method: ctx.method, path, headers: h, checked, body, headersTimeout: up.responseTimeout };
   const handler = new ProxyHandler(rt, ctx, up, target, ticket);
   const policy = up.retry;
   if (policy !== undefined) {
@@ -84,7 +83,7 @@ export function forward(rt: Runtime, ctx: RequestContext, up: UpstreamRuntime): 
     const left = replayable && policy.retriesMethod(ctx.method) ? policy.attempts : 0;
     handler.retry = new Retrying(handler, up, opts, left, start, target);
   }
-  target.pool.dispatch(opts, handler);
+  target.h1.dispatch(opts, handler);
 }
 
 /** No target can take the request: the upstream's fallback, or the documented 502/503. */
@@ -100,15 +99,22 @@ function indexOfHeader(h: string[], name: string): number {
   return -1;
 }
 
-/** Chunked request bodies have no length up front: count while streaming, stop at the limit (413). */
-async function* limitBody(ctx: RequestContext, max: number): AsyncGenerator<Buffer> {
+/**
+ * Chunked request bodies have no length up front: count while streaming, stop at the limit
+ * (413). The client's stream is only unpiped, not destroyed, so the 413 can still be
+ * written; the connection closes after it (the rest of the body is never read).
+ */
+function limitBody(ctx: RequestContext, max: number): Readable {
   let seen = 0;
-  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
-    seen += chunk.length;
-    if (seen > max) {
+  const limiter = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      seen += chunk.length;
+      if (seen <= max) { done(null, chunk); return; }
       ctx.errorCode = 'GW_PAYLOAD_TOO_LARGE';
-      throw Object.assign(new Error('body too large'), { code: 'GW_PAYLOAD_TOO_LARGE' });
-    }
-    yield chunk;
-  }
+      ctx.res.shouldKeepAlive = false;
+      done(Object.assign(new Error('body too large'), { code: 'GW_PAYLOAD_TOO_LARGE' }));
+    },
+  });
+  ctx.req.pipe(limiter);
+  return limiter;
 }

@@ -5,7 +5,8 @@
  * head is dropped and the request sent again after a backoff (attempts.ts holds the state,
  * retry.ts decides, budget.ts limits). Once the head is written there is no retry.
  */
-import { errors as undiciErrors, type Dispatcher } from 'undici';
+import type { H1Handler } from './h1/pool.ts';
+import { headersTimeout } from './h1/errors.ts';
 import type { RequestContext } from '../pipeline/context.ts';
 import type { Runtime } from '../pipeline/runtime.ts';
 import type { Target } from './target.ts';
@@ -18,8 +19,9 @@ import type { ResponseHead } from '../pipeline/types.ts';
 import { forwardableResponseHeaders, flatToObject } from '../http/headers.ts';
 import { sendReply } from '../pipeline/reply.ts';
 import { finish } from '../pipeline/finish.ts';
+import { unwatchClient, watchClient, type ClientWatcher } from '../http/client-gone.ts';
 
-/** Map an undici/socket error to the gateway's code: slow is 504, refused/reset is 502. */
+/** Map a client/socket error (h1/errors.ts codes, parser HPE_* codes) to the gateway's code: slow is 504, refused/reset is 502. */
 export function upstreamErrorCode(err: unknown): ErrorCode {
   const code = (err as { code?: string } | null)?.code;
   switch (code) {
@@ -34,11 +36,12 @@ export function upstreamErrorCode(err: unknown): ErrorCode {
     case 'UND_ERR_INVALID_ARG':
       return 'GW_UPSTREAM_BAD_RESPONSE';
     default:
-      return 'GW_UPSTREAM_UNAVAILABLE';
+      // Any other parser verdict on the response: the upstream spoke broken HTTP.
+      return typeof code === 'string' && code.startsWith('HPE_') ? 'GW_UPSTREAM_BAD_RESPONSE' : 'GW_UPSTREAM_UNAVAILABLE';
   }
 }
 
-export class ProxyHandler implements Dispatcher.DispatchHandler {
+export class ProxyHandler implements H1Handler, ClientWatcher {
   private readonly rt: Runtime;
   private readonly ctx: RequestContext;
   private readonly up: UpstreamRuntime;
@@ -61,11 +64,11 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
     this.breaker = ticket >= 0 ? target.breaker : undefined;
     this.ticket = ticket;
     this.tryStart = ctx.upstreamStart;
-    ctx.res.once('close', this.onClientClose);
+    watchClient(ctx.req.socket, this);
   }
 
   /** The client went away first: stop the upstream call (or the wait for the next try) too. */
-  private readonly onClientClose = (): void => {
+  onClientGone(): void {
     if (this.ended) return;
     this.ended = true;
     const r = this.retry;
@@ -81,18 +84,18 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
     r?.end();
     this.ctx.tap?.abort();
     finish(this.rt, this.ctx);
-  };
+  }
 
   private readonly onDrain = (): void => { this.resume?.(); };
 
   onConnect(abort: (err?: Error) => void): void {
     this.abort = abort;
-    // The client left, or the try timed out, while undici was still connecting: do not send.
+    // The client left, or the try timed out, before the try was sent: do not send.
     if (this.ended) abort(new Error('client closed'));
-    else if (this.retry !== undefined && this.retry.timedOut) abort(new undiciErrors.HeadersTimeoutError());
+    else if (this.retry !== undefined && this.retry.timedOut) abort(headersTimeout());
   }
 
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+  onHeaders(statusCode: number, rawHeaders: string[], resume: () => void): boolean {
     const ctx = this.ctx;
     if (this.ended) return false;
     // 1xx informational responses (other than 101) are not forwarded here; wait for the final one.
@@ -151,6 +154,7 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
     // Reading the dropped response to its end keeps the keep-alive connection usable.
     if (r !== undefined && r.discarding) return this.backoff(r);
     this.ended = true;
+    unwatchClient(this.ctx.req.socket, this);
     r?.end();
     this.ctx.res.end();
     this.ctx.tap?.end();
@@ -192,14 +196,13 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
     r.nextTicket = -1;
     r.tried.push(t);
     const o = r.opts;
-    o.origin = t.origin;
-    // The target's Host comes from the new origin (undici adds it); a preserved or policy-set Host stays.
+    // The target's Host comes from the new target's pool; a preserved or policy-set Host stays.
     const now = performance.now();
     r.startTry(now);
     this.tryStart = now;
     t.inflight++;
     this.ctx.target = t.origin;
-    t.pool.dispatch(o, this);
+    t.h1.dispatch(o, this);
   }
 
   /**
@@ -210,8 +213,8 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
     const r = this.retry!;
     r.tryTimer = undefined;
     if (this.ended) return;
-    if (this.abort !== undefined) this.abort(new undiciErrors.HeadersTimeoutError());
-    else r.timedOut = true; // still connecting or queued in the pool: abort as soon as undici lets us
+    if (this.abort !== undefined) this.abort(headersTimeout());
+    else r.timedOut = true; // not dispatched yet: onConnect aborts it
   }
 
   /**
@@ -267,6 +270,7 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
   private fail(code: ErrorCode): void {
     if (this.ended) return;
     this.ended = true;
+    unwatchClient(this.ctx.req.socket, this);
     this.target.inflight--;
     this.retry?.end();
     if (this.ctx.upstreamEnd === 0) this.ctx.upstreamEnd = performance.now();

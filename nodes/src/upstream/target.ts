@@ -1,9 +1,14 @@
 /**
- * One upstream target (host:port) and its keep-alive pool. Pools are shared across
+ * One upstream target (host:port) and its keep-alive pools. Pools are shared across
  * snapshots by origin (PoolRegistry) so a config reload keeps warm connections; a pool no
  * snapshot uses any more is closed after its in-flight requests finish.
+ *
+ * Two pools per target, each connecting only when used: `h1` (Gatehouse's own client on
+ * Node's native parser, decision 0005) carries proxied requests; `pool` (undici) carries
+ * the side traffic: health checks, cache revalidation, mirrored requests.
  */
 import { Pool } from 'undici';
+import { H1Pool } from './h1/pool.ts';
 import type { BreakerState } from './breaker/types.ts';
 
 export interface PoolOptions { connections: number; connectTimeout: number; headersTimeout: number; bodyTimeout: number; keepAliveTimeout: number }
@@ -15,6 +20,8 @@ export class Target {
   readonly hostHeader: string;
   readonly weight: number;
   readonly pool: Pool;
+  /** The proxy path's pool. */
+  readonly h1: H1Pool;
   /** Requests in flight to this target (least-request balancing, breaker probes). */
   inflight = 0;
   /**
@@ -27,13 +34,14 @@ export class Target {
   /** This target's circuit breaker while its upstream runtime is started with one. */
   breaker: BreakerState | undefined = undefined;
 
-  constructor(url: string, weight: number, pool: Pool) {
+  constructor(url: string, weight: number, pools: PoolPair) {
     const u = new URL(url);
     this.url = url;
     this.origin = u.origin;
     this.hostHeader = u.host;
     this.weight = weight;
-    this.pool = pool;
+    this.pool = pools.pool;
+    this.h1 = pools.h1;
   }
 
   /** Recompute `available` after health or breaker state changed. */
@@ -42,10 +50,12 @@ export class Target {
   }
 }
 
-export class PoolRegistry {
-  private readonly pools = new Map<string, { pool: Pool; key: string }>();
+export interface PoolPair { pool: Pool; h1: H1Pool }
 
-  get(origin: string, o: PoolOptions): Pool {
+export class PoolRegistry {
+  private readonly pools = new Map<string, PoolPair>();
+
+  get(origin: string, o: PoolOptions): PoolPair {
     const key = `${origin}|${o.connections}|${o.connectTimeout}|${o.headersTimeout}|${o.bodyTimeout}|${o.keepAliveTimeout}`;
     let e = this.pools.get(key);
     if (!e) {
@@ -58,10 +68,11 @@ export class PoolRegistry {
         keepAliveTimeout: o.keepAliveTimeout,
         keepAliveMaxTimeout: Math.max(o.keepAliveTimeout, 60_000),
       });
-      e = { pool, key };
+      const h1 = new H1Pool(origin, o);
+      e = { pool, h1 };
       this.pools.set(key, e);
     }
-    return e.pool;
+    return e;
   }
 
   /** Close every pool not in `inUse` (after their in-flight requests complete). */
@@ -70,6 +81,7 @@ export class PoolRegistry {
       if (!inUse.has(e.pool)) {
         this.pools.delete(key);
         e.pool.close().catch(() => undefined);
+        void e.h1.close();
       }
     }
   }
@@ -77,6 +89,6 @@ export class PoolRegistry {
   async closeAll(): Promise<void> {
     const all = [...this.pools.values()];
     this.pools.clear();
-    await Promise.all(all.map((e) => e.pool.close().catch(() => undefined)));
+    await Promise.all(all.flatMap((e) => [e.pool.close().catch(() => undefined), e.h1.close()]));
   }
 }

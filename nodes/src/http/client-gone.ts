@@ -1,0 +1,36 @@
+/**
+ * "The client went away" for in-flight proxied requests, with one 'close' listener per
+ * client connection instead of one per response: a keep-alive connection carries many
+ * requests, and an EventEmitter `once` per request (a wrapper closure, a listener array
+ * rewritten twice) is measurable on the proxy path. Pipelined requests on one connection
+ * are all told.
+ */
+import type { Socket } from 'node:net';
+
+export interface ClientWatcher { onClientGone(): void }
+
+const LIVE = Symbol('gatehouse.live');
+type Watched = Socket & { [LIVE]?: ClientWatcher[] };
+
+export function watchClient(socket: Socket, w: ClientWatcher): void {
+  const s = socket as Watched;
+  let list = s[LIVE];
+  if (list === undefined) {
+    list = s[LIVE] = [];
+    socket.once('close', () => {
+      const gone = s[LIVE]!;
+      s[LIVE] = [];
+      for (const x of gone) x.onClientGone();
+    });
+  }
+  list.push(w);
+}
+
+export function unwatchClient(socket: Socket, w: ClientWatcher): void {
+  const list = (socket as Watched)[LIVE];
+  if (list === undefined) return;
+  const last = list.length - 1;
+  if (last >= 0 && list[last] === w) { list.pop(); return; }
+  const i = list.indexOf(w);
+  if (i >= 0) list.splice(i, 1);
+}

@@ -1,0 +1,406 @@
+/**
+ * One upstream connection: a socket, its native response parser, and the exchange it is
+ * carrying. The parser's callbacks run synchronously inside `execute`; whether the
+ * connection can be reused is decided after `execute` returns, so bytes that follow a
+ * complete response in the same read (a misbehaving upstream) are caught, not handed to
+ * the next request.
+ */
+import net from 'node:net';
+import tls from 'node:tls';
+import type { Readable } from 'node:stream';
+import type { Exchange, H1Pool } from './pool.ts';
+import { bodyTimeout, connectTimeout, headersTimeout, socketClosed, UpstreamError } from './errors.ts';
+import { ON_BODY, ON_EXECUTE, ON_HEADERS, ON_HEADERS_COMPLETE, ON_MESSAGE_BEGIN, ON_MESSAGE_COMPLETE, responseParser, type NativeParser } from './parser.ts';
+
+/** What the connection's deadline means. */
+const Wait = { None: 0, Connect: 1, Head: 2, Body: 3, Idle: 4 } as const;
+type Wait = (typeof Wait)[keyof typeof Wait];
+
+/** The server's Keep-Alive timeout hint is trusted minus this margin (the race with its close). */
+const HINT_MARGIN_MS = 1000;
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+
+export class H1Conn {
+  private readonly pool: H1Pool;
+  private readonly sock: net.Socket;
+  private readonly parser: NativeParser;
+  private x: Exchange | null = null;
+  destroyed = false;
+  private connected = false;
+  /** Responses completed on this connection (0: never used; a failure on a used one may be a stale close). */
+  private served = 0;
+  private wait: Wait = Wait.Connect;
+  private deadline: number;
+  private paused = false;
+  // Per exchange:
+  private skipBody = false;
+  private info = false;
+  private gotBytes = false;
+  private reqDone = false;
+  private resDone = false;
+  private broken = false;
+  private keepAlive = false;
+  private hintMs = 0;
+  private partial: string[] | null = null;
+  private src: Readable | null = null;
+  private chunked = false;
+
+  /** Handed to the exchange's handler with the head; stable per connection. */
+  private readonly resume = (): void => {
+    if (!this.paused || this.destroyed) return;
+    this.paused = false;
+    if (this.wait === Wait.Body) this.deadline = this.pool.deadlineIn(this.pool.opts.bodyTimeout);
+    this.sock.resume();
+  };
+
+  constructor(pool: H1Pool) {
+    this.pool = pool;
+    this.deadline = this.pool.deadlineIn(pool.opts.connectTimeout);
+    const sock = this.sock = pool.tls
+      ? tls.connect({ host: pool.hostname, port: pool.port, servername: net.isIP(pool.hostname) ? undefined : pool.hostname, ALPNProtocols: ['http/1.1'] })
+      : net.connect({ host: pool.hostname, port: pool.port, noDelay: true });
+    if (pool.tls) sock.setNoDelay(true);
+    const p = this.parser = responseParser(pool.opts.maxHeaderSize);
+    p[ON_MESSAGE_BEGIN] = this.onMessageBegin;
+    p[ON_HEADERS] = this.onHeaderChunk;
+    p[ON_HEADERS_COMPLETE] = this.onHeadersComplete;
+    p[ON_BODY] = this.onBody;
+    p[ON_MESSAGE_COMPLETE] = this.onMessageComplete;
+    p[ON_EXECUTE] = null;
+    sock.once(pool.tls ? 'secureConnect' : 'connect', this.onConnected);
+    sock.on('data', this.onSocketData);
+    sock.on('end', this.onSocketEnd);
+    sock.on('error', this.onSocketError);
+    sock.once('close', this.onSocketClose);
+  }
+
+  /** Start an exchange: write the request head (and a buffered body) now. */
+  start(x: Exchange): void {
+    this.x = x;
+    x.conn = this;
+    this.skipBody = x.req.method === 'HEAD';
+    this.info = this.gotBytes = this.reqDone = this.resDone = this.broken = this.keepAlive = false;
+    this.partial = null;
+    this.src = null;
+    if (this.connected) {
+      this.wait = Wait.Head;
+      this.deadline = this.pool.deadlineIn(x.req.headersTimeout ?? this.pool.opts.headersTimeout);
+    }
+    const head = this.head(x);
+    if (head === undefined) return;
+    const body = x.req.body;
+    if (body === null) {
+      this.reqDone = true;
+      this.sock.write(head);
+    } else if (Buffer.isBuffer(body)) {
+      this.reqDone = true;
+      this.sock.cork();
+      this.sock.write(head);
+      this.sock.write(body);
+      this.sock.uncork();
+    } else {
+      this.sock.write(head);
+      this.pipeBody(body);
+    }
+  }
+
+  /** The request line and header block; undefined (and the exchange failed) if a value could inject. */
+  private head(x: Exchange): string | undefined {
+    const r = x.req;
+    if (!isToken(r.method) || !isPath(r.path)) { this.rejectRequest(x, 'invalid method or path'); return undefined; }
+    let s = `${r.method} ${r.path} HTTP/1.1\r\n`;
+    let host = false;
+    let length = false;
+    const h = r.headers;
+    const checked = r.checked ?? 0;
+    for (let i = 0; i < h.length; i += 2) {
+      const n = h[i]!;
+      const v = h[i + 1]!;
+      if (i >= checked && (!isToken(n) || !isValue(v))) { this.rejectRequest(x, `invalid header ${JSON.stringify(n)}`); return undefined; }
+      if (n.length === 4 && n === 'host') host = true;
+      else if (n.length === 14 && n === 'content-length') length = true;
+      s += `${n}: ${v}\r\n`;
+    }
+    if (!host) s += `host: ${this.pool.hostHeader}\r\n`;
+    const body = r.body;
+    if (body === null) {
+      // As undici does: methods that carry a body say it is empty.
+      if (!length && BODY_METHODS.has(r.method)) s += 'content-length: 0\r\n';
+    } else if (Buffer.isBuffer(body)) {
+      if (!length) s += `content-length: ${body.length}\r\n`;
+    } else if (!length) {
+      this.chunked = true;
+      s += 'transfer-encoding: chunked\r\n';
+    } else {
+      this.chunked = false;
+    }
+    return `${s}\r\n`;
+  }
+
+  /** A request this client refuses to write: the connection stays clean and goes back to the pool. */
+  private rejectRequest(x: Exchange, why: string): void {
+    this.detach();
+    this.wait = this.connected ? Wait.None : Wait.Connect;
+    x.fail(new UpstreamError('UND_ERR_INVALID_ARG', why));
+    if (this.connected) this.pool.release(this);
+    else this.destroy();
+  }
+
+  private pipeBody(src: Readable): void {
+    this.src = src;
+    const onData = (chunk: Buffer): void => {
+      if (this.src !== src) return;
+      let ok: boolean;
+      if (this.chunked) {
+        if (chunk.length === 0) return;
+        this.sock.cork();
+        this.sock.write(`${chunk.length.toString(16)}\r\n`);
+        this.sock.write(chunk);
+        ok = this.sock.write('\r\n');
+        this.sock.uncork();
+      } else {
+        ok = this.sock.write(chunk);
+      }
+      if (!ok) {
+        src.pause();
+        this.sock.once('drain', () => { if (this.src === src) src.resume(); });
+      }
+    };
+    const onEnd = (): void => {
+      if (this.src !== src) return;
+      this.src = null;
+      if (this.chunked) this.sock.write('0\r\n\r\n');
+      this.reqDone = true;
+    };
+    const onError = (err: Error): void => {
+      if (this.src !== src) return;
+      this.src = null;
+      const x = this.x;
+      if (x !== null) this.failExchange(x, err);
+      this.destroy();
+    };
+    const onClose = (): void => {
+      // The client went away before its body ended: the request on this connection is cut.
+      if (this.src !== src) return;
+      onError(new UpstreamError('UND_ERR_REQ_CONTENT_LENGTH_MISMATCH', 'request body ended early'));
+    };
+    src.on('data', onData);
+    src.once('end', onEnd);
+    src.once('error', onError);
+    src.once('close', onClose);
+    if (src.readableEnded) onEnd(); // an already-consumed stream has nothing to send
+  }
+
+  /** Called by the pool's timer. */
+  checkDeadline(now: number): void {
+    if (this.wait === Wait.None || now < this.deadline || (this.paused && this.wait === Wait.Body)) return;
+    const w = this.wait;
+    this.wait = Wait.None;
+    if (w === Wait.Idle) { this.destroy(); return; }
+    const x = this.x;
+    if (x !== null) this.failExchange(x, w === Wait.Connect ? connectTimeout() : w === Wait.Head ? headersTimeout() : bodyTimeout());
+    this.destroy();
+  }
+
+  /** Idle from now on; false if the server's Keep-Alive hint leaves no time to reuse it. */
+  idleFor(): boolean {
+    const hint = this.hintMs > 0 ? this.hintMs - HINT_MARGIN_MS : Infinity;
+    const ms = Math.min(this.pool.opts.keepAliveTimeout, hint);
+    if (ms <= 0) return false;
+    this.wait = Wait.Idle;
+    this.deadline = this.pool.deadlineIn(ms);
+    return true;
+  }
+
+  abortExchange(x: Exchange, err: Error): void {
+    if (this.x !== x) return;
+    this.failExchange(x, err);
+    this.destroy();
+  }
+
+  destroy(err?: Error): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.wait = Wait.None;
+    const x = this.x;
+    if (x !== null && err !== undefined) this.failExchange(x, err);
+    this.sock.destroy();
+  }
+
+  /** End the current exchange with an error, or send it again if the connection was only stale. */
+  private failExchange(x: Exchange, err: Error): void {
+    if (this.x === x) this.detach();
+    this.src = null;
+    if (x.done) return;
+    const code = (err as { code?: string }).code;
+    const stale = this.served > 0 && !this.gotBytes && !x.retried && (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE');
+    if (stale && IDEMPOTENT.has(x.req.method) && (x.req.body === null || Buffer.isBuffer(x.req.body)) && !this.pool.closed) {
+      x.retried = true;
+      x.conn = null;
+      this.pool.assign(x);
+      return;
+    }
+    x.fail(err);
+  }
+
+  /** The exchange leaves this connection (done, failed or handed on): one busy slot less. */
+  private detach(): void {
+    this.x = null;
+    this.pool.busy--;
+  }
+
+  private readonly onConnected = (): void => {
+    this.connected = true;
+    if (this.wait === Wait.Connect) {
+      const x = this.x;
+      this.wait = x === null ? Wait.None : Wait.Head;
+      if (x !== null) this.deadline = this.pool.deadlineIn(x.req.headersTimeout ?? this.pool.opts.headersTimeout);
+    }
+  };
+
+  private readonly onSocketData = (d: Buffer): void => {
+    const x = this.x;
+    if (x === null) { this.destroy(); return; } // bytes nobody asked for
+    this.gotBytes = true;
+    let r: number | Error;
+    try {
+      r = this.parser.execute(d);
+    } catch (err) {
+      // A handler threw inside a parser callback: this exchange ends, the process does not.
+      r = err instanceof Error ? err : new Error(String(err));
+    }
+    if (typeof r !== 'number') {
+      if (this.x === x) this.failExchange(x, r);
+      this.destroy();
+      return;
+    }
+    this.afterExecute();
+  };
+
+  private afterExecute(): void {
+    if (!this.resDone) {
+      if (this.broken) { const x = this.x; if (x !== null) this.failExchange(x, new UpstreamError('UND_ERR_SOCKET', 'unexpected upgrade from upstream')); this.destroy(); }
+      return;
+    }
+    this.resDone = false;
+    if (this.broken || !this.keepAlive || !this.reqDone || this.destroyed) { this.destroy(); return; }
+    this.pool.release(this);
+  }
+
+  private readonly onSocketEnd = (): void => {
+    const x = this.x;
+    if (x !== null) {
+      // A body delimited by the close ends here; anything else is cut short.
+      const err = this.parser.finish();
+      if (err !== undefined) {
+        if (this.x === x) this.failExchange(x, Object.assign(err, { code: err.code === 'HPE_INVALID_EOF_STATE' ? 'UND_ERR_SOCKET' : err.code }));
+      } else if (this.x === x && !this.resDone) {
+        this.failExchange(x, socketClosed());
+      }
+    }
+    this.destroy();
+  };
+
+  private readonly onSocketError = (err: Error): void => {
+    const x = this.x;
+    if (x !== null) this.failExchange(x, err);
+    this.destroy();
+  };
+
+  private readonly onSocketClose = (): void => {
+    this.destroyed = true;
+    const x = this.x;
+    if (x !== null) this.failExchange(x, socketClosed());
+    this.parser.close();
+    this.pool.forget(this);
+  };
+
+  // Parser callbacks (run inside execute).
+
+  private readonly onMessageBegin = (): void => {
+    // A second response where one was asked for: the upstream is out of step.
+    if (this.resDone || this.x === null) this.broken = true;
+  };
+
+  private readonly onHeaderChunk = (headers: string[]): void => {
+    this.partial = this.partial === null ? headers : this.partial.concat(headers);
+  };
+
+  private readonly onHeadersComplete = (_major: number, _minor: number, headers: string[] | undefined, _method: unknown, _url: unknown, status: number, _message: string, upgrade: boolean, keepAlive: boolean): number => {
+    const x = this.x;
+    if (x === null || this.broken) return 0;
+    if (headers === undefined) { headers = this.partial ?? []; this.partial = null; }
+    if (upgrade || status === 101) { this.broken = true; return 0; }
+    if (status < 200) { this.info = true; return 0; } // 1xx: wait for the final response
+    this.keepAlive = keepAlive;
+    this.hintMs = keepAliveHint(headers);
+    this.wait = Wait.Body;
+    this.deadline = this.pool.deadlineIn(this.pool.opts.bodyTimeout);
+    if (!x.handler.onHeaders(status, headers, this.resume)) this.pause();
+    return this.skipBody ? 1 : 0;
+  };
+
+  private readonly onBody = (chunk: Buffer): void => {
+    const x = this.x;
+    if (x === null || this.info) return;
+    this.deadline = this.pool.deadlineIn(this.pool.opts.bodyTimeout);
+    if (!x.handler.onData(chunk)) this.pause();
+  };
+
+  private readonly onMessageComplete = (): void => {
+    if (this.info) { this.info = false; return; }
+    const x = this.x;
+    if (x === null) return;
+    this.detach();
+    this.resDone = true;
+    this.wait = Wait.None;
+    this.served++;
+    x.done = true;
+    x.conn = null;
+    x.handler.onComplete();
+  };
+
+  private pause(): void {
+    if (this.paused) return;
+    this.paused = true;
+    this.sock.pause();
+  }
+}
+
+/** The `timeout=N` of a Keep-Alive response header, in ms; 0 when absent. */
+function keepAliveHint(h: readonly string[]): number {
+  for (let i = 0; i < h.length; i += 2) {
+    const n = h[i]!;
+    if (n.length !== 10 || n.toLowerCase() !== 'keep-alive') continue;
+    const m = /(?:^|[\s,])timeout\s*=\s*(\d+)/i.exec(h[i + 1]!);
+    return m ? Number(m[1]) * 1000 : 0;
+  }
+  return 0;
+}
+
+/** RFC 9110 token characters. */
+const TOKEN = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TOKEN[c.charCodeAt(0)] = 1;
+
+function isToken(s: string): boolean {
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) { const c = s.charCodeAt(i); if (c > 127 || TOKEN[c] === 0) return false; }
+  return true;
+}
+
+/** A field value without CR, LF, NUL or other controls (HTAB allowed), latin1 only. */
+function isValue(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if ((c < 32 && c !== 9) || c === 127 || c > 255) return false;
+  }
+  return true;
+}
+
+/** An origin-form target: visible latin1 characters only (no space, no controls). */
+function isPath(s: string): boolean {
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) { const c = s.charCodeAt(i); if (c <= 32 || c === 127 || c > 255) return false; }
+  return true;
+}
