@@ -46,13 +46,13 @@ export class H1Conn {
   private src: Readable | null = null;
   private chunked = false;
 
-  /** Handed to the exchange's handler with the head; stable per connection. */
-  private readonly resume = (): void => {
-    if (!this.paused || this.destroyed) return;
-    this.paused = false;
-    if (this.wait === Wait.Body) this.deadline = this.pool.deadlineIn(this.pool.opts.bodyTimeout);
-    this.sock.resume();
-  };
+  /**
+   * Body chunks the parser produced after the handler asked to pause (the rest of a read
+   * already in hand), and whether the response completed meanwhile: both are delivered on
+   * resume, so a handler never gets onData or onComplete while it is paused.
+   */
+  private held: Buffer[] | null = null;
+  private heldComplete = false;
 
   constructor(pool: H1Pool) {
     this.pool = pool;
@@ -81,6 +81,8 @@ export class H1Conn {
     x.conn = this;
     this.skipBody = x.req.method === 'HEAD';
     this.info = this.gotBytes = this.reqDone = this.resDone = this.broken = this.keepAlive = false;
+    this.paused = this.heldComplete = false;
+    this.held = null;
     this.partial = null;
     this.src = null;
     if (this.connected) {
@@ -337,7 +339,7 @@ export class H1Conn {
     this.hintMs = keepAliveHint(headers);
     this.wait = Wait.Body;
     this.deadline = this.pool.deadlineIn(this.pool.opts.bodyTimeout);
-    if (!x.handler.onHeaders(status, headers, this.resume)) this.pause();
+    if (!x.handler.onHeaders(status, headers, x.resume)) this.pause();
     return this.skipBody ? 1 : 0;
   };
 
@@ -345,6 +347,7 @@ export class H1Conn {
     const x = this.x;
     if (x === null || this.info) return;
     this.deadline = this.pool.deadlineIn(this.pool.opts.bodyTimeout);
+    if (this.paused) { (this.held ??= []).push(chunk); return; }
     if (!x.handler.onData(chunk)) this.pause();
   };
 
@@ -352,6 +355,11 @@ export class H1Conn {
     if (this.info) { this.info = false; return; }
     const x = this.x;
     if (x === null) return;
+    if (this.paused) { this.heldComplete = true; return; }
+    this.complete(x);
+  };
+
+  private complete(x: Exchange): void {
     this.detach();
     this.resDone = true;
     this.wait = Wait.None;
@@ -359,12 +367,39 @@ export class H1Conn {
     x.done = true;
     x.conn = null;
     x.handler.onComplete();
-  };
+  }
 
   private pause(): void {
     if (this.paused) return;
     this.paused = true;
     this.sock.pause();
+  }
+
+  /** The exchange's handler can take more: held chunks first, then the socket again. */
+  resumeExchange(x: Exchange): void {
+    if (this.x !== x || !this.paused || this.destroyed) return;
+    this.paused = false;
+    const held = this.held;
+    if (held !== null) {
+      this.held = null;
+      for (let i = 0; i < held.length; i++) {
+        if (!x.handler.onData(held[i]!)) {
+          if (this.x !== x) return; // the handler ended the exchange
+          this.paused = true; // the socket never resumed
+          if (i + 1 < held.length) this.held = held.slice(i + 1);
+          return;
+        }
+        if (this.x !== x) return;
+      }
+    }
+    this.sock.resume();
+    if (this.heldComplete) {
+      this.heldComplete = false;
+      this.complete(x);
+      this.afterExecute();
+      return;
+    }
+    if (this.wait === Wait.Body) this.deadline = this.pool.deadlineIn(this.pool.opts.bodyTimeout);
   }
 }
 

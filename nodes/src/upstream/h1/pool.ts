@@ -64,12 +64,15 @@ export class Exchange {
   /** Already sent again after a stale keep-alive connection. */
   retried = false;
   readonly abort: (err?: Error) => void;
+  /** Given to the handler with the head: bound to this exchange, so a late call cannot resume the next one. */
+  readonly resume: () => void;
 
   constructor(pool: H1Pool, req: H1Request, handler: H1Handler) {
     this.pool = pool;
     this.req = req;
     this.handler = handler;
     this.abort = (err) => { pool.abort(this, err ?? new UpstreamError('UND_ERR_ABORTED', 'request aborted')); };
+    this.resume = () => { this.conn?.resumeExchange(this); };
   }
 
   /** Deliver a failure once. */
