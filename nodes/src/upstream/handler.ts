@@ -5,7 +5,7 @@
  * head is dropped and the request sent again after a backoff (attempts.ts holds the state,
  * retry.ts decides, budget.ts limits). Once the head is written there is no retry.
  */
-import type { H1Handler } from './h1/pool.ts';
+import type { H1Control, H1Handler } from './h1/pool.ts';
 import { headersTimeout } from './h1/errors.ts';
 import type { RequestContext } from '../pipeline/context.ts';
 import type { Runtime } from '../pipeline/runtime.ts';
@@ -51,8 +51,8 @@ export class ProxyHandler implements H1Handler, ClientWatcher {
   private breaker: BreakerState | undefined;
   private ticket: number;
   private tryStart: number;
-  private abort: ((err?: Error) => void) | undefined = undefined;
-  private resume: (() => void) | undefined = undefined;
+  /** The current try's exchange (abort, resume); undefined before dispatch and between tries. */
+  private control: H1Control | undefined = undefined;
   private ended = false;
   retry: Retrying | undefined = undefined;
 
@@ -79,23 +79,23 @@ export class ProxyHandler implements H1Handler, ClientWatcher {
     } else {
       this.target.inflight--;
       this.noVerdict();
-      this.abort?.(new Error('client closed'));
+      this.control?.abort(new Error('client closed'));
     }
     r?.end();
     this.ctx.tap?.abort();
     finish(this.rt, this.ctx);
   }
 
-  private readonly onDrain = (): void => { this.resume?.(); };
+  private readonly onDrain = (): void => { this.control?.resume(); };
 
-  onConnect(abort: (err?: Error) => void): void {
-    this.abort = abort;
+  onConnect(control: H1Control): void {
+    this.control = control;
     // The client left, or the try timed out, before the try was sent: do not send.
-    if (this.ended) abort(new Error('client closed'));
-    else if (this.retry !== undefined && this.retry.timedOut) abort(headersTimeout());
+    if (this.ended) control.abort(new Error('client closed'));
+    else if (this.retry !== undefined && this.retry.timedOut) control.abort(headersTimeout());
   }
 
-  onHeaders(statusCode: number, rawHeaders: string[], resume: () => void): boolean {
+  onHeaders(statusCode: number, rawHeaders: string[]): boolean {
     const ctx = this.ctx;
     if (this.ended) return false;
     // 1xx informational responses (other than 101) are not forwarded here; wait for the final one.
@@ -109,7 +109,6 @@ export class ProxyHandler implements H1Handler, ClientWatcher {
       r.clearTryTimer();
     }
     ctx.upstreamEnd = performance.now();
-    this.resume = resume;
     let headers: string[] | Record<string, string | string[]> = forwardableResponseHeaders(rawHeaders);
     const route = ctx.route!;
     if (route.response.length || ctx.responseHeaders) {
@@ -213,7 +212,7 @@ export class ProxyHandler implements H1Handler, ClientWatcher {
     const r = this.retry!;
     r.tryTimer = undefined;
     if (this.ended) return;
-    if (this.abort !== undefined) this.abort(headersTimeout());
+    if (this.control !== undefined) this.control.abort(headersTimeout());
     else r.timedOut = true; // not dispatched yet: onConnect aborts it
   }
 
@@ -249,8 +248,7 @@ export class ProxyHandler implements H1Handler, ClientWatcher {
   private backoff(r: Retrying): void {
     r.clearTryTimer();
     r.discarding = false;
-    this.abort = undefined;
-    this.resume = undefined;
+    this.control = undefined;
     r.timer = setTimeout(r.fire, r.wait);
   }
 

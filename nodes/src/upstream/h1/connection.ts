@@ -339,7 +339,7 @@ export class H1Conn {
     this.hintMs = keepAliveHint(headers);
     this.wait = Wait.Body;
     this.deadline = this.pool.deadlineIn(this.pool.opts.bodyTimeout);
-    if (!x.handler.onHeaders(status, headers, x.resume)) this.pause();
+    if (!x.handler.onHeaders(status, headers)) this.pause();
     return this.skipBody ? 1 : 0;
   };
 

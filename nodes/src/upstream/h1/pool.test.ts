@@ -8,7 +8,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { once } from 'node:events';
 import { PassThrough, type Readable } from 'node:stream';
-import { H1Pool, type H1PoolOptions, type H1Request } from './pool.ts';
+import { H1Pool, type H1Control, type H1PoolOptions, type H1Request } from './pool.ts';
 
 type Err = Error & { code?: string };
 
@@ -40,11 +40,12 @@ function send(pool: H1Pool, req: Partial<H1Request> = {}, hooks: SendHooks = {})
     const chunks: Buffer[] = [];
     let total = 0;
     let resume: () => void = () => undefined;
+    let control: H1Control | undefined;
     const r: Result = { status: 0, headers: [], body: Buffer.alloc(0), heads: 0, datas: 0, completes: 0, errors: 0, error: undefined, ms: 0 };
     const settle = () => { r.body = Buffer.concat(chunks); r.ms = performance.now() - start; resolve(r); };
     pool.dispatch({ method: 'GET', path: '/', headers: [], body: null, ...req }, {
-      onConnect(abort) { hooks.onConnect?.(abort); },
-      onHeaders(status, headers, res) { r.heads++; r.status = status; r.headers = headers; resume = res; return true; },
+      onConnect(c) { control = c; hooks.onConnect?.((err) => c.abort(err)); },
+      onHeaders(status, headers) { r.heads++; r.status = status; r.headers = headers; resume = () => control!.resume(); return true; },
       onData(chunk) {
         r.datas++;
         chunks.push(chunk);

@@ -14,12 +14,20 @@ import type { Readable } from 'node:stream';
 import { H1Conn } from './connection.ts';
 import { UpstreamError } from './errors.ts';
 
+/** What a handler may do to its exchange. Methods of the exchange itself: no closures per request. */
+export interface H1Control {
+  /** End the exchange with this error (delivered to onError once); no-op once it is over. */
+  abort(err?: Error): void;
+  /** Continue after onHeaders/onData returned false; no-op for an exchange that is over. */
+  resume(): void;
+}
+
 export interface H1Handler {
-  /** Called once, at dispatch: `abort` ends the exchange with that error (delivered to onError). */
-  onConnect(abort: (err?: Error) => void): void;
-  /** The final response head (1xx are skipped); false pauses reading until `resume()`. */
-  onHeaders(status: number, headers: string[], resume: () => void): boolean;
-  /** A body chunk; false pauses reading until `resume()`. */
+  /** Called once, at dispatch, with the exchange's control. */
+  onConnect(control: H1Control): void;
+  /** The final response head (1xx are skipped); false pauses reading until `control.resume()`. */
+  onHeaders(status: number, headers: string[]): boolean;
+  /** A body chunk; false pauses reading until `control.resume()`. */
   onData(chunk: Buffer): boolean;
   onComplete(): void;
   onError(err: Error): void;
@@ -53,8 +61,8 @@ export interface H1PoolOptions {
   maxHeaderSize?: number;
 }
 
-/** One request's journey through the pool; `abort` is what the handler gets. */
-export class Exchange {
+/** One request's journey through the pool; the handler's control. */
+export class Exchange implements H1Control {
   readonly pool: H1Pool;
   readonly req: H1Request;
   readonly handler: H1Handler;
@@ -63,16 +71,20 @@ export class Exchange {
   done = false;
   /** Already sent again after a stale keep-alive connection. */
   retried = false;
-  readonly abort: (err?: Error) => void;
-  /** Given to the handler with the head: bound to this exchange, so a late call cannot resume the next one. */
-  readonly resume: () => void;
 
   constructor(pool: H1Pool, req: H1Request, handler: H1Handler) {
     this.pool = pool;
     this.req = req;
     this.handler = handler;
-    this.abort = (err) => { pool.abort(this, err ?? new UpstreamError('UND_ERR_ABORTED', 'request aborted')); };
-    this.resume = () => { this.conn?.resumeExchange(this); };
+  }
+
+  abort(err?: Error): void {
+    this.pool.abort(this, err ?? new UpstreamError('UND_ERR_ABORTED', 'request aborted'));
+  }
+
+  /** Bound to this exchange: a late call (a drain after the response ended) cannot resume the next one. */
+  resume(): void {
+    this.conn?.resumeExchange(this);
   }
 
   /** Deliver a failure once. */
@@ -120,7 +132,7 @@ export class H1Pool {
   /** Send one request. Never throws: failures reach `handler.onError`. */
   dispatch(req: H1Request, handler: H1Handler): boolean {
     const x = new Exchange(this, req, handler);
-    handler.onConnect(x.abort);
+    handler.onConnect(x);
     if (x.done) return true; // aborted from onConnect
     if (this.closed) { x.fail(new UpstreamError('UND_ERR_CLOSED', 'upstream pool closed')); return false; }
     this.assign(x);
