@@ -3,6 +3,7 @@
  * path stays monomorphic. Fields that cost something to compute (client IP, parsed query)
  * are computed on first use only.
  */
+import { performance } from 'node:perf_hooks'; // the global is a getter: one lookup per call
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { clientAddress } from '../http/client-ip.ts';
 import type { TrustedProxies } from '../http/client-ip.ts';

@@ -11,6 +11,7 @@
  * handler (handler.ts) runs the loop. Without `retries` no retry state is allocated;
  * without a breaker the only cost is a field check per callback.
  */
+import { performance } from 'node:perf_hooks'; // the global is a getter: one lookup per call
 import { Transform, type Readable } from 'node:stream';
 import type { RequestContext } from '../pipeline/context.ts';
 import type { Runtime } from '../pipeline/runtime.ts';

@@ -5,6 +5,7 @@
  * head is dropped and the request sent again after a backoff (attempts.ts holds the state,
  * retry.ts decides, budget.ts limits). Once the head is written there is no retry.
  */
+import { performance } from 'node:perf_hooks'; // the global is a getter: one lookup per call
 import type { H1Control, H1Handler } from './h1/pool.ts';
 import { headersTimeout } from './h1/errors.ts';
 import type { RequestContext } from '../pipeline/context.ts';

@@ -94,15 +94,15 @@ export class H1Conn {
     const body = x.req.body;
     if (body === null) {
       this.reqDone = true;
-      this.sock.write(head);
+      this.sock.write(head, 'latin1');
     } else if (Buffer.isBuffer(body)) {
       this.reqDone = true;
       this.sock.cork();
-      this.sock.write(head);
+      this.sock.write(head, 'latin1');
       this.sock.write(body);
       this.sock.uncork();
     } else {
-      this.sock.write(head);
+      this.sock.write(head, 'latin1');
       this.pipeBody(body);
     }
   }

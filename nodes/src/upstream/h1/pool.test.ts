@@ -171,6 +171,18 @@ test('GET round trip: status, raw response headers (hop-by-hop included), body; 
   t.is(srv.conns.length, 1);
 });
 
+test('obs-text (bytes 0x80-0xff) in header values passes through byte for byte, both ways', async (t) => {
+  const srv = await rawServer(t, (c) => {
+    c.sock.write(Buffer.from('HTTP/1.1 200 OK\r\nX-Name: caf\xe9\r\nContent-Length: 0\r\n\r\n', 'latin1'));
+  });
+  const pool = makePool(t, srv.port);
+  // Node's parser hands such values over as latin1 strings; they must leave as the same bytes.
+  const r = await send(pool, { headers: ['x-name', 'caf\u00e9'], checked: 2 });
+  t.is(r.status, 200);
+  t.deepEqual(r.headers, ['X-Name', 'caf\u00e9', 'Content-Length', '0']);
+  t.true(srv.conns[0]!.requests[0]!.includes('x-name: caf\u00e9\r\n'), 'one byte 0xe9, not UTF-8');
+});
+
 test('a response head with more headers than the native parser passes at once arrives whole, in order', async (t) => {
   const names = Array.from({ length: 45 }, (_, i) => `X-H${i}`);
   const srv = await rawServer(t, (c) => {

@@ -10,6 +10,7 @@
  * onComplete, onError) with header lists as strings, so the proxy handler reads the same
  * callbacks and the same error codes (errors.ts) whichever client carries the request.
  */
+import { performance } from 'node:perf_hooks'; // the global is a getter: one lookup per call
 import type { Readable } from 'node:stream';
 import { H1Conn } from './connection.ts';
 import { UpstreamError } from './errors.ts';
