@@ -147,7 +147,7 @@ export class ProxyHandler implements H1Handler, ClientWatcher {
     return ok;
   }
 
-  onComplete(): void {
+  onComplete(tail?: Buffer): void {
     if (this.ended) return;
     this.target.inflight--;
     const r = this.retry;
@@ -156,7 +156,11 @@ export class ProxyHandler implements H1Handler, ClientWatcher {
     this.ended = true;
     unwatchClient(this.ctx.req.socket, this);
     r?.end();
-    this.ctx.res.end();
+    if (tail === undefined) this.ctx.res.end();
+    else {
+      this.ctx.tap?.data(tail);
+      this.ctx.res.end(tail);
+    }
     this.ctx.tap?.end();
     finish(this.rt, this.ctx);
   }

@@ -10,7 +10,7 @@ import tls from 'node:tls';
 import type { Readable } from 'node:stream';
 import type { Exchange, H1Pool } from './pool.ts';
 import { bodyTimeout, connectTimeout, headersTimeout, socketClosed, UpstreamError } from './errors.ts';
-import { ON_BODY, ON_EXECUTE, ON_HEADERS, ON_HEADERS_COMPLETE, ON_MESSAGE_BEGIN, ON_MESSAGE_COMPLETE, responseParser, type NativeParser } from './parser.ts';
+import { consumableHandle, ON_BODY, ON_EXECUTE, ON_HEADERS, ON_HEADERS_COMPLETE, ON_MESSAGE_BEGIN, ON_MESSAGE_COMPLETE, responseParser, type NativeParser, type ParseError, type StreamHandle } from './parser.ts';
 
 /** What the connection's deadline means. */
 const Wait = { None: 0, Connect: 1, Head: 2, Body: 3, Idle: 4 } as const;
@@ -53,6 +53,19 @@ export class H1Conn {
    */
   private held: Buffer[] | null = null;
   private heldComplete = false;
+  /**
+   * The latest body chunk of the read being parsed, kept until the parser moves on: if the
+   * response completes in the same read it goes to onComplete as the tail; otherwise it is
+   * passed to onData once the read is parsed. Never held across reads (streaming stays streaming).
+   */
+  private latest: Buffer | null = null;
+  /**
+   * Plain TCP: the parser reads the socket in C++ (no 'data' event, no Buffer per read in
+   * JS) and reports each read to onExecute; pausing stops the handle. TLS sockets use 'data'.
+   */
+  private readonly handle: StreamHandle | undefined;
+  /** What a handler threw inside a parser callback; the exchange fails once the read is parsed. */
+  private thrown: Error | null = null;
 
   constructor(pool: H1Pool) {
     this.pool = pool;
@@ -67,9 +80,15 @@ export class H1Conn {
     p[ON_HEADERS_COMPLETE] = this.onHeadersComplete;
     p[ON_BODY] = this.onBody;
     p[ON_MESSAGE_COMPLETE] = this.onMessageComplete;
-    p[ON_EXECUTE] = null;
+    this.handle = pool.tls ? undefined : consumableHandle(sock);
+    if (this.handle !== undefined) {
+      p.consume(this.handle);
+      p[ON_EXECUTE] = this.onExecute;
+    } else {
+      p[ON_EXECUTE] = null;
+      sock.on('data', this.onSocketData);
+    }
     sock.once(pool.tls ? 'secureConnect' : 'connect', this.onConnected);
-    sock.on('data', this.onSocketData);
     sock.on('end', this.onSocketEnd);
     sock.on('error', this.onSocketError);
     sock.once('close', this.onSocketClose);
@@ -82,7 +101,7 @@ export class H1Conn {
     this.skipBody = x.req.method === 'HEAD';
     this.info = this.gotBytes = this.reqDone = this.resDone = this.broken = this.keepAlive = false;
     this.paused = this.heldComplete = false;
-    this.held = null;
+    this.held = this.latest = null;
     this.partial = null;
     this.src = null;
     if (this.connected) {
@@ -280,7 +299,34 @@ export class H1Conn {
     this.afterExecute();
   };
 
+  /** A read parsed in consume mode (called from C++ after each read). */
+  private readonly onExecute = (r: number | ParseError): void => {
+    const x = this.x;
+    if (typeof r !== 'number') {
+      if (x !== null) this.failExchange(x, r);
+      this.destroy();
+      return;
+    }
+    this.afterExecute();
+  };
+
+  /** A handler threw inside a parser callback: this exchange ends after the read, the process goes on. */
+  private caught(err: unknown): void {
+    this.thrown ??= err instanceof Error ? err : new Error(String(err));
+    this.broken = true;
+  }
+
   private afterExecute(): void {
+    const thrown = this.thrown;
+    if (thrown !== null) {
+      this.thrown = null;
+      this.latest = null;
+      const x = this.x;
+      if (x !== null) this.failExchange(x, thrown);
+      this.destroy();
+      return;
+    }
+    if (this.latest !== null) this.flushLatest();
     if (!this.resDone) {
       if (this.broken) { const x = this.x; if (x !== null) this.failExchange(x, new UpstreamError('UND_ERR_SOCKET', 'unexpected upgrade from upstream')); this.destroy(); }
       return;
@@ -314,6 +360,7 @@ export class H1Conn {
     this.destroyed = true;
     const x = this.x;
     if (x !== null) this.failExchange(x, socketClosed());
+    if (this.handle !== undefined) this.parser.unconsume();
     this.parser.close();
     this.pool.forget(this);
   };
@@ -321,7 +368,8 @@ export class H1Conn {
   // Parser callbacks (run inside execute).
 
   private readonly onMessageBegin = (): void => {
-    // A second response where one was asked for: the upstream is out of step.
+    this.gotBytes = true;
+    // A second response where one was asked for, or bytes on an idle connection: the upstream is out of step.
     if (this.resDone || this.x === null) this.broken = true;
   };
 
@@ -339,40 +387,84 @@ export class H1Conn {
     this.hintMs = keepAliveHint(headers);
     this.wait = Wait.Body;
     this.deadline = this.pool.deadlineIn(this.pool.opts.bodyTimeout);
-    if (!x.handler.onHeaders(status, headers)) this.pause();
+    try {
+      if (!x.handler.onHeaders(status, headers)) this.pause();
+    } catch (err) {
+      this.caught(err);
+    }
     return this.skipBody ? 1 : 0;
   };
 
   private readonly onBody = (chunk: Buffer): void => {
     const x = this.x;
-    if (x === null || this.info) return;
+    if (x === null || this.info || this.thrown !== null) return;
     this.deadline = this.pool.deadlineIn(this.pool.opts.bodyTimeout);
     if (this.paused) { (this.held ??= []).push(chunk); return; }
-    if (!x.handler.onData(chunk)) this.pause();
+    const prev = this.latest;
+    this.latest = chunk;
+    if (prev !== null && !this.deliver(x, prev)) {
+      this.pause();
+      // Paused: the newest chunk waits with the others until resume.
+      this.latest = null;
+      (this.held ??= []).push(chunk);
+    }
   };
+
+  private deliver(x: Exchange, chunk: Buffer): boolean {
+    try {
+      return x.handler.onData(chunk);
+    } catch (err) {
+      this.caught(err);
+      return true;
+    }
+  }
+
+  /** End of a parsed read: a chunk still kept goes to the handler now. */
+  private flushLatest(): void {
+    const chunk = this.latest;
+    const x = this.x;
+    if (chunk === null || x === null) return;
+    this.latest = null;
+    if (!x.handler.onData(chunk)) this.pause();
+  }
 
   private readonly onMessageComplete = (): void => {
     if (this.info) { this.info = false; return; }
     const x = this.x;
-    if (x === null) return;
+    if (x === null || this.thrown !== null) return;
     if (this.paused) { this.heldComplete = true; return; }
-    this.complete(x);
+    try {
+      this.complete(x);
+    } catch (err) {
+      this.caught(err);
+    }
   };
 
   private complete(x: Exchange): void {
+    const tail = this.latest;
+    this.latest = null;
     this.detach();
     this.resDone = true;
     this.wait = Wait.None;
     this.served++;
     x.done = true;
     x.conn = null;
-    x.handler.onComplete();
+    if (tail === null) x.handler.onComplete();
+    else x.handler.onComplete(tail);
   }
 
   private pause(): void {
     if (this.paused) return;
     this.paused = true;
-    this.sock.pause();
+    const h = this.handle;
+    if (h === undefined) { this.sock.pause(); return; }
+    if (!this.destroyed && h.reading !== false) { h.reading = false; h.readStop(); }
+  }
+
+  private unpause(): void {
+    const h = this.handle;
+    if (h === undefined) { this.sock.resume(); return; }
+    if (!this.destroyed && h.reading !== true) { h.reading = true; h.readStart(); }
   }
 
   /** The exchange's handler can take more: held chunks first, then the socket again. */
@@ -392,7 +484,7 @@ export class H1Conn {
         if (this.x !== x) return;
       }
     }
-    this.sock.resume();
+    this.unpause();
     if (this.heldComplete) {
       this.heldComplete = false;
       this.complete(x);

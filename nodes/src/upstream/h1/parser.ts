@@ -27,6 +27,9 @@ export interface NativeParser {
   execute(data: Buffer): number | ParseError;
   finish(): ParseError | undefined;
   close(): void;
+  /** Read straight from a socket handle in C++ (as node:http's server does); results reach ON_EXECUTE. */
+  consume(handle: object): void;
+  unconsume(): void;
   [slot: number]: unknown;
 }
 
@@ -44,7 +47,7 @@ function load(): ParserClass {
   if (typeof P !== 'function' || typeof P.RESPONSE !== 'number' || P.kLenientNone !== 0 || slots.some(([k, v]) => P[k] !== v)) {
     throw new Error(`${why}; this Node (${process.version}) has a different one`);
   }
-  for (const m of ['initialize', 'execute', 'finish', 'close'] as const) {
+  for (const m of ['initialize', 'execute', 'finish', 'close', 'consume', 'unconsume'] as const) {
     if (typeof (P.prototype as unknown as Record<string, unknown>)[m] !== 'function') throw new Error(`${why}; HTTPParser.${m} is missing on ${process.version}`);
   }
   return P;
@@ -52,6 +55,14 @@ function load(): ParserClass {
 
 const Parser = load();
 const RESOURCE = Object.freeze({ type: 'gatehouse-upstream' });
+
+/** The native handle of a plain TCP socket, when the parser can read from it directly. */
+export interface StreamHandle { isStreamBase?: boolean; reading?: boolean; readStart(): number; readStop(): number }
+
+export function consumableHandle(sock: object): StreamHandle | undefined {
+  const h = (sock as { _handle?: StreamHandle | null })._handle;
+  return h != null && h.isStreamBase === true && typeof h.readStart === 'function' && typeof h.readStop === 'function' ? h : undefined;
+}
 
 /** A response parser in strict mode; `maxHeaderSize` 0 means Node's default (16 KiB). */
 export function responseParser(maxHeaderSize: number): NativeParser {

@@ -52,7 +52,12 @@ function send(pool: H1Pool, req: Partial<H1Request> = {}, hooks: SendHooks = {})
         total += chunk.length;
         return hooks.onData ? hooks.onData(chunk, total, resume) : true;
       },
-      onComplete() { r.completes++; if (r.completes + r.errors === 1) settle(); },
+      onComplete(tail) {
+        // The last chunk may come with the completion (same read): it is part of the body.
+        if (tail !== undefined) { chunks.push(tail); total += tail.length; }
+        r.completes++;
+        if (r.completes + r.errors === 1) settle();
+      },
       onError(err) { r.errors++; r.error = err; if (r.completes + r.errors === 1) settle(); },
     });
   });
@@ -181,6 +186,48 @@ test('obs-text (bytes 0x80-0xff) in header values passes through byte for byte, 
   t.is(r.status, 200);
   t.deepEqual(r.headers, ['X-Name', 'caf\u00e9', 'Content-Length', '0']);
   t.true(srv.conns[0]!.requests[0]!.includes('x-name: caf\u00e9\r\n'), 'one byte 0xe9, not UTF-8');
+});
+
+test('a response read in one go completes in one call (tail); a streamed one is passed on chunk by chunk as it arrives', async (t) => {
+  let later: (() => void) | undefined;
+  const srv = await rawServer(t, (c, head) => {
+    if (head.startsWith('GET /small')) { c.sock.write('HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello'); return; }
+    // Server-sent-events style: a first event now, the rest only when the test says so.
+    c.sock.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nfirst\n\r\n');
+    later = () => c.sock.write('5\r\nlast\n\r\n0\r\n\r\n');
+  });
+  const pool = makePool(t, srv.port);
+  const small = await send(pool, { path: '/small' });
+  t.is(small.body.toString(), 'hello');
+  t.is(small.datas, 0, 'the whole body came with onComplete');
+
+  let firstSeen!: () => void;
+  const first = new Promise<void>((r) => { firstSeen = r; });
+  const streamed = send(pool, { path: '/events' }, { onData: (chunk) => { if (chunk.toString() === 'first\n') firstSeen(); return true; } });
+  await first; // delivered while the upstream is still silent: nothing is held back across reads
+  later!();
+  const r = await streamed;
+  t.is(r.body.toString(), 'first\nlast\n');
+  t.deepEqual([r.completes, r.errors], [1, 0]);
+});
+
+test('a handler that throws inside a parser callback fails its exchange; the process and the pool go on', async (t) => {
+  const srv = await httpServer(t, (_req, res) => { res.end('ok'); });
+  const pool = makePool(t, srv.port);
+  const boom = new Error('handler bug');
+  const err = await new Promise<Error>((resolve) => {
+    pool.dispatch({ method: 'GET', path: '/', headers: [], body: null }, {
+      onConnect() { /* no-op */ },
+      onHeaders() { throw boom; },
+      onData() { return true; },
+      onComplete() { resolve(new Error('completed')); },
+      onError(e) { resolve(e); },
+    });
+  });
+  t.is(err, boom);
+  const r = await send(pool);
+  t.is(r.status, 200);
+  t.is(r.body.toString(), 'ok');
 });
 
 test('a response head with more headers than the native parser passes at once arrives whole, in order', async (t) => {

@@ -30,7 +30,12 @@ export interface H1Handler {
   onHeaders(status: number, headers: string[]): boolean;
   /** A body chunk; false pauses reading until `control.resume()`. */
   onData(chunk: Buffer): boolean;
-  onComplete(): void;
+  /**
+   * The response is complete. `tail` is its last body chunk when that chunk arrived in the
+   * same read as the end of the response (not passed to onData): a small response is then
+   * one call, and the proxy writes head, body and end to the client at once.
+   */
+  onComplete(tail?: Buffer): void;
   onError(err: Error): void;
 }
 
