@@ -140,3 +140,25 @@ test.serial('a reload keeps the counts of unchanged limits; a changed limit star
   t.is(r.status, 200);
   t.is(r.headers['ratelimit-policy'], '"default";q=6;w=60');
 });
+
+test.serial('the gateway\'s headers replace the upstream\'s: one RateLimit-Policy, one X-Request-Id', async (t) => {
+  up.respond = (_r, res) => {
+    res.writeHead(200, [
+      'RateLimit-Policy', '"upstream";q=1;w=1',
+      'RateLimit', '"upstream";r=0;t=1',
+      'X-Request-Id', 'upstream-id',
+      'Content-Length', '2',
+    ]);
+    res.end('ok');
+  };
+  try {
+    const r = await http(`${gw.url}/tenant`, { headers: { 'x-tenant': 'replace-check', 'x-request-id': 'client-id-123' } });
+    t.is(r.status, 200);
+    // A repeated header would arrive as an array here.
+    t.is(r.headers['ratelimit-policy'], '"default";q=1;w=60');
+    t.is(r.headers.ratelimit, '"default";r=0;t=60');
+    t.is(r.headers['x-request-id'], 'client-id-123');
+  } finally {
+    up.respond = undefined;
+  }
+});

@@ -46,13 +46,16 @@ export function forwardableRequestHeaders(headers: NodeJS.Dict<string | string[]
   }
 }
 
-/** Lengths of the hop-by-hop names: only a name of one of these lengths needs lower-casing to check. */
-const HOP_LENGTHS = new Set([...HOP_BY_HOP].map((h) => h.length));
+/** Upstream response headers not passed on: hop-by-hop, and the request id the gateway sets itself. */
+const RESPONSE_DROP = new Set([...HOP_BY_HOP, 'x-request-id']);
+/** Lengths of those names: only a name of one of these lengths needs lower-casing to check. */
+const DROP_LENGTHS = new Set([...RESPONSE_DROP].map((h) => h.length));
 
 /**
  * Upstream response headers (raw pairs: strings from the h1 client, latin1 Buffers from
- * undici) to a flat list for res.writeHead, without
- * hop-by-hop headers and without those the upstream named in its Connection header. Names
+ * undici) to a flat list for res.writeHead, without hop-by-hop headers, without those the
+ * upstream named in its Connection header, and without its X-Request-Id (the gateway sends
+ * the request's own, once). Names
  * keep the upstream's case (HTTP names are case-insensitive); flatToObject lower-cases them.
  */
 export function forwardableResponseHeaders(raw: readonly (string | Buffer)[]): string[] {
@@ -60,9 +63,9 @@ export function forwardableResponseHeaders(raw: readonly (string | Buffer)[]): s
   let conn: Set<string> | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = latin1(raw[i]!);
-    if (HOP_LENGTHS.has(name.length)) {
+    if (DROP_LENGTHS.has(name.length)) {
       const lower = name.toLowerCase();
-      if (HOP_BY_HOP.has(lower)) {
+      if (RESPONSE_DROP.has(lower)) {
         if (lower === 'connection') conn = connectionTokens(latin1(raw[i + 1]!));
         continue;
       }
@@ -73,6 +76,33 @@ export function forwardableResponseHeaders(raw: readonly (string | Buffer)[]): s
     const kept: string[] = [];
     for (let i = 0; i < out.length; i += 2) if (!conn.has(out[i]!.toLowerCase())) kept.push(out[i]!, out[i + 1]!);
     return kept;
+  }
+  return out;
+}
+
+/**
+ * The upstream's flat header list with the gateway's headers set over it: `fixed` (flat,
+ * lower-case names) then `dynamic` (lower-case names) replace any upstream header of the
+ * same name, compared case-insensitively. Arrays in `dynamic` become repeated headers.
+ */
+export function withGatewayHeaders(flat: string[], fixed: readonly string[], dynamic: Readonly<Record<string, string | string[]>> | undefined): string[] {
+  const names: string[] = [];
+  for (let i = 0; i < fixed.length; i += 2) names.push(fixed[i]!);
+  if (dynamic !== undefined) for (const k in dynamic) names.push(k);
+  const out: string[] = [];
+  for (let i = 0; i < flat.length; i += 2) {
+    const n = flat[i]!;
+    let replaced = false;
+    for (const g of names) if (g.length === n.length && (g === n || g === n.toLowerCase())) { replaced = true; break; }
+    if (!replaced) out.push(n, flat[i + 1]!);
+  }
+  for (let i = 0; i < fixed.length; i += 2) out.push(fixed[i]!, fixed[i + 1]!);
+  if (dynamic !== undefined) {
+    for (const k in dynamic) {
+      const v = dynamic[k]!;
+      if (typeof v === 'string') out.push(k, v);
+      else for (const one of v) out.push(k, one);
+    }
   }
   return out;
 }

@@ -24,6 +24,8 @@ export interface CompiledRoute {
   readonly upstream: UpstreamRuntime | undefined;
   readonly request: readonly RequestHook[];
   readonly response: readonly ResponseHook[];
+  /** The enforced policies' constant response headers, flat [name, value, ...] (lower-case names). */
+  readonly fixedHeaders: readonly string[];
   readonly log: readonly LogHook[];
   readonly stripPrefix: string | undefined;
   readonly rewrite: ((ctx: RequestContext) => string) | undefined;
@@ -118,11 +120,17 @@ function compileRoute(name: string, r: Route, config: GatewayConfig, upstreams: 
   // Response hooks run in reverse phase order (onion), so the outermost policy sees the final head.
   const response = active.filter((p) => p.h.response).reverse().map((p) => p.h.response!.bind(p.h));
   const log = active.filter((p) => p.h.log).map((p) => p.h.log!.bind(p.h));
+  const fixedHeaders: string[] = [];
+  for (const p of active) {
+    if (!p.enforce || !p.h.responseHeaders) continue;
+    for (const [k, v] of Object.entries(p.h.responseHeaders)) fixedHeaders.push(k.toLowerCase(), v);
+  }
   return Object.freeze({
     name,
     upstream: r.upstream ? upstreams.get(r.upstream) : undefined,
     request,
     response,
+    fixedHeaders: Object.freeze(fixedHeaders),
     log,
     stripPrefix: r.rewrite?.stripPrefix?.replace(/\/+$/, '') || undefined,
     rewrite: r.rewrite?.path ? compileTemplate(r.rewrite.path) : undefined,

@@ -24,10 +24,11 @@ export function sendReply(rt: Runtime, ctx: RequestContext, reply: LocalReply): 
     body = reply.body ?? '';
   }
   if (reply.headers) for (const k in reply.headers) headers[k.toLowerCase()] = reply.headers[k]!;
+  const route = ctx.route;
+  if (route) { const f = route.fixedHeaders; for (let i = 0; i < f.length; i += 2) headers[f[i]!] = f[i + 1]!; }
   if (ctx.responseHeaders) for (const k in ctx.responseHeaders) headers[k] = ctx.responseHeaders[k]!;
   headers['x-request-id'] = ctx.id;
   if (rt.draining) headers.connection = 'close';
-  const route = ctx.route;
   if (route && route.response.length) {
     const head: ResponseHead = { status, headers, local: true };
     for (const h of route.response) h(ctx, head);

@@ -43,6 +43,12 @@ export interface PolicyHandlers {
   request?(ctx: RequestContext): HookResult | Promise<HookResult>;
   /** When the response head is known (upstream or local), before it is written. */
   response?(ctx: RequestContext, head: ResponseHead): void;
+  /**
+   * Constant headers on every response of the route, proxied or local (lower-case names).
+   * They replace an upstream header of the same name and are set before response hooks
+   * run. Cheaper than a response hook: the proxied head stays a flat list, no object per request.
+   */
+  responseHeaders?: Readonly<Record<string, string>>;
   /** After the response finished (or the client went away). */
   log?(ctx: RequestContext): void;
   /** Released when the snapshot that created it is retired (timers, sockets). */

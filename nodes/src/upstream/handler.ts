@@ -17,7 +17,7 @@ import type { Retrying } from './attempts.ts';
 import type { UpstreamRuntime } from './upstream.ts';
 import type { ErrorCode } from '../errors.ts';
 import type { ResponseHead } from '../pipeline/types.ts';
-import { forwardableResponseHeaders, flatToObject } from '../http/headers.ts';
+import { forwardableResponseHeaders, flatToObject, withGatewayHeaders } from '../http/headers.ts';
 import { sendReply } from '../pipeline/reply.ts';
 import { finish } from '../pipeline/finish.ts';
 import { unwatchClient, watchClient, type ClientWatcher } from '../http/client-gone.ts';
@@ -112,8 +112,10 @@ export class ProxyHandler implements H1Handler, ClientWatcher {
     ctx.upstreamEnd = performance.now();
     let headers: string[] | Record<string, string | string[]> = forwardableResponseHeaders(rawHeaders);
     const route = ctx.route!;
-    if (route.response.length || ctx.responseHeaders) {
+    const fixed = route.fixedHeaders;
+    if (route.response.length) {
       const obj = flatToObject(headers);
+      for (let i = 0; i < fixed.length; i += 2) obj[fixed[i]!] = fixed[i + 1]!;
       if (ctx.responseHeaders) for (const k in ctx.responseHeaders) obj[k] = ctx.responseHeaders[k]!;
       const head: ResponseHead = { status: statusCode, headers: obj, local: false };
       for (const h of route.response) h(ctx, head);
@@ -122,6 +124,8 @@ export class ProxyHandler implements H1Handler, ClientWatcher {
       if (this.rt.draining) obj.connection = 'close';
       headers = obj;
     } else {
+      // No hooks: the head stays a flat list; the gateway's headers replace the upstream's.
+      if (fixed.length || ctx.responseHeaders) headers = withGatewayHeaders(headers, fixed, ctx.responseHeaders);
       headers.push('x-request-id', ctx.id);
       if (this.rt.draining) headers.push('connection', 'close');
     }

@@ -4,8 +4,8 @@
  * function, one counter per limit, the constant RateLimit-Policy value and the metric
  * children; a request costs one key lookup and one table update per limit.
  *
- * Every response of the route carries RateLimit-Policy (response hook, so replies made
- * before this phase have it too) and, once the request was counted, RateLimit; a refusal
+ * Every response of the route carries RateLimit-Policy (a constant response header of the
+ * route, so replies made before this phase have it too) and, once the request was counted, RateLimit; a refusal
  * is 429 GW_RATE_LIMITED with Retry-After. Shadow mode (`enforce: false`) counts what it
  * would refuse and stays invisible to clients: no headers.
  */
@@ -109,7 +109,7 @@ export const rateLimit: PolicyDefinition<Config> = {
         for (let i = 0; i < n; i++) { metrics.unregister(owner, ids[i]!); counters[i]!.close(); }
       },
     };
-    if (headers) handlers.response = (_ctx, head) => { head.headers['ratelimit-policy'] = POLICY; };
+    if (headers) handlers.responseHeaders = { 'ratelimit-policy': POLICY };
     return Object.freeze(handlers);
   },
 };

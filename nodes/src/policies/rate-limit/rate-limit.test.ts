@@ -23,7 +23,8 @@ function call(h: PolicyHandlers, r: FakeRequest = {}, consumer?: string): { ctx:
   const ctx = fakeContext(r);
   if (consumer) ctx.consumer = { name: consumer, groups: [] };
   const reply = h.request!(ctx) as LocalReply | undefined;
-  const head: ResponseHead = { status: reply ? 429 : 200, headers: { ...(ctx.responseHeaders ?? {}), ...(reply?.headers ?? {}) }, local: !!reply };
+  // As the pipeline does: the route's constant headers, then the request's, then the reply's.
+  const head: ResponseHead = { status: reply ? 429 : 200, headers: { ...(h.responseHeaders ?? {}), ...(ctx.responseHeaders ?? {}), ...(reply?.headers ?? {}) }, local: !!reply };
   h.response?.(ctx, head);
   return { ctx, reply, head };
 }
@@ -126,6 +127,7 @@ test('key parts: header with IP fallback, route, combinations, long values hashe
 test('shadow mode: passes nothing to the client but counts what it would refuse', async (t) => {
   const { h, deps } = setup({ limit: 1, window: '1m', by: 'ip', enforce: false });
   t.is(h.response, undefined);
+  t.is(h.responseHeaders, undefined);
   const first = call(h);
   t.is(first.reply, undefined);
   t.is(first.ctx.responseHeaders, undefined);
