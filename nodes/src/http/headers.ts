@@ -86,16 +86,14 @@ export function forwardableResponseHeaders(raw: readonly (string | Buffer)[]): s
  * same name, compared case-insensitively. Arrays in `dynamic` become repeated headers.
  */
 export function withGatewayHeaders(flat: string[], fixed: readonly string[], dynamic: Readonly<Record<string, string | string[]>> | undefined): string[] {
-  const names: string[] = [];
-  for (let i = 0; i < fixed.length; i += 2) names.push(fixed[i]!);
-  if (dynamic !== undefined) for (const k in dynamic) names.push(k);
-  const out: string[] = [];
+  // Compacted in place: the list is the caller's own.
+  let w = 0;
   for (let i = 0; i < flat.length; i += 2) {
     const n = flat[i]!;
-    let replaced = false;
-    for (const g of names) if (g.length === n.length && (g === n || g === n.toLowerCase())) { replaced = true; break; }
-    if (!replaced) out.push(n, flat[i + 1]!);
+    if (!isGatewayName(n, fixed, dynamic)) { flat[w++] = n; flat[w++] = flat[i + 1]!; }
   }
+  flat.length = w;
+  const out = flat;
   for (let i = 0; i < fixed.length; i += 2) out.push(fixed[i]!, fixed[i + 1]!);
   if (dynamic !== undefined) {
     for (const k in dynamic) {
@@ -105,6 +103,18 @@ export function withGatewayHeaders(flat: string[], fixed: readonly string[], dyn
     }
   }
   return out;
+}
+
+function isGatewayName(n: string, fixed: readonly string[], dynamic: Readonly<Record<string, unknown>> | undefined): boolean {
+  let lower: string | undefined;
+  for (let j = 0; j < fixed.length; j += 2) {
+    const g = fixed[j]!;
+    if (g.length === n.length && (g === n || g === (lower ??= n.toLowerCase()))) return true;
+  }
+  if (dynamic !== undefined) {
+    for (const g in dynamic) if (g.length === n.length && (g === n || g === (lower ??= n.toLowerCase()))) return true;
+  }
+  return false;
 }
 
 function latin1(v: string | Buffer): string {
