@@ -2,7 +2,7 @@ import test from 'ava';
 import http from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import net from 'node:net';
-import { TrustedProxies, clientAddress, forwardedFor, forwardedHost, forwardedProto, parseForwardedEntry, peerAddress } from './client-ip.ts';
+import { TrustedProxies, clientAddress, forwardedFor, forwardedHost, forwardedProto, parseForwardedEntry, pushForwarded, peerAddress } from './client-ip.ts';
 
 function req(remoteAddress: string | undefined, rawHeaders: string[] = [], encrypted = false): IncomingMessage {
   const headers: Record<string, string> = {};
@@ -167,4 +167,15 @@ test('end to end through Node: rawHeaders keeps every XFF line; v4-mapped loopba
     ['198.51.100.1', '198.51.100.1:1234, ::1', '::1'],
     ['', 'nonsense, 127.0.0.1', '127.0.0.1'],
   ]);
+});
+
+test('pushForwarded: the three headers as the single functions give them, trusted peer or not', (t) => {
+  const cases = [req('203.0.113.9', xff('1.1.1.1')), req(LB, xff('198.51.100.1')), req(`::ffff:${LB}`, [...xff('6.6.6.6'), 'X-Forwarded-Proto', 'https', 'X-Forwarded-Host', 'api.example.com']), req('203.0.113.9', [], true)];
+  for (const r of cases) {
+    for (const tp of [trusted, none]) {
+      const out: string[] = [];
+      pushForwarded(out, r, tp, 'own.example');
+      t.deepEqual(out, ['x-forwarded-for', forwardedFor(r, tp), 'x-forwarded-proto', forwardedProto(r, tp), 'x-forwarded-host', forwardedHost(r, tp, 'own.example')]);
+    }
+  }
 });

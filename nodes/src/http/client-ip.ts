@@ -123,6 +123,20 @@ export function clientAddress(req: IncomingMessage, trusted: TrustedProxies): st
 }
 
 /**
+ * The three X-Forwarded-* headers to send upstream, pushed as pairs onto `out`. The socket
+ * address is read and checked against the trusted proxies once; from an untrusted peer
+ * (the common case) nothing the client wrote is looked at.
+ */
+export function pushForwarded(out: string[], req: IncomingMessage, trusted: TrustedProxies, ownHost: string): void {
+  const peer = peerAddress(req);
+  if (fromTrustedPeer(peer, trusted)) {
+    out.push('x-forwarded-for', forwardedFor(req, trusted), 'x-forwarded-proto', forwardedProto(req, trusted), 'x-forwarded-host', forwardedHost(req, trusted, ownHost));
+    return;
+  }
+  out.push('x-forwarded-for', peer, 'x-forwarded-proto', (req.socket as { encrypted?: boolean } | null)?.encrypted === true ? 'https' : 'http', 'x-forwarded-host', ownHost);
+}
+
+/**
  * X-Forwarded-For to send upstream: the incoming chain (only from a trusted peer, verbatim,
  * lines joined by ', ') followed by the socket address.
  */

@@ -17,7 +17,7 @@ import type { RequestContext } from '../pipeline/context.ts';
 import type { Runtime } from '../pipeline/runtime.ts';
 import type { UpstreamRuntime } from './upstream.ts';
 import { forwardableRequestHeaders } from '../http/headers.ts';
-import { forwardedFor, forwardedHost, forwardedProto } from '../http/client-ip.ts';
+import { pushForwarded } from '../http/client-ip.ts';
 import { traceparent } from '../pipeline/ids.ts';
 import { sendReply } from '../pipeline/reply.ts';
 import { ProxyHandler } from './handler.ts';
@@ -40,10 +40,8 @@ export function forward(rt: Runtime, ctx: RequestContext, up: UpstreamRuntime): 
   const host = ctx.authority || ctx.host; // what was routed (RFC 9112 §3.2.2), never a second Host
   // The target's Host is added by the pool from its origin (its own per target on a retry).
   if (up.preserveHost) h.push('host', host);
+  pushForwarded(h, req, rt.trusted, host);
   h.push(
-    'x-forwarded-for', forwardedFor(req, rt.trusted),
-    'x-forwarded-proto', forwardedProto(req, rt.trusted),
-    'x-forwarded-host', forwardedHost(req, rt.trusted, host),
     'x-request-id', ctx.id,
     'traceparent', traceparent(req.headers.traceparent, ctx.ownId ? ctx.id : undefined),
   );
