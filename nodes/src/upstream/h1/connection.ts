@@ -328,7 +328,7 @@ export class H1Conn {
     }
     if (this.latest !== null) this.flushLatest();
     if (!this.resDone) {
-      if (this.broken) { const x = this.x; if (x !== null) this.failExchange(x, new UpstreamError('UND_ERR_SOCKET', 'unexpected upgrade from upstream')); this.destroy(); }
+      if (this.broken) { const x = this.x; if (x !== null) this.failExchange(x, new UpstreamError('UND_ERR_SOCKET', 'upstream out of step: an upgrade nobody asked for')); this.destroy(); }
       return;
     }
     this.resDone = false;
