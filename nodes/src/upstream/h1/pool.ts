@@ -65,6 +65,8 @@ export interface H1PoolOptions {
   keepAliveTimeout: number;
   /** Largest upstream response head (bytes); 0 = Node's default (16 KiB). */
   maxHeaderSize?: number;
+  /** https targets: certificate authorities trusted in addition to Node's (PEM). */
+  ca?: string | Buffer | undefined;
 }
 
 /** One request's journey through the pool; the handler's control. */
@@ -109,7 +111,7 @@ export class H1Pool {
   readonly tls: boolean;
   /** Host header value when the request has none. */
   readonly hostHeader: string;
-  readonly opts: Required<H1PoolOptions>;
+  readonly opts: Required<Omit<H1PoolOptions, 'ca'>> & Pick<H1PoolOptions, 'ca'>;
   private readonly idle: H1Conn[] = [];
   private readonly conns = new Set<H1Conn>();
   private queue: Exchange[] = [];
