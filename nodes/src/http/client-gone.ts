@@ -12,7 +12,9 @@ export interface ClientWatcher { onClientGone(): void }
 const LIVE = Symbol('gatehouse.live');
 type Watched = Socket & { [LIVE]?: ClientWatcher[] };
 
-export function watchClient(socket: Socket, w: ClientWatcher): void {
+export function watchClient(socket: Socket | null, w: ClientWatcher): void {
+  // Node drops a request's socket once the connection is gone: then there is nothing to watch.
+  if (socket === null || socket.destroyed) { queueMicrotask(() => { w.onClientGone(); }); return; }
   const s = socket as Watched;
   let list = s[LIVE];
   if (list === undefined) {
@@ -26,7 +28,8 @@ export function watchClient(socket: Socket, w: ClientWatcher): void {
   list.push(w);
 }
 
-export function unwatchClient(socket: Socket, w: ClientWatcher): void {
+export function unwatchClient(socket: Socket | null, w: ClientWatcher): void {
+  if (socket === null) return;
   const list = (socket as Watched)[LIVE];
   if (list === undefined) return;
   const last = list.length - 1;
