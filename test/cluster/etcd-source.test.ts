@@ -5,7 +5,7 @@ import type { Etcd3 } from 'etcd3';
 import { EtcdSource } from '../../nodes/src/config/etcd.ts';
 import { createEtcdClient } from '../../nodes/src/config/etcd-client.ts';
 import type { ConfigUpdate } from '../../nodes/src/config/source.ts';
-import { startEtcd, type EtcdServer } from '../helpers/etcd.ts';
+import { etcdPerFile, type EtcdServer } from '../helpers/etcd.ts';
 import { captureLogger } from '../helpers/log.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -14,14 +14,7 @@ const upstream = { targets: [{ url: 'http://127.0.0.1:3001' }] };
 
 let etcd: EtcdServer;
 let client: Etcd3;
-test.before(async () => {
-  etcd = await startEtcd();
-  client = createEtcdClient([etcd.endpoint]);
-});
-test.after.always(async () => {
-  client?.close();
-  await etcd?.stop();
-});
+etcdPerFile(test, (e, c) => { etcd = e; client = c; });
 
 /** A started source on a fresh prefix, stopped at teardown; `updates` collects every onUpdate. */
 async function source(t: import('ava').ExecutionContext, extra: Partial<ConstructorParameters<typeof EtcdSource>[0]> = {}, prefix = `/t-${randomUUID()}`) {

@@ -5,21 +5,14 @@ import { fileURLToPath } from 'node:url';
 import type { Etcd3 } from 'etcd3';
 import { Membership, listNodes } from '../../nodes/src/cluster/membership.ts';
 import { createEtcdClient } from '../../nodes/src/config/etcd-client.ts';
-import { startEtcd, type EtcdServer } from '../helpers/etcd.ts';
+import { etcdPerFile, startEtcd, type EtcdServer } from '../helpers/etcd.ts';
 import { captureLogger } from '../helpers/log.ts';
 import { spawnTracked, killTracked } from '../helpers/child.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 let etcd: EtcdServer;
 let client: Etcd3;
-test.before(async () => {
-  etcd = await startEtcd();
-  client = createEtcdClient([etcd.endpoint]);
-});
-test.after.always(async () => {
-  client?.close();
-  await etcd?.stop();
-});
+etcdPerFile(test, (e, c) => { etcd = e; client = c; });
 
 function member(t: import('ava').ExecutionContext, o: { prefix: string; id?: string; ttl?: number; client?: Etcd3 }) {
   const m = new Membership({

@@ -4,22 +4,14 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { Etcd3 } from 'etcd3';
 import { registerInstance, RegistryWatcher, type Instance } from '../../nodes/src/discovery/registry.ts';
-import { createEtcdClient } from '../../nodes/src/config/etcd-client.ts';
-import { startEtcd, type EtcdServer } from '../helpers/etcd.ts';
+import { etcdPerFile, type EtcdServer } from '../helpers/etcd.ts';
 import { captureLogger } from '../helpers/log.ts';
 import { spawnTracked, killTracked } from '../helpers/child.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 let etcd: EtcdServer;
 let client: Etcd3;
-test.before(async () => {
-  etcd = await startEtcd();
-  client = createEtcdClient([etcd.endpoint]);
-});
-test.after.always(async () => {
-  client?.close();
-  await etcd?.stop();
-});
+etcdPerFile(test, (e, c) => { etcd = e; client = c; });
 
 async function watcher(t: import('ava').ExecutionContext, prefix: string, service = 'users') {
   const lists: Instance[][] = [];

@@ -1,19 +1,9 @@
 import test from 'ava';
-import { startEtcd, type EtcdServer } from '../helpers/etcd.ts';
-import { configKeys, DOC, etcdKeys, route, startAdmin, UPSTREAM, type Admin } from './harness.ts';
+import type { EtcdServer } from '../helpers/etcd.ts';
+import { configKeys, DOC, etcdKeys, route, adminsPerFile, UPSTREAM } from './harness.ts';
 
 let etcd: EtcdServer;
-const admins: Admin[] = [];
-test.before(async () => { etcd = await startEtcd(); });
-test.after.always(async () => {
-  await Promise.all(admins.map((a) => a.close()));
-  await etcd?.stop();
-});
-async function admin(opts: Parameters<typeof startAdmin>[1] = {}): Promise<Admin> {
-  const a = await startAdmin(etcd, opts);
-  admins.push(a);
-  return a;
-}
+const admin = adminsPerFile(test, (e) => { etcd = e; });
 const flat = (doc: Record<string, Record<string, unknown>>) =>
   Object.fromEntries(Object.entries(doc).flatMap(([kind, items]) => Object.entries(items).map(([n, v]) => [`${kind}/${n}`, v])));
 

@@ -8,7 +8,8 @@ import { createStoreClient } from '../../control/src/store/client.ts';
 import { ConfigStore, type ConfigStoreOptions } from '../../control/src/store/config-store.ts';
 import { createAdminServer, listen } from '../../control/src/admin-api/server.ts';
 import { http, type Res } from '../helpers/http.ts';
-import type { EtcdServer } from '../helpers/etcd.ts';
+import type { TestFn } from 'ava';
+import { startEtcd, type EtcdServer } from '../helpers/etcd.ts';
 
 export const TOKEN = 'test-admin-token-0123456789';
 
@@ -45,6 +46,25 @@ export async function startAdmin(etcd: EtcdServer, opts: ConfigStoreOptions & { 
 }
 
 /** Every key under a prefix as parsed JSON (raw text when not JSON), read with etcdctl: what nodes would see. */
+/**
+ * The admin-API tests' fixture: one etcd for the file (handed to `ready`) and `admin()`,
+ * which starts an admin API on a fresh prefix; all of them are closed after the file.
+ */
+export function adminsPerFile(test: TestFn, ready: (etcd: EtcdServer) => void = () => undefined): (opts?: Parameters<typeof startAdmin>[1]) => Promise<Admin> {
+  let etcd: EtcdServer | undefined;
+  const admins: Admin[] = [];
+  test.before(async () => { etcd = await startEtcd(); ready(etcd); });
+  test.after.always(async () => {
+    await Promise.all(admins.map((a) => a.close()));
+    await etcd?.stop();
+  });
+  return async (opts = {}) => {
+    const a = await startAdmin(etcd!, opts);
+    admins.push(a);
+    return a;
+  };
+}
+
 export async function etcdKeys(etcd: EtcdServer, prefix: string): Promise<Record<string, unknown>> {
   const out = await etcd.ctl('get', '--prefix', `${prefix}/`, '-w', 'json');
   const res = JSON.parse(out) as { kvs?: Array<{ key: string; value: string }> };

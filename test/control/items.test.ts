@@ -1,20 +1,10 @@
 import test from 'ava';
 import { startEtcd, type EtcdServer } from '../helpers/etcd.ts';
 import { raw, statuses } from '../helpers/http.ts';
-import { configKeys, etcdKeys, route, startAdmin, TOKEN, UPSTREAM, type Admin } from './harness.ts';
+import { configKeys, etcdKeys, route, adminsPerFile, startAdmin, TOKEN, UPSTREAM } from './harness.ts';
 
 let etcd: EtcdServer;
-const admins: Admin[] = [];
-test.before(async () => { etcd = await startEtcd(); });
-test.after.always(async () => {
-  await Promise.all(admins.map((a) => a.close()));
-  await etcd?.stop();
-});
-async function admin(opts: Parameters<typeof startAdmin>[1] = {}): Promise<Admin> {
-  const a = await startAdmin(etcd, opts);
-  admins.push(a);
-  return a;
-}
+const admin = adminsPerFile(test, (e) => { etcd = e; });
 
 test('CRUD: put creates (201) then updates (200), get returns it with an ETag, delete removes it', async (t) => {
   const a = await admin();

@@ -1,21 +1,15 @@
 import test from 'ava';
 import pino from 'pino';
-import { startEtcd, type EtcdServer } from '../helpers/etcd.ts';
+import type { EtcdServer } from '../helpers/etcd.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { Membership } from '../../nodes/src/cluster/membership.ts';
-import { startAdmin, UPSTREAM, type Admin } from './harness.ts';
+import { adminsPerFile, UPSTREAM } from './harness.ts';
 
 let etcd: EtcdServer;
-const admins: Admin[] = [];
-test.before(async () => { etcd = await startEtcd(); });
-test.after.always(async () => {
-  await Promise.all(admins.map((a) => a.close()));
-  await etcd?.stop();
-});
+const admin = adminsPerFile(test, (e) => { etcd = e; });
 
 test('status lists every node from its leased membership key, with the revision it serves and whether it is behind', async (t) => {
-  const a = await startAdmin(etcd);
-  admins.push(a);
+  const a = await admin();
   const empty = (await a.call('GET', '/v1/status')).json();
   t.deepEqual(empty.nodes, []);
   t.is(empty.configRevision, 0);

@@ -7,6 +7,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import type { TestFn } from 'ava';
+import type { Etcd3 } from 'etcd3';
+import { createEtcdClient } from '../../nodes/src/config/etcd-client.ts';
 import { spawnTracked, killTracked, type Tracked } from './child.ts';
 import { freePort } from './ports.ts';
 import { waitFor } from './wait.ts';
@@ -102,4 +105,22 @@ export async function startEtcd(opts: { startTimeout?: number } = {}): Promise<E
       return stdout;
     },
   };
+}
+
+/**
+ * One etcd and one client for every test of a file: started in `test.before`, closed and
+ * stopped in `test.after.always`. `ready` hands them to the file's own variables.
+ */
+export function etcdPerFile(test: TestFn, ready: (etcd: EtcdServer, client: Etcd3) => void): void {
+  let etcd: EtcdServer | undefined;
+  let client: Etcd3 | undefined;
+  test.before(async () => {
+    etcd = await startEtcd();
+    client = createEtcdClient([etcd.endpoint]);
+    ready(etcd, client);
+  });
+  test.after.always(async () => {
+    client?.close();
+    await etcd?.stop();
+  });
 }
