@@ -14,11 +14,9 @@ export interface Balancer { pick(key: string | undefined): Target | undefined }
 export class RoundRobin implements Balancer {
   private readonly targets: readonly Target[];
   private readonly current: number[];
-  private readonly total: number;
   constructor(targets: readonly Target[]) {
     this.targets = targets;
     this.current = targets.map(() => 0);
-    this.total = targets.reduce((s, t) => s + t.weight, 0);
   }
   pick(): Target | undefined {
     const ts = this.targets;
@@ -33,8 +31,8 @@ export class RoundRobin implements Balancer {
       if (best < 0 || this.current[i]! > this.current[best]!) best = i;
     }
     if (best < 0) return undefined;
+    // nginx's rule: subtract the weight of the targets considered this time (the available ones).
     this.current[best]! -= total;
-    void this.total;
     return ts[best];
   }
 }
@@ -60,7 +58,7 @@ export class LeastRequest implements Balancer {
   }
 }
 
-/** FNV-1a 32-bit: fast, good enough spread for a ring. */
+/** 32-bit FNV-1a over UTF-16 code units: cheap, stable across processes and nodes (hash ring, sticky splits). */
 export function fnv1a(s: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < s.length; i++) {

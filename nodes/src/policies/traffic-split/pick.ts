@@ -6,6 +6,8 @@
  *  - Sticky: FNV-1a of the key modulo the weight sum picks the slot, so one client stays
  *    on one upstream while the weights stay the same.
  */
+import { fnv1a } from '../../upstream/balancers.ts';
+
 export interface Weighted<T> { value: T; weight: number }
 
 export class SmoothWeighted<T> {
@@ -31,15 +33,6 @@ export class SmoothWeighted<T> {
   }
 }
 
-/** 32-bit FNV-1a over UTF-16 code units: cheap, stable across processes and nodes. */
-export function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
 
 export class HashedWeighted<T> {
   private readonly bounds: number[] = [];

@@ -1,6 +1,7 @@
 import test from 'ava';
 import { trafficSplit } from './index.ts';
-import { fnv1a, HashedWeighted, SmoothWeighted } from './pick.ts';
+import { HashedWeighted, SmoothWeighted } from './pick.ts';
+import { fnv1a } from '../../upstream/balancers.ts';
 import { fakeContext, fakeDeps, type FakeRequest } from '../../../../test/helpers/fake-request.ts';
 import { compileSchema } from '../../schema/validate.ts';
 import { UpstreamRuntime } from '../../upstream/upstream.ts';
