@@ -4,6 +4,8 @@
  * Codes and titles are fixed here; `detail` never carries internal error text (an etcd or
  * Node error message stays in the server log).
  */
+// The gateway's problem type base, so one page (docs/errors.md) documents both catalogues.
+import { PROBLEM_TYPE_BASE } from '../../../nodes/src/errors.ts';
 import type { ServerResponse } from 'node:http';
 
 export const adminErrors = {
@@ -22,8 +24,6 @@ export const adminErrors = {
 
 export type AdminErrorCode = keyof typeof adminErrors;
 
-/** Same base as the gateway's problem types, so one page documents both. */
-export const PROBLEM_TYPE_BASE = 'https://gatehouse.dev/errors/';
 
 /** A problem to answer with; thrown by handlers, turned into a response by the server. */
 export class Problem extends Error {
