@@ -800,6 +800,11 @@ test('CR/LF in a header value or a space in the path: UND_ERR_INVALID_ARG, nothi
   t.is(again.body.toString(), 'fine');
   t.true(srv.conns.flatMap((c) => c.requests).every((h) => !h.includes('injected')));
   t.is(srv.conns.at(-1)!.requests.at(-1), `GET /after HTTP/1.1\r\nhost: 127.0.0.1:${srv.port}\r\n\r\n`);
+
+  // Entries after the caller-vouched ones (`checked`: what policies add) are checked too.
+  const late = await send(pool, { headers: ['x-from-parser', 'ok', 'x-consumer-name', 'eve\r\nx-injected: 1'], checked: 2 });
+  t.is(late.error?.code, 'UND_ERR_INVALID_ARG');
+  t.true(srv.conns.flatMap((c) => c.requests).every((h) => !h.includes('injected')));
 });
 
 // 13. close()
