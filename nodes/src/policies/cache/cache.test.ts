@@ -90,6 +90,7 @@ test('decide: fresh, stale-while-revalidate, must-revalidate, request max-age/mi
   const plain = meta({ 'cache-control': 'max-age=10' });
   const rd = (s: string) => parseRequestDirectives(s, undefined);
   t.is(decide(plain, T0 + 5_000, rd('max-age=0')), REVALIDATE);
+  t.is(decide(plain, T0, rd('max-age=0')), REVALIDATE, 'max-age=0 revalidates even a response stored this millisecond');
   t.is(decide(plain, T0 + 5_000, rd('max-age=6')), FRESH);
   t.is(decide(plain, T0 + 5_000, rd('min-fresh=6')), REVALIDATE);
   t.is(decide(plain, T0 + 5_000, rd('no-cache')), REVALIDATE);

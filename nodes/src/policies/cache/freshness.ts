@@ -111,7 +111,9 @@ export function decide(e: Timing, now: number, rd: RequestDirectives | undefined
     if (fresh) return FRESH;
     return !e.noStale && staleness <= e.swr ? STALE_REFRESH : REVALIDATE;
   }
-  if (rd.noCache) return REVALIDATE;
+  // max-age=0 is how clients (a browser's reload) ask for revalidation; read it as no-cache,
+  // not as "age <= 0 s", which a response stored in the same millisecond would still meet.
+  if (rd.noCache || rd.maxAge === 0) return REVALIDATE;
   const age = now - e.ageBase;
   if (rd.maxAge !== undefined && age > rd.maxAge * 1000) return REVALIDATE;
   if (fresh) {
