@@ -32,6 +32,11 @@ export interface GatewayOptions {
   services?: Record<string, unknown>;
   /** Use SO_REUSEPORT so sibling worker processes share the port (kernel balancing). */
   reusePort?: boolean;
+  /**
+   * Where the status server listens instead of node.status. A worker of a multi-worker node
+   * uses a private loopback port ('127.0.0.1:0'); the primary serves node.status (workers/).
+   */
+  statusListen?: string;
   accessLogDestination?: import('pino').DestinationStream;
 }
 
@@ -154,7 +159,8 @@ export class Gateway {
     this.proxy = proxy;
     this.status = createStatusServer(this, this.statusRoutes);
     const p = await listen(proxy, n.listen ?? DEFAULTS.listen, this.opts.reusePort);
-    const s = await listen(this.status, n.status ?? DEFAULTS.status, this.opts.reusePort);
+    const statusListen = this.opts.statusListen;
+    const s = await listen(this.status, statusListen ?? n.status ?? DEFAULTS.status, statusListen === undefined && this.opts.reusePort);
     this.opts.logger.info({ proxy: `${p.address}:${p.port}`, status: `${s.address}:${s.port}` }, 'gateway listening');
     return { proxy: p, status: s };
   }

@@ -10,7 +10,9 @@ import { readConfigFile } from './config/file.ts';
 import { validateConfig, formatErrors } from './schema/validate.ts';
 import type { NodeSettings } from './schema/model.ts';
 import { startNode } from './cluster/node.ts';
-import { superviseWorkers } from './workers.ts';
+import { superviseWorkers } from './workers/supervise.ts';
+import type { StatusPortMessage } from './workers/status-front.ts';
+import { DEFAULTS, splitHostPort } from './gateway.ts';
 import { COUNTERS, defaultCounterStore } from './cluster/counters/services.ts';
 
 export async function runNode(configPath: string, workersFlag?: string): Promise<number> {
@@ -26,7 +28,7 @@ export async function runNode(configPath: string, workersFlag?: string): Promise
   const logger = pino({ level: node.log?.level ?? 'info', base: { pid: process.pid } }, pino.destination({ dest: 2, sync: false }));
 
   if (workers > 1 && cluster.isPrimary) {
-    return superviseWorkers(workers, logger);
+    return superviseWorkers({ workers, status: splitHostPort(node.status ?? DEFAULTS.status), logger });
   }
   // Rate-limit counts: one store per process; under --workers it shares use with the siblings.
   const services = { [COUNTERS]: defaultCounterStore() };
@@ -34,7 +36,15 @@ export async function runNode(configPath: string, workersFlag?: string): Promise
     logger.warn('cluster mode: upstreams, consumers and routes come from etcd; the ones in the file are ignored');
   }
   // cluster/node.ts picks the config source (the file, or etcd with the snapshot file as fallback).
-  const running = await startNode({ node, configFile: file, logger, services, reusePort: workers > 1 || cluster.isWorker });
+  // A worker's status server is private (loopback, any port); the primary answers for the node.
+  const running = await startNode({
+    node, configFile: file, logger, services, reusePort: workers > 1 || cluster.isWorker,
+    ...(cluster.isWorker ? { statusListen: '127.0.0.1:0' } : {}),
+  });
+  if (cluster.isWorker) {
+    const port = Number(running.statusAddress.slice(running.statusAddress.lastIndexOf(':') + 1));
+    process.send?.({ type: 'gatehouse:status-port', port } satisfies StatusPortMessage);
+  }
   const stop = (signal: string): void => {
     logger.info({ signal }, 'shutting down');
     void running.stop().then(() => { logger.flush(); process.exit(0); });

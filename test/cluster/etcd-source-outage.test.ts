@@ -50,7 +50,7 @@ test('start while etcd is down: bounded start, then catch-up once etcd answers',
   const err = await t.throwsAsync(src.start((u) => updates.push(u)));
   const took = performance.now() - t0;
   t.log(`start() rejected after ${took.toFixed(0)} ms: ${err.message}`);
-  t.true(took < 1500);
+  t.true(took < 3000);
   t.regex(err.message, /did not answer within 800 ms; still retrying/);
   t.is(updates.length, 0);
   t.is(src.revision, 0);

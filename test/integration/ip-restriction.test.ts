@@ -102,7 +102,7 @@ test.serial('User-Agent and Referer rules; a pathological User-Agent is answered
   // 12 KB of 'a' against a many-star glob: exponential for a backtracking matcher, linear here.
   const start = performance.now();
   t.is((await http(`${gw.url}/ua`, { headers: { 'user-agent': 'a'.repeat(12 * 1024) } })).status, 200);
-  t.true(performance.now() - start < 500, `${Math.round(performance.now() - start)} ms`);
+  t.true(performance.now() - start < 3000, `${Math.round(performance.now() - start)} ms`);
 });
 
 test.serial('shadow mode: a request outside the allow list passes and is counted', async (t) => {

@@ -40,6 +40,8 @@ export interface NodeOptions {
   configFile: string;
   logger: Logger;
   reusePort?: boolean;
+  /** See GatewayOptions.statusListen. */
+  statusListen?: string;
   services?: Record<string, unknown>;
   /** DNS resolver for `discovery.dns` (tests); default node:dns with node.dns.servers. */
   resolver?: DnsResolver;
@@ -143,7 +145,7 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
   // Before listening, give discovery a moment for first answers; not when serving the snapshot:
   // etcd is down then, and the snapshot holds the targets discovery last found.
   const observed: ObservedSource = new ObservedSource(source, after, () => discovery.settled(fallback?.origin === 'snapshot' ? 0 : DISCOVERY_WAIT_MS));
-  const gw: Gateway = new Gateway({ node, source: observed, logger, baseDir, reusePort: o.reusePort ?? false, services });
+  const gw: Gateway = new Gateway({ node, source: observed, logger, baseDir, reusePort: o.reusePort ?? false, ...(o.statusListen ? { statusListen: o.statusListen } : {}), services });
   const gateway = gw;
   if (cl) skippedCounter(gw); // registered up front so it reads 0, not absent
   shared?.attach(gw);

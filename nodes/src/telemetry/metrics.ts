@@ -19,7 +19,7 @@ export class Metrics {
   inflightSource: () => number = () => 0;
 
   constructor() {
-    client.collectDefaultMetrics({ register: this.registry, prefix: 'gatehouse_process_' });
+    client.collectDefaultMetrics({ register: this.registry, prefix: 'gatehouse_' }); // gatehouse_process_cpu_seconds_total, gatehouse_nodejs_*
     this.configReloads = new client.Counter({ name: 'gatehouse_config_reloads_total', help: 'Config loads by source and result (applied | rejected).', labelNames: ['source', 'result'], registers: [this.registry] });
     this.configRevision = new client.Gauge({ name: 'gatehouse_config_revision', help: 'Revision of the config this node serves.', registers: [this.registry] });
     this.policyDecisions = new client.Counter({ name: 'gatehouse_policy_decisions_total', help: 'Requests a policy stopped (deny) or would have stopped in shadow mode (shadow_deny).', labelNames: ['route', 'policy', 'outcome'], registers: [this.registry] });

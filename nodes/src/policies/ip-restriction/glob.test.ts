@@ -44,5 +44,6 @@ test('pathological input finishes fast (no backtracking)', (t) => {
   const input = 'a'.repeat(16 * 1024);
   const start = performance.now();
   for (let i = 0; i < 100; i++) t.false(m(input));
-  t.true(performance.now() - start < 500, `${performance.now() - start} ms`);
+  // Backtracking would take hours; the bound leaves room for a busy shared machine.
+  t.true(performance.now() - start < 3000, `${performance.now() - start} ms`);
 });

@@ -47,7 +47,7 @@ test('depth limit counts containers; deep input fails fast without recursion', (
   const deep = '['.repeat(1_000_000) + ']'.repeat(1_000_000);
   const start = performance.now();
   t.regex(scanJson(deep, 32)!, /deeper than 32/);
-  t.true(performance.now() - start < 200);
+  t.true(performance.now() - start < 1000);
 });
 
 test('bytes: invalid UTF-8, overlong forms, encoded surrogates and a BOM are refused', (t) => {
