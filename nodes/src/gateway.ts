@@ -160,7 +160,11 @@ export class Gateway {
     this.status = createStatusServer(this, this.statusRoutes);
     const p = await listen(proxy, n.listen ?? DEFAULTS.listen, this.opts.reusePort);
     const statusListen = this.opts.statusListen;
-    const s = await listen(this.status, statusListen ?? n.status ?? DEFAULTS.status, statusListen === undefined && this.opts.reusePort);
+    // A worker's private status port is its own (exclusive): node:cluster would otherwise
+    // share one handle, and one port, among all the workers asking for port 0.
+    const s = statusListen === undefined
+      ? await listen(this.status, n.status ?? DEFAULTS.status, this.opts.reusePort)
+      : await listen(this.status, statusListen, false, true);
     this.opts.logger.info({ proxy: `${p.address}:${p.port}`, status: `${s.address}:${s.port}` }, 'gateway listening');
     return { proxy: p, status: s };
   }
@@ -199,11 +203,11 @@ export class Gateway {
   describeErrors(): string { return formatErrors(this.lastErrors); }
 }
 
-function listen(server: http.Server, addr: string, reusePort = false): Promise<AddressInfo> {
+function listen(server: http.Server, addr: string, reusePort = false, exclusive = reusePort): Promise<AddressInfo> {
   const { host, port } = splitHostPort(addr);
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ host, port, reusePort, exclusive: reusePort }, () => {
+    server.listen({ host, port, reusePort, exclusive }, () => {
       server.off('error', reject);
       resolve(server.address() as AddressInfo);
     });

@@ -13,6 +13,7 @@ import { startNode } from './cluster/node.ts';
 import { superviseWorkers } from './workers/supervise.ts';
 import type { StatusPortMessage } from './workers/status-front.ts';
 import { DEFAULTS, splitHostPort } from './gateway.ts';
+import { parseDuration } from './schema/duration.ts';
 import { COUNTERS, defaultCounterStore } from './cluster/counters/services.ts';
 
 export async function runNode(configPath: string, workersFlag?: string): Promise<number> {
@@ -28,29 +29,43 @@ export async function runNode(configPath: string, workersFlag?: string): Promise
   const logger = pino({ level: node.log?.level ?? 'info', base: { pid: process.pid } }, pino.destination({ dest: 2, sync: false }));
 
   if (workers > 1 && cluster.isPrimary) {
-    return superviseWorkers({ workers, status: splitHostPort(node.status ?? DEFAULTS.status), logger });
+    return superviseWorkers({
+      workers, status: splitHostPort(node.status ?? DEFAULTS.status), logger,
+      drainMs: parseDuration(node.drainTimeout ?? DEFAULTS.drainTimeout),
+    });
   }
   // Rate-limit counts: one store per process; under --workers it shares use with the siblings.
   const services = { [COUNTERS]: defaultCounterStore() };
   if (node.cluster && ['upstreams', 'consumers', 'routes'].some((k) => (doc as Record<string, unknown>)[k] !== undefined)) {
     logger.warn('cluster mode: upstreams, consumers and routes come from etcd; the ones in the file are ignored');
   }
+  // Stop requests are heard from the start: a SIGTERM, or the supervisor's 'shutdown' sent
+  // while this worker is still loading its config, must not be lost (the worker would never
+  // exit). Before the node runs there is nothing to drain: exit at once.
+  let stop = (signal: string): void => {
+    logger.info({ signal }, 'stopped before the node was running');
+    logger.flush();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  if (cluster.isWorker) process.on('message', (m) => { if (m === 'shutdown') stop('supervisor'); });
   // cluster/node.ts picks the config source (the file, or etcd with the snapshot file as fallback).
   // A worker's status server is private (loopback, any port); the primary answers for the node.
   const running = await startNode({
     node, configFile: file, logger, services, reusePort: workers > 1 || cluster.isWorker,
     ...(cluster.isWorker ? { statusListen: '127.0.0.1:0' } : {}),
   });
+  let stopping = false;
+  stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    void running.stop().then(() => { logger.flush(); process.exit(0); });
+  };
   if (cluster.isWorker) {
     const port = Number(running.statusAddress.slice(running.statusAddress.lastIndexOf(':') + 1));
     process.send?.({ type: 'gatehouse:status-port', port } satisfies StatusPortMessage);
   }
-  const stop = (signal: string): void => {
-    logger.info({ signal }, 'shutting down');
-    void running.stop().then(() => { logger.flush(); process.exit(0); });
-  };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
-  if (cluster.isWorker) process.on('message', (m) => { if (m === 'shutdown') stop('supervisor'); });
   return -1; // keep running
 }

@@ -12,12 +12,16 @@ export async function http(url: string, opts: { method?: string; headers?: Recor
   return { status: r.statusCode, headers: r.headers as Res['headers'], body, json: () => JSON.parse(body) };
 }
 
-/** Send raw bytes, collect everything until the server closes or `idleMs` passes without data. */
-export function raw(port: number, data: string | Buffer, idleMs = 500): Promise<string> {
+/**
+ * Send raw bytes, collect everything until the server closes or `idleMs` passes without data
+ * after the first byte. The first byte is awaited up to `firstMs`: a busy machine may take
+ * longer than `idleMs` to answer at all, and "no answer yet" is not "no answer".
+ */
+export function raw(port: number, data: string | Buffer, idleMs = 500, firstMs = 5000): Promise<string> {
   return new Promise((resolve) => {
     const s = net.connect(port, '127.0.0.1');
     const chunks: Buffer[] = [];
-    let timer = setTimeout(done, idleMs);
+    let timer = setTimeout(done, Math.max(idleMs, firstMs));
     function done(): void { clearTimeout(timer); s.destroy(); resolve(Buffer.concat(chunks).toString('latin1')); }
     s.on('data', (c: Buffer) => { chunks.push(c); clearTimeout(timer); timer = setTimeout(done, idleMs); });
     s.on('close', done);

@@ -107,11 +107,35 @@ test('--workers 2: a killed worker is restarted and counted; SIGTERM drains the 
     const m = (await get(`${status}/metrics`)).body;
     return sample(m, 'gatehouse_worker_restarts_total') === 1 && sample(m, 'gatehouse_workers{state="running"}') === 2 ? m : undefined;
   }, { timeout: 30_000, interval: 50, message: `worker restarted\n${proc.output()}` });
-  t.is(sample(after, 'gatehouse_workers{state="scraped"}'), 2);
+  t.is(sample(after, 'gatehouse_workers{state="scraped"}'), 2, proc.output());
   await waitFor(async () => (await get(`${status}/readyz`)).status === 200, { timeout: 10_000, message: 'ready again' });
 
   proc.child.kill('SIGTERM');
   await proc.exited();
   t.is(proc.child.exitCode, 0, proc.output());
   await t.throwsAsync(get(`${status}/healthz`), undefined, 'the status port is closed');
+});
+
+test('--workers 2: SIGTERM while the workers are still starting stops the node at once', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'gh-workers-early-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const [port, status] = [await freePort(), await freePort()];
+  const file = join(dir, 'gateway.yaml');
+  // drainTimeout 60s: were a worker to miss the stop, the supervisor would wait 70 s to kill it.
+  writeFileSync(file, `
+node: { listen: 127.0.0.1:${port}, status: 127.0.0.1:${status}, drainTimeout: 60s, log: { level: warn, access: { enabled: false } } }
+upstreams: { a: { targets: [{ url: http://127.0.0.1:1 }] } }
+routes: { r: { match: { paths: [/r] }, upstream: a } }
+`);
+  const proc = spawnTracked(process.execPath, [BIN, 'start', '--config', file, '--workers', '2']);
+  t.teardown(() => killTracked(proc, 'SIGKILL'));
+  // The primary answers before any worker is ready.
+  await waitFor(async () => (await get(`http://127.0.0.1:${status}/healthz`)).status === 200, { timeout: 10_000, interval: 5, message: proc.output() });
+  const t0 = performance.now();
+  proc.child.kill('SIGTERM');
+  await proc.exited();
+  const took = performance.now() - t0;
+  t.log(`exit ${Math.round(took)} ms after SIGTERM`);
+  t.is(proc.child.exitCode, 0, proc.output());
+  t.true(took < 20_000, `took ${Math.round(took)} ms`);
 });

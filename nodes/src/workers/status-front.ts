@@ -140,10 +140,14 @@ export class StatusFront {
   }
 
   private async metrics(res: http.ServerResponse): Promise<void> {
+    // Counts as of the moment the workers are asked, so the answer is one consistent picture.
     const workers = [...this.workers.values()];
-    const answers = await Promise.all(workers.map((w) => this.ask(w, 'GET', '/metrics', {}, Buffer.alloc(0)).catch(() => undefined)));
+    const restarts = this.restarts;
+    const answers = await Promise.all(workers.map((w) => this.ask(w, 'GET', '/metrics', {}, Buffer.alloc(0)).catch((err: Error) => {
+      this.logger.warn({ worker: w.pid, err: err.message }, 'metrics: a worker did not answer; left out of this scrape');
+      return undefined;
+    })));
     const texts = answers.filter((a): a is Answer => a?.status === 200).map((a) => a.body.toString('utf8'));
-    if (texts.length < workers.length) this.logger.warn({ workers: workers.length, scraped: texts.length }, 'metrics: not every worker answered');
     const own = [
       '# HELP gatehouse_workers Worker processes of this node: expected (--workers), running (status port known), scraped (in this answer).',
       '# TYPE gatehouse_workers gauge',
@@ -152,7 +156,7 @@ export class StatusFront {
       `gatehouse_workers{state="scraped"} ${texts.length}`,
       '# HELP gatehouse_worker_restarts_total Workers that died and were started again.',
       '# TYPE gatehouse_worker_restarts_total counter',
-      `gatehouse_worker_restarts_total ${this.restarts}`,
+      `gatehouse_worker_restarts_total ${restarts}`,
       '',
     ].join('\n');
     const text = mergeMetrics(texts) + own;

@@ -16,7 +16,12 @@ export interface SuperviseOptions {
   /** host:port of the node's status server (node.status). */
   status: { host: string; port: number };
   logger: Logger;
+  /** node.drainTimeout: a worker still running this long (plus a grace) after SIGTERM is killed. */
+  drainMs: number;
 }
+
+/** Time a draining worker gets beyond drainTimeout to leave the cluster and save its snapshot. */
+const STOP_GRACE_MS = 10_000;
 
 export async function superviseWorkers(o: SuperviseOptions): Promise<number> {
   const { logger } = o;
@@ -32,7 +37,11 @@ export async function superviseWorkers(o: SuperviseOptions): Promise<number> {
   }
   relayCounterDeltas(); // rate-limit use, passed between workers (cluster/counters/workers/)
   cluster.on('message', (w, msg) => {
-    if (isStatusPortMessage(msg)) front.register(w.id, w.process.pid ?? 0, msg.port);
+    if (!isStatusPortMessage(msg)) return;
+    front.register(w.id, w.process.pid ?? 0, msg.port);
+    // A worker still loading when the stop began may have missed 'shutdown' (a message that
+    // arrives before the worker listens for messages is lost): it hears it now.
+    if (stopping) w.send('shutdown');
   });
   const fork = (): void => { cluster.fork(); };
   for (let i = 0; i < o.workers; i++) fork();
@@ -50,9 +59,18 @@ export async function superviseWorkers(o: SuperviseOptions): Promise<number> {
       front.draining = true;
       logger.info({ signal, workers: Object.keys(cluster.workers ?? {}).length }, 'stopping workers');
       for (const w of Object.values(cluster.workers ?? {})) w?.send('shutdown');
+      // A worker that cannot stop (stuck, or deaf to IPC) must not keep the node up forever.
+      const kill = setTimeout(() => {
+        for (const w of Object.values(cluster.workers ?? {})) {
+          if (!w) continue;
+          logger.error({ worker: w.process.pid }, 'worker did not stop within drainTimeout; killing it');
+          w.process.kill('SIGKILL');
+        }
+      }, o.drainMs + STOP_GRACE_MS);
       const check = setInterval(() => {
         if (Object.keys(cluster.workers ?? {}).length > 0) return;
         clearInterval(check);
+        clearTimeout(kill);
         void front.close().then(() => { logger.flush(); resolve(0); });
       }, 50);
     };
