@@ -1,7 +1,7 @@
 /**
  * The bench's table of scenarios and targets. To add a scenario, append to SCENARIOS (a
  * launch command, optionally a load shape); to add a pass/fail line, append to TARGETS or
- * put `targets` on the scenario itself. Examples for later work are at the bottom.
+ * put `targets` on the scenario itself (gatehouse-security and gatehouse-cache-hit do).
  */
 import { createHash } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
@@ -157,15 +157,3 @@ export const RATIOS: Array<{ label: string; numerator: string; denominator: stri
   { label: 'gatehouse-bare / @fastify/http-proxy', numerator: 'gatehouse-bare', denominator: '@fastify/http-proxy' },
   { label: '10k-routes cost vs 10-routes (1 - rps10k/rps10)', numerator: 'gatehouse-10k-routes', denominator: 'gatehouse-10-routes', cost: true },
 ];
-
-/*
- * Later scenarios follow this shape, e.g.:
- *
- *   gatehouse('gatehouse-security', (p) => baseConfig(p, { secured: {
- *     match: { paths: ['/*'] }, upstream: 'up',
- *     policies: { 'key-auth': {...}, acl: {...}, 'ip-restriction': {...}, validate: {...} },
- *   } }), {
- *     load: { headers: { 'x-api-key': 'bench-key' } },
- *     targets: [{ label: 'security >= 0.8x bare', numerator: 'gatehouse-security', denominator: 'gatehouse-bare', minRatio: 0.8 }],
- *   }),
- */

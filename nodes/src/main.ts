@@ -64,8 +64,7 @@ export async function runNode(configPath: string, workersFlag?: string): Promise
     void running.stop().then(() => { logger.flush(); process.exit(0); });
   };
   if (cluster.isWorker) {
-    const port = Number(running.statusAddress.slice(running.statusAddress.lastIndexOf(':') + 1));
-    process.send?.({ type: 'gatehouse:status-port', port } satisfies StatusPortMessage);
+    process.send?.({ type: 'gatehouse:status-port', port: splitHostPort(running.statusAddress).port } satisfies StatusPortMessage);
   }
   return -1; // keep running
 }

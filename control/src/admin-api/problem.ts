@@ -24,7 +24,6 @@ export const adminErrors = {
 
 export type AdminErrorCode = keyof typeof adminErrors;
 
-
 /** A problem to answer with; thrown by handlers, turned into a response by the server. */
 export class Problem extends Error {
   readonly code: AdminErrorCode;

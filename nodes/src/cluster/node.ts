@@ -25,6 +25,7 @@ import { Discovery } from '../discovery/manager.ts';
 import type { DnsResolver } from '../discovery/dns.ts';
 import { Membership } from './membership.ts';
 import { SharedState } from './shared.ts';
+import { sendJson } from '../telemetry/status.ts';
 
 export const DEFAULT_PREFIX = '/gatehouse';
 /** How long a starting node waits for its discovery feeds' first answers before it listens. */
@@ -176,7 +177,7 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
   }
 
   gateway.statusRoutes.set('/cluster', (_req, res) => {
-    const body = JSON.stringify({
+    sendJson(res, 200, {
       mode: cl ? 'cluster' : 'standalone',
       id: id ?? null,
       prefix: cl ? prefix : null,
@@ -188,8 +189,6 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
       discovery: discovery.describe(),
       nats: shared?.describe() ?? null,
     });
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-    res.end(body);
   });
 
   let stopping: Promise<void> | undefined;

@@ -9,9 +9,10 @@ import type { Gateway } from '../gateway.ts';
 
 export type StatusRoute = (req: http.IncomingMessage, res: http.ServerResponse, gw: Gateway) => void | Promise<void>;
 
-function json(res: http.ServerResponse, status: number, body: unknown): void {
+/** A JSON answer of the status port (its own endpoints, cache purge, the workers' front). */
+export function sendJson(res: http.ServerResponse, status: number, body: unknown, extra: Record<string, string> = {}): void {
   const s = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(s) });
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(s), ...extra });
   res.end(s);
 }
 
@@ -20,20 +21,20 @@ export function createStatusServer(gw: Gateway, extra: ReadonlyMap<string, Statu
     const path = (req.url ?? '/').split('?')[0]!;
     const snap = gw.snapshot;
     try {
-      if (path === '/healthz') return json(res, 200, { status: 'ok' });
+      if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
       if (path === '/readyz') {
-        if (gw.ready) return json(res, 200, { status: 'ready', revision: snap!.revision });
-        return json(res, 503, { status: gw.rt.draining ? 'draining' : 'no config', errors: gw.configErrors });
+        if (gw.ready) return sendJson(res, 200, { status: 'ready', revision: snap!.revision });
+        return sendJson(res, 503, { status: gw.rt.draining ? 'draining' : 'no config', errors: gw.configErrors });
       }
       if (path === '/metrics') {
         void gw.metrics.render().then((text) => {
           res.writeHead(200, { 'content-type': gw.metrics.contentType });
           res.end(text);
-        }, () => json(res, 500, { error: 'metrics unavailable' }));
+        }, () => sendJson(res, 500, { error: 'metrics unavailable' }));
         return;
       }
       if (path === '/status') {
-        return json(res, 200, {
+        return sendJson(res, 200, {
           revision: snap?.revision ?? null,
           ready: gw.ready,
           inflight: gw.rt.inflight,
@@ -45,12 +46,12 @@ export function createStatusServer(gw: Gateway, extra: ReadonlyMap<string, Statu
       const h = extra.get(path);
       if (h) {
         const r = h(req, res, gw);
-        if (r) r.catch(() => { if (!res.headersSent) json(res, 500, { error: 'internal' }); });
+        if (r) r.catch(() => { if (!res.headersSent) sendJson(res, 500, { error: 'internal' }); });
         return;
       }
-      json(res, 404, { error: 'not found' });
+      sendJson(res, 404, { error: 'not found' });
     } catch {
-      if (!res.headersSent) json(res, 500, { error: 'internal' });
+      if (!res.headersSent) sendJson(res, 500, { error: 'internal' });
     }
   });
 }

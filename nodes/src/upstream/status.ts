@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Gateway } from '../gateway.ts';
 import type { UpstreamRuntime } from './upstream.ts';
 import { PHASE_NAMES } from './breaker/types.ts';
+import { sendJson } from '../telemetry/status.ts';
 
 export interface TargetStatus {
   url: string;
@@ -55,7 +56,5 @@ export function upstreamsStatus(_req: IncomingMessage, res: ServerResponse, gw: 
   const snap = gw.snapshot;
   const upstreams: Record<string, UpstreamStatus> = {};
   if (snap) for (const [name, u] of snap.upstreams) upstreams[name] = describeUpstream(u);
-  const body = JSON.stringify({ revision: snap?.revision ?? null, upstreams });
-  res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-  res.end(body);
+  sendJson(res, 200, { revision: snap?.revision ?? null, upstreams });
 }

@@ -20,6 +20,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import client from 'prom-client';
 import { mergeMetrics } from './merge-metrics.ts';
+import { sendJson as json } from '../telemetry/status.ts';
 
 /** Sent by a worker once its status server listens. */
 export interface StatusPortMessage { readonly type: 'gatehouse:status-port'; readonly port: number }
@@ -37,10 +38,10 @@ const ASK_TIMEOUT_MS = 5_000;
 const MAX_BODY = 64 * 1024;
 const PROMETHEUS = client.Registry.PROMETHEUS_CONTENT_TYPE;
 
-function json(res: http.ServerResponse, status: number, body: unknown): void {
-  const s = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(s) });
-  res.end(s);
+/** A worker's answer, passed on as it is. */
+function relay(res: http.ServerResponse, a: Answer): void {
+  res.writeHead(a.status, { ...(a.contentType ? { 'content-type': a.contentType } : {}), 'content-length': a.body.length });
+  res.end(a.body);
 }
 
 export class StatusFront {
@@ -104,20 +105,14 @@ export class StatusFront {
     if (read) {
       const a = await this.ask(workers[0]!, method, url, headers, body).catch(() => undefined);
       if (!a) return json(res, 502, { error: 'the worker did not answer' });
-      res.writeHead(a.status, { ...(a.contentType ? { 'content-type': a.contentType } : {}), 'content-length': a.body.length });
-      res.end(a.body);
-      return;
+      return relay(res, a);
     }
     // A change (a cache purge): every worker holds its own state, so every worker applies it.
     const answers = await Promise.all(workers.map((w) => this.ask(w, method, url, headers, body).catch(() => undefined)));
     const first = answers.find((a) => a !== undefined);
     const failed = answers.filter((a) => a === undefined).length;
     if (!first) return json(res, 502, { error: 'no worker answered' });
-    if (first.status >= 300 || !first.contentType?.startsWith('application/json')) {
-      res.writeHead(first.status, { ...(first.contentType ? { 'content-type': first.contentType } : {}), 'content-length': first.body.length });
-      res.end(first.body);
-      return;
-    }
+    if (first.status >= 300 || !first.contentType?.startsWith('application/json')) return relay(res, first);
     const sum = sumJson(answers.filter((a): a is Answer => a !== undefined && a.status === first.status).map((a) => a.body));
     if (failed) return json(res, 502, { error: `${failed} of ${workers.length} workers did not answer; the others applied it`, ...sum });
     json(res, first.status, sum);

@@ -27,41 +27,33 @@ export function headerValue(v: string): string {
   return PLAIN.test(v) ? v : encodeURIComponent(v.toWellFormed()).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
 }
 
-/** The identity headers of a configured consumer, computed once (key-auth, basic-auth identities are static). */
+/** Every identity header name: what one identity does not say is removed, never left stale. */
+const NAMES = [H_NAME, H_GROUPS, H_ANONYMOUS, H_SUBJECT, H_SCOPES];
+
+/** Identity headers computed once per configured consumer (key-auth, basic-auth identities are static). */
 const prepared = new WeakMap<ConsumerIdentity, readonly string[]>();
 
+/** The identity's headers, flat [name, value, ...]: only the facts it has. */
 function identityHeaders(id: ConsumerIdentity): readonly string[] {
-  const flat: string[] = [H_NAME, headerValue(id.name)];
-  if (id.groups.length) flat.push(H_GROUPS, headerValue(id.groups.join(',')));
-  if (id.method === 'anonymous') flat.push(H_ANONYMOUS, 'true');
-  if (id.subject !== undefined) flat.push(H_SUBJECT, headerValue(id.subject));
-  if (id.scopes?.length) flat.push(H_SCOPES, headerValue(id.scopes.join(' ')));
+  let flat = id.claims === undefined ? prepared.get(id) : undefined;
+  if (flat !== undefined) return flat;
+  const f: string[] = [H_NAME, headerValue(id.name)];
+  if (id.groups.length) f.push(H_GROUPS, headerValue(id.groups.join(',')));
+  if (id.method === 'anonymous') f.push(H_ANONYMOUS, 'true');
+  if (id.subject !== undefined) f.push(H_SUBJECT, headerValue(id.subject));
+  if (id.scopes?.length) f.push(H_SCOPES, headerValue(id.scopes.join(' ')));
+  flat = f;
+  if (id.claims === undefined) prepared.set(id, flat);
   return flat;
 }
 
 /** Set ctx.consumer and the identity headers; headers for unknown facts are removed, never left stale. */
 export function setIdentity(ctx: RequestContext, id: ConsumerIdentity): void {
   ctx.consumer = id;
-  if (ctx.upstreamHeaders === undefined) {
-    // Common case: nothing set yet, so nothing can be stale. Static identities reuse their headers.
-    let flat = id.claims === undefined ? prepared.get(id) : undefined;
-    if (flat === undefined) {
-      flat = identityHeaders(id);
-      if (id.claims === undefined) prepared.set(id, flat);
-    }
-    const o: Record<string, string> = {};
-    for (let i = 0; i < flat.length; i += 2) o[flat[i]!] = flat[i + 1]!;
-    ctx.upstreamHeaders = o;
-    return;
-  }
-  const h = ctx.upstreamHeaders;
-  h[H_NAME] = headerValue(id.name);
-  if (id.groups.length) h[H_GROUPS] = headerValue(id.groups.join(','));
-  else delete h[H_GROUPS];
-  if (id.method === 'anonymous') h[H_ANONYMOUS] = 'true';
-  else delete h[H_ANONYMOUS];
-  if (id.subject !== undefined) h[H_SUBJECT] = headerValue(id.subject);
-  else delete h[H_SUBJECT];
-  if (id.scopes?.length) h[H_SCOPES] = headerValue(id.scopes.join(' '));
-  else delete h[H_SCOPES];
+  const flat = identityHeaders(id);
+  let h = ctx.upstreamHeaders;
+  // Common case: nothing set yet, so nothing can be stale.
+  if (h === undefined) h = ctx.upstreamHeaders = {};
+  else for (const n of NAMES) delete h[n];
+  for (let i = 0; i < flat.length; i += 2) h[flat[i]!] = flat[i + 1]!;
 }

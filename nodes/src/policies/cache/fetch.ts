@@ -116,7 +116,6 @@ class BufferHandler implements Dispatcher.DispatchHandler {
   }
 }
 
-
 /**
  * GET the request's resource from its upstream with `extra` headers (validators). Builds
  * everything from ctx synchronously, so a background refresh may outlive the request (and

@@ -6,16 +6,10 @@
  * reach it may purge. Listeners in store.onPurge hear of each purge (a cluster bus).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { StatusRoute } from '../../telemetry/status.ts';
+import { sendJson as json, type StatusRoute } from '../../telemetry/status.ts';
 import type { CacheStore, PurgeRequest } from './store.ts';
 
 export const PURGE_PATH = '/cache/purge';
-
-function json(res: ServerResponse, status: number, body: unknown, extra: Record<string, string> = {}): void {
-  const s = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(s), ...extra });
-  res.end(s);
-}
 
 export function purgeRoute(store: CacheStore): StatusRoute {
   return (req: IncomingMessage, res: ServerResponse) => {

@@ -147,7 +147,6 @@ function nameIndex(h: readonly string[], name: string): number {
   return -1;
 }
 
-
 export const mirror: PolicyDefinition<Config> = {
   name: 'mirror',
   phase: 'upstream',

@@ -104,7 +104,7 @@ export const rateLimit: PolicyDefinition<Config> = {
         if (!headers) return undefined;
         let v = prefixes[0]! + decisions[0]!.remaining + ';t=' + seconds(decisions[0]!.resetMs);
         for (let i = 1; i < n; i++) v += ', ' + prefixes[i]! + decisions[i]!.remaining + ';t=' + seconds(decisions[i]!.resetMs);
-        (ctx.responseHeaders ??= {}).ratelimit = v;
+        ctx.setResponseHeader('ratelimit', v);
         return undefined;
       },
       close() {

@@ -33,7 +33,6 @@ export class SmoothWeighted<T> {
   }
 }
 
-
 export class HashedWeighted<T> {
   private readonly bounds: number[] = [];
   private readonly values: T[] = [];

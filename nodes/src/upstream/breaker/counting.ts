@@ -1,13 +1,12 @@
 /**
  * What every breaker counts the same way, local or cluster: tickets as epochs (a verdict from
  * a call admitted before the last transition is ignored), consecutive failures, error and
- * slow ratios over the rolling window (trip.ts), and the half-open probe slots. Subclasses
+ * slow ratios over the rolling window, and the half-open probe slots. Subclasses
  * say who may probe and what happens to a decision: the local breaker applies it, the
  * cluster breaker hands it to its store, which versions and broadcasts it.
  */
 import { CLOSED, HALF_OPEN, OPEN, type BreakerListener, type BreakerPhase, type BreakerSettings, type BreakerState } from './types.ts';
 import { RollingCounts } from './window.ts';
-import { tripsOpen } from './trip.ts';
 import type { Clock } from './local.ts';
 
 export abstract class CountingBreaker implements BreakerState {
@@ -56,7 +55,18 @@ export abstract class CountingBreaker implements BreakerState {
     }
     if (this.phase !== CLOSED) return;
     this.consecutive = failed ? this.consecutive + 1 : 0;
-    if (tripsOpen(s, this.counts, this.consecutive, this.now, failed, slow)) this.decide(OPEN);
+    if (this.tripsOpen(s, failed, slow)) this.decide(OPEN);
+  }
+
+  /** Closed: must this call open the breaker? Consecutive failures, then the window's ratios. */
+  private tripsOpen(s: BreakerSettings, failed: boolean, slow: boolean): boolean {
+    if (s.failures > 0 && this.consecutive >= s.failures) return true;
+    const c = this.counts;
+    if (c === undefined) return false;
+    c.add(this.clock.now(), failed, slow);
+    // A ratio only rises with a failed or slow call, or when the window reaches minRequests.
+    if (c.total < s.minRequests || !(failed || slow || c.total === s.minRequests)) return false;
+    return (s.errorRatio > 0 && c.failed >= s.errorRatio * c.total) || (s.slowMs > 0 && c.slow >= s.slowRatio * c.total);
   }
 
   release(ticket: number): void {
@@ -73,6 +83,4 @@ export abstract class CountingBreaker implements BreakerState {
     this.probesPassed = 0;
     this.probesLeft = probes;
   }
-
-  private readonly now = (): number => this.clock.now();
 }

@@ -317,6 +317,7 @@ export class H1Conn {
   }
 
   private afterExecute(): void {
+    if (this.thrown === null && this.latest !== null) this.flushLatest();
     const thrown = this.thrown;
     if (thrown !== null) {
       this.thrown = null;
@@ -326,7 +327,6 @@ export class H1Conn {
       this.destroy();
       return;
     }
-    if (this.latest !== null) this.flushLatest();
     if (!this.resDone) {
       if (this.broken) { const x = this.x; if (x !== null) this.failExchange(x, new UpstreamError('UND_ERR_SOCKET', 'upstream out of step: an upgrade nobody asked for')); this.destroy(); }
       return;
@@ -419,13 +419,13 @@ export class H1Conn {
     }
   }
 
-  /** End of a parsed read: a chunk still kept goes to the handler now. */
+  /** End of a parsed read: a chunk still kept goes to the handler now (a throw fails the exchange, as in a callback). */
   private flushLatest(): void {
     const chunk = this.latest;
     const x = this.x;
     if (chunk === null || x === null) return;
     this.latest = null;
-    if (!x.handler.onData(chunk)) this.pause();
+    if (!this.deliver(x, chunk)) this.pause();
   }
 
   private readonly onMessageComplete = (): void => {

@@ -230,6 +230,29 @@ test('a handler that throws inside a parser callback fails its exchange; the pro
   t.is(r.body.toString(), 'ok');
 });
 
+test('a handler that throws in onData for a chunk of a streamed body fails its exchange, not the process', async (t) => {
+  // The chunk is handed over after the read is parsed (the response is not complete yet).
+  const srv = await httpServer(t, (req, res) => {
+    if (req.url === '/ok') { res.end('ok'); return; }
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.write('first\n');
+  });
+  const pool = makePool(t, srv.port);
+  const boom = new Error('handler bug in onData');
+  const err = await new Promise<Error>((resolve) => {
+    pool.dispatch({ method: 'GET', path: '/stream', headers: [], body: null }, {
+      onConnect() { /* no-op */ },
+      onHeaders() { return true; },
+      onData() { throw boom; },
+      onComplete() { resolve(new Error('completed')); },
+      onError(e) { resolve(e); },
+    });
+  });
+  t.is(err, boom);
+  const r = await send(pool, { path: '/ok' });
+  t.is(r.body.toString(), 'ok');
+});
+
 test('a response head with more headers than the native parser passes at once arrives whole, in order', async (t) => {
   const names = Array.from({ length: 45 }, (_, i) => `X-H${i}`);
   const srv = await rawServer(t, (c) => {
