@@ -1,6 +1,7 @@
 // Lint runs inside `npm test`; type errors are tsc's job, this catches the rest.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { layersPlugin } from './eslint-layers.js';
 
 export default tseslint.config(
   { ignores: ['node_modules/**', 'data/**', '.bench/**', 'loadtest/**'] },
@@ -14,4 +15,5 @@ export default tseslint.config(
       'no-control-regex': 'off',
     },
   },
+  { files: ['nodes/src/**/*.ts'], plugins: { layers: layersPlugin }, rules: { 'layers/imports-point-down': 'error' } },
 );

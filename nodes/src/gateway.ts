@@ -9,13 +9,15 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { NodeSettings, GatewayConfig } from './schema/model.ts';
 import { parseDuration, parseSize } from './schema/duration.ts';
-import { validateConfig, formatErrors, type ConfigError } from './schema/validate.ts';
+import { formatErrors, type ConfigError } from './schema/validate.ts';
+import { validateConfig } from './validation/validate.ts';
 import type { ConfigSource, ConfigUpdate } from './config/source.ts';
-import { compileSnapshot, type Snapshot } from './pipeline/compile.ts';
+import { compileSnapshot } from './pipeline/compile.ts';
+import type { Snapshot } from './request/route.ts';
 import { createHandler } from './pipeline/handler.ts';
 import type { Runtime } from './pipeline/runtime.ts';
 import { Metrics } from './telemetry/metrics.ts';
-import { AccessLogger } from './telemetry/access-log.ts';
+import { AccessLogger } from './pipeline/access-log.ts';
 import { TrustedProxies } from './http/client-ip.ts';
 import { PoolRegistry } from './upstream/target.ts';
 import { onClientError } from './http/client-error.ts';
@@ -88,7 +90,7 @@ export class Gateway {
     this.flushTimer = this.rt.accessLog.startFlushing();
     const rt = this.rt;
     this.metrics.inflightSource = () => rt.inflight;
-    this.statusRoutes.set('/upstreams', upstreamsStatus);
+    this.statusRoutes.set('/upstreams', (_req, res) => upstreamsStatus(res, this.rt.snapshot));
     // Policies add status endpoints through services (the cache's /cache/purge, policies/cache/services.ts).
     this.services.statusRoutes = this.statusRoutes;
   }

@@ -7,9 +7,10 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import pino from 'pino';
 import { readConfigFile } from './config/file.ts';
-import { validateConfig, formatErrors } from './schema/validate.ts';
+import { formatErrors } from './schema/validate.ts';
+import { validateConfig } from './validation/validate.ts';
 import type { NodeSettings } from './schema/model.ts';
-import { startNode } from './cluster/node.ts';
+import { startNode } from './app/node.ts';
 import { superviseWorkers } from './workers/supervise.ts';
 import type { StatusPortMessage } from './workers/status-front.ts';
 import { DEFAULTS, splitHostPort } from './gateway.ts';
@@ -50,7 +51,7 @@ export async function runNode(configPath: string, workersFlag?: string): Promise
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
   if (cluster.isWorker) process.on('message', (m) => { if (m === 'shutdown') stop('supervisor'); });
-  // cluster/node.ts picks the config source (the file, or etcd with the snapshot file as fallback).
+  // app/node.ts picks the config source (the file, or etcd with the snapshot file as fallback).
   // A worker's status server is private (loopback, any port); the primary answers for the node.
   const running = await startNode({
     node, configFile: file, logger, services, reusePort: workers > 1 || cluster.isWorker,

@@ -2,7 +2,7 @@
 import test from 'ava';
 import { EtcdSource } from '../../nodes/src/config/etcd.ts';
 import type { ConfigUpdate } from '../../nodes/src/config/source.ts';
-import { createEtcdClient } from '../../nodes/src/config/etcd-client.ts';
+import { createEtcdClient } from '../../nodes/src/cluster/etcd-client.ts';
 import { Membership, listNodes } from '../../nodes/src/cluster/membership.ts';
 import { RegistryWatcher } from '../../nodes/src/discovery/registry.ts';
 import { startEtcd } from '../helpers/etcd.ts';

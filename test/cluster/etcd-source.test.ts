@@ -3,7 +3,7 @@ import test from 'ava';
 import { randomUUID } from 'node:crypto';
 import type { Etcd3 } from 'etcd3';
 import { EtcdSource } from '../../nodes/src/config/etcd.ts';
-import { createEtcdClient } from '../../nodes/src/config/etcd-client.ts';
+import { createEtcdClient } from '../../nodes/src/cluster/etcd-client.ts';
 import type { ConfigUpdate } from '../../nodes/src/config/source.ts';
 import { etcdPerFile, type EtcdServer } from '../helpers/etcd.ts';
 import { captureLogger } from '../helpers/log.ts';

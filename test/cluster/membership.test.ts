@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { Etcd3 } from 'etcd3';
 import { Membership, listNodes } from '../../nodes/src/cluster/membership.ts';
-import { createEtcdClient } from '../../nodes/src/config/etcd-client.ts';
+import { createEtcdClient } from '../../nodes/src/cluster/etcd-client.ts';
 import { etcdPerFile, startEtcd, type EtcdServer } from '../helpers/etcd.ts';
 import { captureLogger } from '../helpers/log.ts';
 import { spawnTracked, killTracked } from '../helpers/child.ts';

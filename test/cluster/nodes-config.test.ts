@@ -1,7 +1,7 @@
 // Three real `gatehouse start` nodes in cluster mode: config from etcd reaches every node
 // (propagation measured), a bad key is skipped everywhere, membership lists every node.
 import test from 'ava';
-import { createEtcdClient } from '../../nodes/src/config/etcd-client.ts';
+import { createEtcdClient } from '../../nodes/src/cluster/etcd-client.ts';
 import { startCluster, get, percentile, type TestCluster } from '../helpers/cluster.ts';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
 import { waitFor } from '../helpers/wait.ts';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { TestFn } from 'ava';
 import type { Etcd3 } from 'etcd3';
-import { createEtcdClient } from '../../nodes/src/config/etcd-client.ts';
+import { createEtcdClient } from '../../nodes/src/cluster/etcd-client.ts';
 import { spawnTracked, killTracked, type Tracked } from './child.ts';
 import { freePort } from './ports.ts';
 import { waitFor } from './wait.ts';

@@ -5,9 +5,9 @@
 import { PassThrough } from 'node:stream';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import pino from 'pino';
-import { RequestContext } from '../../nodes/src/pipeline/context.ts';
+import { RequestContext } from '../../nodes/src/request/context.ts';
 import { TrustedProxies } from '../../nodes/src/http/client-ip.ts';
-import type { PolicyDeps } from '../../nodes/src/pipeline/types.ts';
+import type { PolicyDeps } from '../../nodes/src/request/policy.ts';
 
 export interface FakeRequest {
   method?: string;

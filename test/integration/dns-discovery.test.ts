@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { startNode, type RunningNode } from '../../nodes/src/cluster/node.ts';
+import { startNode, type RunningNode } from '../../nodes/src/app/node.ts';
 import type { NodeSettings } from '../../nodes/src/schema/model.ts';
 import { HAVE_DNSMASQ, startDnsmasq } from '../helpers/dnsmasq.ts';
 import { startUpstream } from '../helpers/upstream.ts';

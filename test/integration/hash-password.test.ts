@@ -3,7 +3,7 @@ import test from 'ava';
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { parseScrypt, verifyScrypt } from '../../nodes/src/policies/basic-auth/scrypt.ts';
-import { validateConfig } from '../../nodes/src/schema/validate.ts';
+import { validateConfig } from '../../nodes/src/validation/validate.ts';
 
 const run = promisify(execFile);
 const BIN = new URL('../../nodes/bin/gatehouse.js', import.meta.url).pathname;

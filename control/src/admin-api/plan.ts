@@ -9,7 +9,8 @@
  * validated as if it had a `node.cluster` section.
  */
 import { GatewayConfig } from '../../../nodes/src/schema/model.ts';
-import { validateConfig, formatPath, type ConfigError } from '../../../nodes/src/schema/validate.ts';
+import { formatPath, type ConfigError } from '../../../nodes/src/schema/validate.ts';
+import { validateConfig } from '../../../nodes/src/validation/validate.ts';
 import { KINDS, type Kind, type StoredConfig } from '../store/config-store.ts';
 
 export type { ConfigError };

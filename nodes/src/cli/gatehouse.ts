@@ -7,7 +7,8 @@
 import { createHash } from 'node:crypto';
 import { parseArgs } from './args.ts';
 import { readConfigFile } from '../config/file.ts';
-import { validateConfig, formatErrors } from '../schema/validate.ts';
+import { formatErrors } from '../schema/validate.ts';
+import { validateConfig } from '../validation/validate.ts';
 import { runNode } from '../main.ts';
 import { runRegister, REGISTER_USAGE } from './register.ts';
 import { hashPassword, parseScrypt, DEFAULT_PARAMS } from '../policies/basic-auth/scrypt.ts';

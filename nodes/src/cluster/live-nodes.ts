@@ -6,7 +6,7 @@
  */
 import type { Etcd3 } from 'etcd3';
 import type { Logger } from 'pino';
-import { PrefixWatch, type Change, type KeyValue } from '../config/etcd-client.ts';
+import { PrefixWatch, type Change, type KeyValue } from './etcd-client.ts';
 import type { MemberSource } from './bus/peers.ts';
 
 export class LiveNodes implements MemberSource {

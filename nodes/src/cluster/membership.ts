@@ -5,7 +5,7 @@
  */
 import type { Etcd3 } from 'etcd3';
 import type { Logger } from 'pino';
-import { createEtcdClient } from '../config/etcd-client.ts';
+import { createEtcdClient } from './etcd-client.ts';
 import { LeasedKey } from './leased-key.ts';
 
 export interface NodeInfo {

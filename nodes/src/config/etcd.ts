@@ -12,8 +12,8 @@ import type { Etcd3 } from 'etcd3';
 import type { Logger } from 'pino';
 import type { ConfigSource, ConfigUpdate } from './source.ts';
 import { GatewayConfig } from '../schema/model.ts';
-import { validateItem } from '../schema/validate.ts';
-import { createEtcdClient, PrefixWatch, type Change, type KeyValue } from './etcd-client.ts';
+import { validateItem } from '../validation/validate.ts';
+import { createEtcdClient, PrefixWatch, type Change, type KeyValue } from '../cluster/etcd-client.ts';
 
 const KINDS = ['routes', 'upstreams', 'consumers'] as const;
 type Kind = (typeof KINDS)[number];

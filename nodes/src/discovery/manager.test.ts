@@ -6,7 +6,7 @@ import { Discovery, type Feed } from './manager.ts';
 import { UpstreamRuntime, type TargetSpec } from '../upstream/upstream.ts';
 import { PoolRegistry } from '../upstream/target.ts';
 import type { Upstream } from '../schema/model.ts';
-import { validateConfig } from '../schema/validate.ts';
+import { validateConfig } from '../validation/validate.ts';
 
 const logger = pino({ level: 'silent' });
 

@@ -6,7 +6,7 @@
  */
 import type { Etcd3 } from 'etcd3';
 import pino, { type Logger } from 'pino';
-import { createEtcdClient, PrefixWatch, type KeyValue, type Change } from '../config/etcd-client.ts';
+import { createEtcdClient, PrefixWatch, type KeyValue, type Change } from '../cluster/etcd-client.ts';
 import { LeasedKey } from '../cluster/leased-key.ts';
 
 export interface Instance {

@@ -5,7 +5,7 @@
  */
 import type { Socket } from 'node:net';
 import { errors, problemBody, type ErrorCode } from '../errors.ts';
-import { requestId } from '../pipeline/ids.ts';
+import { requestId } from './ids.ts';
 
 const REASON: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 413: 'Payload Too Large', 431: 'Request Header Fields Too Large' };
 

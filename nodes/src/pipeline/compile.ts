@@ -8,39 +8,13 @@ import type { Logger } from 'pino';
 import type { GatewayConfig, Route } from '../schema/model.ts';
 import { Router } from '../router/index.ts';
 import { policies } from '../policies/registry.ts';
-import { PHASES, type HookResult, type LocalReply, type PolicyHandlers, type ResponseHead } from './types.ts';
-import type { RequestContext } from './context.ts';
+import { PHASES, type HookResult, type LocalReply, type PolicyHandlers } from '../request/policy.ts';
+import type { CompiledRoute, RequestHook, Snapshot } from '../request/route.ts';
+import type { RequestContext } from '../request/context.ts';
 import { UpstreamRuntime } from '../upstream/upstream.ts';
 import type { PoolRegistry } from '../upstream/target.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
-import type { RouteStats } from '../telemetry/route-stats.ts';
-
-export type RequestHook = (ctx: RequestContext) => HookResult | Promise<HookResult>;
-export type ResponseHook = (ctx: RequestContext, head: ResponseHead) => void;
-export type LogHook = (ctx: RequestContext) => void;
-
-export interface CompiledRoute {
-  readonly name: string;
-  readonly upstream: UpstreamRuntime | undefined;
-  readonly request: readonly RequestHook[];
-  readonly response: readonly ResponseHook[];
-  /** The enforced policies' constant response headers, flat [name, value, ...] (lower-case names). */
-  readonly fixedHeaders: readonly string[];
-  readonly log: readonly LogHook[];
-  readonly stripPrefix: string | undefined;
-  readonly rewrite: ((ctx: RequestContext) => string) | undefined;
-  readonly stats: RouteStats;
-}
-
-export interface Snapshot {
-  readonly revision: number;
-  readonly config: GatewayConfig;
-  readonly router: Router<CompiledRoute>;
-  readonly routes: ReadonlyMap<string, CompiledRoute>;
-  readonly upstreams: ReadonlyMap<string, UpstreamRuntime>;
-  /** Release policy resources once no request uses this snapshot. */
-  close(): Promise<void>;
-}
+import { compileTemplate } from '../core/template.ts';
 
 export interface CompileDeps {
   logger: Logger;
@@ -193,23 +167,4 @@ function shadow(hook: RequestHook, deps: CompileDeps, route: string, policy: str
     const r = hook(ctx);
     return isPromise(r) ? r.then((v) => note(ctx, v)) : note(ctx, r);
   };
-}
-
-/** `/v2/items/:id/*` → function of ctx.params. Unknown params are a config error. */
-export function compileTemplate(tpl: string): (ctx: RequestContext) => string {
-  const parts = tpl.split(/(:[A-Za-z_][A-Za-z0-9_]*|\*)/).filter((p) => p !== '');
-  return (ctx) => {
-    let out = '';
-    for (const p of parts) {
-      if (p === '*') out += ctx.params?.['*'] ?? '';
-      else if (p.charCodeAt(0) === 58 /* : */) out += encodeSegment(ctx.params?.[p.slice(1)] ?? '');
-      else out += p;
-    }
-    return out;
-  };
-}
-
-/** Params come from the normalised path, so they are already valid path text; keep '/' out of a single segment. */
-function encodeSegment(s: string): string {
-  return s.includes('/') ? s.replaceAll('/', '%2F') : s;
 }

@@ -1,6 +1,6 @@
 /** Once per request, when it is over: metrics, policy log hooks, the access log. */
 import { performance } from 'node:perf_hooks'; // the global is a getter: one lookup per call
-import type { RequestContext } from './context.ts';
+import type { RequestContext } from '../request/context.ts';
 import type { Runtime } from './runtime.ts';
 
 export function finish(rt: Runtime, ctx: RequestContext): void {

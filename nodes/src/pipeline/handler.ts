@@ -6,14 +6,14 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { normalizeTarget } from '../http/normalize.ts';
-import { RequestContext } from './context.ts';
-import { requestId } from './ids.ts';
+import { RequestContext } from '../request/context.ts';
+import { requestId } from '../http/ids.ts';
 import { sendReply } from './reply.ts';
 import { finish } from './finish.ts';
-import { forward } from '../upstream/forward.ts';
+import { forward } from './forward.ts';
 import type { Runtime } from './runtime.ts';
-import type { HookResult } from './types.ts';
-import type { CompiledRoute } from './compile.ts';
+import type { HookResult } from '../request/policy.ts';
+import type { CompiledRoute } from '../request/route.ts';
 
 export function createHandler(rt: Runtime): (req: IncomingMessage, res: ServerResponse) => void {
   return function handle(req, res) {

@@ -3,8 +3,8 @@
  * problem+json shape, X-Request-Id and response hooks are the same everywhere.
  */
 import { errors, problemBody } from '../errors.ts';
-import type { RequestContext } from './context.ts';
-import type { LocalReply, ResponseHead } from './types.ts';
+import type { RequestContext } from '../request/context.ts';
+import type { LocalReply, ResponseHead } from '../request/policy.ts';
 import type { Runtime } from './runtime.ts';
 import { finish } from './finish.ts';
 

@@ -3,10 +3,10 @@
  * a request keeps the snapshot it started with) and the node's static settings.
  */
 import type { Logger } from 'pino';
-import type { Snapshot } from './compile.ts';
+import type { Snapshot } from '../request/route.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { TrustedProxies } from '../http/client-ip.ts';
-import type { AccessLogger } from '../telemetry/access-log.ts';
+import type { AccessLogger } from './access-log.ts';
 
 export interface Runtime {
   snapshot: Snapshot | undefined;

@@ -2,7 +2,7 @@
  * The one table of policies. Adding a policy: create nodes/src/policies/<name>/index.ts
  * exporting a PolicyDefinition, and add one line here. Nothing else changes.
  */
-import type { PolicyDefinition } from '../pipeline/types.ts';
+import type { PolicyDefinition } from '../request/policy.ts';
 import { requestTransform } from './request-transform/index.ts';
 import { responseTransform } from './response-transform/index.ts';
 import { rateLimit } from './rate-limit/index.ts';

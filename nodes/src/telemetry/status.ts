@@ -5,9 +5,22 @@
  * `statusRoutes` without editing this file.
  */
 import http from 'node:http';
-import type { Gateway } from '../gateway.ts';
+import type { Metrics } from './metrics.ts';
 
-export type StatusRoute = (req: http.IncomingMessage, res: http.ServerResponse, gw: Gateway) => void | Promise<void>;
+export type StatusRoute = (req: http.IncomingMessage, res: http.ServerResponse) => void | Promise<void>;
+
+/** What the status server reads of the node (the gateway); structural, so telemetry names no layer above it. */
+export interface StatusView {
+  readonly ready: boolean;
+  readonly configErrors: readonly { readonly path: string; readonly message: string }[];
+  readonly metrics: Metrics;
+  readonly rt: { readonly draining: boolean; readonly inflight: number };
+  readonly snapshot: {
+    readonly revision: number;
+    readonly routes: ReadonlyMap<string, unknown>;
+    readonly upstreams: ReadonlyMap<string, { readonly targets: readonly { readonly url: string; readonly available: boolean; readonly inflight: number }[] }>;
+  } | undefined;
+}
 
 /** A JSON answer of the status port (its own endpoints, cache purge, the workers' front). */
 export function sendJson(res: http.ServerResponse, status: number, body: unknown, extra: Record<string, string> = {}): void {
@@ -16,7 +29,7 @@ export function sendJson(res: http.ServerResponse, status: number, body: unknown
   res.end(s);
 }
 
-export function createStatusServer(gw: Gateway, extra: ReadonlyMap<string, StatusRoute>): http.Server {
+export function createStatusServer(gw: StatusView, extra: ReadonlyMap<string, StatusRoute>): http.Server {
   return http.createServer({ requestTimeout: 10_000, headersTimeout: 5_000 }, (req, res) => {
     const path = (req.url ?? '/').split('?')[0]!;
     const snap = gw.snapshot;
@@ -45,7 +58,7 @@ export function createStatusServer(gw: Gateway, extra: ReadonlyMap<string, Statu
       }
       const h = extra.get(path);
       if (h) {
-        const r = h(req, res, gw);
+        const r = h(req, res);
         if (r) r.catch(() => { if (!res.headersSent) sendJson(res, 500, { error: 'internal' }); });
         return;
       }

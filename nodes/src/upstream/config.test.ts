@@ -1,6 +1,6 @@
 // The upstream resilience schema: the contract's examples pass, typos and bad values are refused with their path.
 import test from 'ava';
-import { validateConfig } from '../schema/validate.ts';
+import { validateConfig } from '../validation/validate.ts';
 
 const up = (extra: Record<string, unknown>) => ({ upstreams: { users: { targets: [{ url: 'http://127.0.0.1:3001' }], ...extra } } });
 const errs = (extra: Record<string, unknown>) => validateConfig(up(extra)).map((e) => `${e.path}: ${e.message}`);

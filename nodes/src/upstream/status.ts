@@ -1,10 +1,9 @@
 /**
  * `GET /upstreams` on the status server: every upstream of the running snapshot with each
  * target's rotation state, so an operator sees why a target gets no traffic (health check,
- * breaker) without reading metrics. Registered by the gateway through statusRoutes.
+ * breaker) without reading metrics. Registered by the gateway in its statusRoutes.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Gateway } from '../gateway.ts';
+import type { ServerResponse } from 'node:http';
 import type { UpstreamRuntime } from './upstream.ts';
 import { PHASE_NAMES } from './breaker/types.ts';
 import { sendJson } from '../telemetry/status.ts';
@@ -52,8 +51,7 @@ export function describeUpstream(u: UpstreamRuntime): UpstreamStatus {
   };
 }
 
-export function upstreamsStatus(_req: IncomingMessage, res: ServerResponse, gw: Gateway): void {
-  const snap = gw.snapshot;
+export function upstreamsStatus(res: ServerResponse, snap: { readonly revision: number; readonly upstreams: ReadonlyMap<string, UpstreamRuntime> } | undefined): void {
   const upstreams: Record<string, UpstreamStatus> = {};
   if (snap) for (const [name, u] of snap.upstreams) upstreams[name] = describeUpstream(u);
   sendJson(res, 200, { revision: snap?.revision ?? null, upstreams });

@@ -3,11 +3,11 @@ import { UpstreamRuntime } from './upstream.ts';
 import { PoolRegistry } from './target.ts';
 import { swapUpstreams } from './lifecycle.ts';
 import { Metrics } from '../telemetry/metrics.ts';
-import type { RequestContext } from '../pipeline/context.ts';
+import type { BalanceInput } from './upstream.ts';
 import type { Upstream } from '../schema/model.ts';
 import { CLOSED, OPEN } from './breaker/types.ts';
 
-const ctx = { req: { headers: {} }, clientIp: '127.0.0.1' } as unknown as RequestContext;
+const ctx = { req: { headers: {} }, clientIp: '127.0.0.1' } as unknown as BalanceInput;
 const pools = new PoolRegistry();
 test.after.always(() => pools.closeAll());
 

@@ -4,7 +4,7 @@
  * (setTargets); the balancer is rebuilt then, never per request.
  *
  * Resilience parts are optional and cost nothing when not configured: `retry` (the attempt
- * loop in forward.ts), per-target breakers (BreakerState on each Target) and active health
+ * loop in pipeline/forward.ts), per-target breakers (BreakerState on each Target) and active health
  * checks. Breakers and health checks hold timers, so they run only between start() and
  * stop(), which the gateway calls when a snapshot using this runtime is applied and when no
  * snapshot uses it any more (lifecycle.ts). A runtime reused across reloads keeps its state.
@@ -13,8 +13,8 @@ import type { Logger } from 'pino';
 import type { Counter } from 'prom-client';
 import type { Upstream as UpstreamConfig } from '../schema/model.ts';
 import { parseDuration } from '../schema/duration.ts';
-import type { RequestContext } from '../pipeline/context.ts';
-import type { LocalReply } from '../pipeline/types.ts';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { LocalReply } from '../core/reply.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { PoolRegistry, Target, type PoolOptions } from './target.ts';
 import { ConsistentHash, LeastRequest, RoundRobin, type Balancer } from './balancers.ts';
@@ -62,7 +62,7 @@ export class UpstreamRuntime {
    */
   ticket = -1;
   private balancer: Balancer = new RoundRobin([]);
-  private readonly hashKey: ((ctx: RequestContext) => string | undefined) | undefined;
+  private readonly hashKey: ((ctx: BalanceInput) => string | undefined) | undefined;
   private readonly pools: PoolRegistry;
   private readonly store: BreakerStore | undefined;
   private readonly fallback: LocalReply | undefined;
@@ -131,7 +131,7 @@ export class UpstreamRuntime {
   }
 
   /** A target for this request, admitted by its breaker (see `ticket`), or undefined: none can take it. */
-  pick(ctx: RequestContext): Target | undefined {
+  pick(ctx: BalanceInput): Target | undefined {
     const key = this.hashKey?.(ctx);
     const t = this.balancer.pick(key);
     if (t === undefined || t.breaker === undefined) { this.ticket = -1; return t; }
@@ -139,7 +139,7 @@ export class UpstreamRuntime {
   }
 
   /** A target for a retry: one not tried yet when any is available, else the balancer's choice. */
-  pickAgain(ctx: RequestContext, tried: readonly Target[]): Target | undefined {
+  pickAgain(ctx: BalanceInput, tried: readonly Target[]): Target | undefined {
     const key = this.hashKey?.(ctx);
     let t: Target | undefined;
     for (let i = 0; i < this.targets.length && t === undefined; i++) {
@@ -223,7 +223,18 @@ export class UpstreamRuntime {
   }
 }
 
-function hashKeyFn(on: string): (ctx: RequestContext) => string | undefined {
+/**
+ * What a balancer may key on (consistent hashing). The request context satisfies it; the
+ * upstream library names no type of the layers above it.
+ */
+export interface BalanceInput {
+  readonly clientIp: string;
+  readonly consumer: { readonly name: string } | undefined;
+  readonly path: string;
+  readonly req: { readonly headers: IncomingHttpHeaders };
+}
+
+function hashKeyFn(on: string): (ctx: BalanceInput) => string | undefined {
   if (on === 'ip') return (ctx) => ctx.clientIp;
   if (on === 'consumer') return (ctx) => ctx.consumer?.name;
   if (on === 'path') return (ctx) => ctx.path;

@@ -2,8 +2,8 @@ import test from 'ava';
 import { acl } from './index.ts';
 import { claimValues } from './claims.ts';
 import { fakeCtx, make, run, accepts } from '../auth-common/testkit.ts';
-import type { LocalReply } from '../../pipeline/types.ts';
-import type { ConsumerIdentity } from '../../pipeline/context.ts';
+import type { LocalReply } from '../../request/policy.ts';
+import type { ConsumerIdentity } from '../../request/context.ts';
 
 function as(consumer: ConsumerIdentity | undefined) {
   const ctx = fakeCtx();

@@ -4,7 +4,7 @@
  * string is one value, an array its string/number/boolean members; `a.b` walks into
  * objects (Keycloak's `realm_access.roles`) unless a claim literally named `a.b` exists.
  */
-import type { ConsumerIdentity } from '../../pipeline/context.ts';
+import type { ConsumerIdentity } from '../../request/context.ts';
 
 const EMPTY: ReadonlySet<string> = new Set();
 

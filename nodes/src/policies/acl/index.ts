@@ -9,8 +9,8 @@
  * `error="insufficient_scope"` so OAuth clients know to ask for more.
  */
 import Type from 'typebox';
-import type { PolicyDefinition, PolicyHandlers, LocalReply, PolicyDeps } from '../../pipeline/types.ts';
-import type { ConsumerIdentity, RequestContext } from '../../pipeline/context.ts';
+import type { PolicyDefinition, PolicyHandlers, LocalReply, PolicyDeps } from '../../request/policy.ts';
+import type { ConsumerIdentity, RequestContext } from '../../request/context.ts';
 import { challenge, unauthorized, DEFAULT_REALM } from '../auth-common/challenge.ts';
 import { claimValues } from './claims.ts';
 

@@ -12,8 +12,8 @@
  * anonymous consumer only if no earlier policy saw a credential. Every policy's
  * `anonymous` on one route must name the same consumer (checked at load time).
  */
-import type { ConsumerIdentity, RequestContext } from '../../pipeline/context.ts';
-import type { PolicyDeps } from '../../pipeline/types.ts';
+import type { ConsumerIdentity, RequestContext } from '../../request/context.ts';
+import type { PolicyDeps } from '../../request/policy.ts';
 
 /** Phase 'authenticate' policies of this folder family and their priorities (Kong's order: jwt, key, basic). */
 export const AUTH_PRIORITY = { 'jwt-auth': 1450, 'key-auth': 1250, 'basic-auth': 1100 } as const;

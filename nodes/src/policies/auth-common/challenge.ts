@@ -5,7 +5,7 @@
  * refusal path allocates nothing.
  */
 import Type from 'typebox';
-import type { LocalReply } from '../../pipeline/types.ts';
+import type { LocalReply } from '../../request/policy.ts';
 
 /** A realm is sent inside a quoted-string: no quote, backslash or control (RFC 9110 §5.6.4). */
 export const Realm = Type.String({ pattern: '^[\\x20\\x21\\x23-\\x5b\\x5d-\\x7e]{1,64}$', 'x-message': 'must be 1-64 printable ASCII characters without " or \\', description: 'realm named in the WWW-Authenticate challenge (default gatehouse)' });

@@ -5,7 +5,7 @@
  * X-Consumer-* and X-Authenticated-* header from the client request, and the gateway's
  * own headers are added after Connection-named headers are dropped (RFC 9110 §7.6.1).
  */
-import type { ConsumerIdentity, RequestContext } from '../../pipeline/context.ts';
+import type { ConsumerIdentity, RequestContext } from '../../request/context.ts';
 
 export const H_NAME = 'x-consumer-name';
 export const H_GROUPS = 'x-consumer-groups';

@@ -1,7 +1,7 @@
 /** Config fields every authentication policy shares; each policy spreads them into its schema. */
 import Type from 'typebox';
 import { Realm } from './challenge.ts';
-import type { ConsumerIdentity } from '../../pipeline/context.ts';
+import type { ConsumerIdentity } from '../../request/context.ts';
 import type { Consumer } from '../../schema/model.ts';
 import { DURATION_PATTERN } from '../../schema/duration.ts';
 

@@ -4,9 +4,9 @@
  */
 import pino from 'pino';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { RequestContext } from '../../pipeline/context.ts';
+import { RequestContext } from '../../request/context.ts';
 import { TrustedProxies } from '../../http/client-ip.ts';
-import type { PolicyDefinition, PolicyDeps, PolicyHandlers, HookResult } from '../../pipeline/types.ts';
+import type { PolicyDefinition, PolicyDeps, PolicyHandlers, HookResult } from '../../request/policy.ts';
 import type { GatewayConfig } from '../../schema/model.ts';
 import { compileSchema } from '../../schema/validate.ts';
 

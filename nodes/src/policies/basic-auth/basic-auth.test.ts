@@ -4,7 +4,7 @@ import { parseBasic } from './parse.ts';
 import { hashPassword, parseScrypt, verifyScrypt } from './scrypt.ts';
 import { VerifiedCache } from './cache.ts';
 import { fakeCtx, make, run, accepts } from '../auth-common/testkit.ts';
-import type { LocalReply } from '../../pipeline/types.ts';
+import type { LocalReply } from '../../request/policy.ts';
 import type { GatewayConfig } from '../../schema/model.ts';
 
 const FAST = { N: 1024, r: 8, p: 1 };

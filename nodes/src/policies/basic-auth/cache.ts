@@ -10,7 +10,7 @@
  * TTL, except that each config change builds a new policy with an empty cache.
  * Failures are never cached, so a wrong password can't poison anything.
  */
-import type { ConsumerIdentity } from '../../pipeline/context.ts';
+import type { ConsumerIdentity } from '../../request/context.ts';
 
 interface Entry { identity: ConsumerIdentity; expires: number }
 

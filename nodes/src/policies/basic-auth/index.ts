@@ -6,8 +6,8 @@
  * consumer names exist (user enumeration, CWE-204).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { PolicyDefinition, PolicyHandlers, LocalReply, HookResult } from '../../pipeline/types.ts';
-import type { ConsumerIdentity, RequestContext } from '../../pipeline/context.ts';
+import type { PolicyDefinition, PolicyHandlers, LocalReply, HookResult } from '../../request/policy.ts';
+import type { ConsumerIdentity, RequestContext } from '../../request/context.ts';
 import type { Logger } from 'pino';
 import { parseDuration } from '../../schema/duration.ts';
 import { schema, type BasicAuthConfig } from './schema.ts';

@@ -5,7 +5,7 @@
  * compares two numbers and returns a reply object it already has (rebuilt once a second,
  * when Age changes).
  */
-import type { LocalReply } from '../../pipeline/types.ts';
+import type { LocalReply } from '../../request/policy.ts';
 import { parseResponseDirectives, type ResponseDirectives } from './directives.ts';
 import { correctedInitialAge, freshnessLifetime, notStorable, parseHttpDate, single, varyNames, type Headers, type Timing } from './freshness.ts';
 

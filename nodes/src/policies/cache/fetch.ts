@@ -12,15 +12,15 @@
  * address the gateway believes (ctx.clientIp).
  */
 import type { Dispatcher } from 'undici';
-import type { RequestContext } from '../../pipeline/context.ts';
-import type { LocalReply } from '../../pipeline/types.ts';
+import type { RequestContext } from '../../request/context.ts';
+import type { LocalReply } from '../../request/policy.ts';
 import type { Target } from '../../upstream/target.ts';
 import type { Metrics } from '../../telemetry/metrics.ts';
 import { forwardableRequestHeaders, forwardableResponseHeaders, flatToObject } from '../../http/headers.ts';
-import { traceparent } from '../../pipeline/ids.ts';
-import { upstreamErrorCode } from '../../upstream/forward.ts';
+import { traceparent } from '../../http/ids.ts';
+import { upstreamErrorCode } from '../../upstream/error-code.ts';
 import type { Headers } from './freshness.ts';
-import { upstreamPath } from '../../upstream/path.ts';
+import { upstreamPath } from '../../request/upstream-path.ts';
 
 export interface Fetched {
   readonly status: number;

@@ -6,8 +6,8 @@
  * The body is collected as it streams, up to maxObjectSize; past that, or when the response
  * is not storable, collecting stops and the requests waiting on this key are let go.
  */
-import type { RequestContext } from '../../pipeline/context.ts';
-import type { ResponseHead, ResponseTap } from '../../pipeline/types.ts';
+import type { RequestContext } from '../../request/context.ts';
+import type { ResponseHead, ResponseTap } from '../../request/policy.ts';
 import { Entry, assess, sameVariant, type EntrySettings, type Meta, type Selector } from './entry.ts';
 import { Pending } from './pending.ts';
 import type { CacheStore } from './store.ts';

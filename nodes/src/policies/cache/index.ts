@@ -11,8 +11,8 @@
  * (fill.ts); concurrent misses of a key wait for that one fill (pending.ts); stale entries
  * are revalidated through the cache's own upstream call (revalidate.ts).
  */
-import type { HookResult, LocalReply, PolicyDefinition, PolicyDeps, PolicyHandlers, ResponseHead } from '../../pipeline/types.ts';
-import type { RequestContext } from '../../pipeline/context.ts';
+import type { HookResult, LocalReply, PolicyDefinition, PolicyDeps, PolicyHandlers, ResponseHead } from '../../request/policy.ts';
+import type { RequestContext } from '../../request/context.ts';
 import type { Metrics } from '../../telemetry/metrics.ts';
 import { parseDuration, parseSize } from '../../schema/duration.ts';
 import { schema, type Config } from './schema.ts';

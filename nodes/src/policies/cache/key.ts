@@ -12,7 +12,7 @@
  * Configured key headers (and the consumer) are not part of this string: they select among
  * the variants stored under it, like Vary does, so a purge by key removes them all.
  */
-import type { RequestContext } from '../../pipeline/context.ts';
+import type { RequestContext } from '../../request/context.ts';
 
 export interface KeyConfig {
   headers?: string[];

@@ -4,8 +4,8 @@
  * decides: the stored body after a 304, a stale response when the upstream fails within
  * stale-if-error, or the new response.
  */
-import type { HookResult, LocalReply } from '../../pipeline/types.ts';
-import type { RequestContext } from '../../pipeline/context.ts';
+import type { HookResult, LocalReply } from '../../request/policy.ts';
+import type { RequestContext } from '../../request/context.ts';
 import type { Metrics } from '../../telemetry/metrics.ts';
 import type { RequestDirectives } from './directives.ts';
 import { Entry, assess, mergeNotModified, sameVariant, type Selector } from './entry.ts';

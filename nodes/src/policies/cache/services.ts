@@ -9,7 +9,7 @@
  * if no route uses the cache yet), applies other nodes' purges through its CachePurger
  * methods and subscribes to `onPurge` to broadcast this node's.
  */
-import type { PolicyDeps } from '../../pipeline/types.ts';
+import type { PolicyDeps } from '../../request/policy.ts';
 import type { StatusRoute } from '../../telemetry/status.ts';
 import { CacheStore } from './store.ts';
 import { purgeRoute, PURGE_PATH } from './purge.ts';

@@ -3,7 +3,7 @@ import { CacheStore, MAX_VARIANTS } from './store.ts';
 import { Entry, assess, sameVariant, type Meta } from './entry.ts';
 import { Pending } from './pending.ts';
 import { compileKey } from './key.ts';
-import type { RequestContext } from '../../pipeline/context.ts';
+import type { RequestContext } from '../../request/context.ts';
 
 const now = Date.now();
 

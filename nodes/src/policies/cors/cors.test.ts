@@ -3,7 +3,7 @@ import { cors, addVary } from './index.ts';
 import { compileOrigins } from './origins.ts';
 import { fakeContext, fakeDeps, type FakeRequest } from '../../../../test/helpers/fake-request.ts';
 import { compileSchema } from '../../schema/validate.ts';
-import type { LocalReply, PolicyHandlers, ResponseHead } from '../../pipeline/types.ts';
+import type { LocalReply, PolicyHandlers, ResponseHead } from '../../request/policy.ts';
 
 function make(cfg: Record<string, unknown>): PolicyHandlers {
   const v = compileSchema(cors.schema);

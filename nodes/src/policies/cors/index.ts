@@ -12,7 +12,7 @@
  *    the pair), with `Vary: Origin` whenever the answer depends on the origin.
  */
 import Type from 'typebox';
-import type { PolicyDefinition, PolicyHandlers, LocalReply } from '../../pipeline/types.ts';
+import type { PolicyDefinition, PolicyHandlers, LocalReply } from '../../request/policy.ts';
 import { Duration } from '../../schema/model.ts';
 import { parseDuration } from '../../schema/duration.ts';
 import { compileOrigins, ORIGIN_PATTERN } from './origins.ts';

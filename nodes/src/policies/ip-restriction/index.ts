@@ -18,7 +18,7 @@
  * address; deny wins (an address in both lists is refused).
  */
 import Type from 'typebox';
-import type { PolicyDefinition, PolicyHandlers, LocalReply } from '../../pipeline/types.ts';
+import type { PolicyDefinition, PolicyHandlers, LocalReply } from '../../request/policy.ts';
 import { CidrSet } from '../../http/cidr.ts';
 import { compileGlobs, type Matcher } from './glob.ts';
 

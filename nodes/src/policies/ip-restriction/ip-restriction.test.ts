@@ -1,6 +1,6 @@
 import test from 'ava';
 import { ipRestriction } from './index.ts';
-import type { LocalReply, PolicyHandlers } from '../../pipeline/types.ts';
+import type { LocalReply, PolicyHandlers } from '../../request/policy.ts';
 import { fakeContext, fakeDeps, type FakeRequest } from '../../../../test/helpers/fake-request.ts';
 
 type Cfg = Parameters<typeof ipRestriction.create>[0];

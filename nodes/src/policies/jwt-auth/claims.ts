@@ -3,7 +3,7 @@
  * consumers' `jwtSubjects` (explicit mapping), then as a consumer name. A subject listed
  * under two consumers is a config error: who it is must not depend on map order.
  */
-import type { ConsumerIdentity } from '../../pipeline/context.ts';
+import type { ConsumerIdentity } from '../../request/context.ts';
 import type { GatewayConfig } from '../../schema/model.ts';
 
 export interface Known { name: string; groups: readonly string[] }

@@ -7,8 +7,8 @@
  * check failed is logged at debug, not told to the client.
  */
 import { jwtVerify, type JWTVerifyGetKey, type JWTVerifyOptions, type JWTPayload } from 'jose';
-import type { PolicyDefinition, PolicyHandlers, LocalReply, HookResult } from '../../pipeline/types.ts';
-import type { ConsumerIdentity, RequestContext } from '../../pipeline/context.ts';
+import type { PolicyDefinition, PolicyHandlers, LocalReply, HookResult } from '../../request/policy.ts';
+import type { ConsumerIdentity, RequestContext } from '../../request/context.ts';
 import type { Logger } from 'pino';
 import { parseDuration } from '../../schema/duration.ts';
 import { schema, type JwtAuthConfig } from './schema.ts';

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { jwtAuth } from './index.ts';
 import { forge, claims, rsaPair } from './testkit.ts';
 import { fakeCtx, make, run } from '../auth-common/testkit.ts';
-import type { LocalReply } from '../../pipeline/types.ts';
+import type { LocalReply } from '../../request/policy.ts';
 
 const k1 = rsaPair();
 const k2 = rsaPair();

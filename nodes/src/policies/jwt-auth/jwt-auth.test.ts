@@ -3,7 +3,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { jwtAuth } from './index.ts';
 import { forge, claims, rsaPair, ecPair, edPair, b64u, now } from './testkit.ts';
 import { fakeCtx, make, run, accepts } from '../auth-common/testkit.ts';
-import type { LocalReply } from '../../pipeline/types.ts';
+import type { LocalReply } from '../../request/policy.ts';
 
 const rsa = rsaPair();
 const rsa2 = rsaPair();

@@ -12,7 +12,7 @@
  * a header and a claims set that are UTF-8 JSON objects without duplicate member names,
  * finite NumericDates, and an `alg` from the pinned list. jose then checks the signature and claims.
  */
-import type { RequestContext } from '../../pipeline/context.ts';
+import type { RequestContext } from '../../request/context.ts';
 import { hasDuplicateKeys } from './json.ts';
 
 export type Found = { token: string; from: 'header' | 'cookie' } | 'none' | 'ambiguous';

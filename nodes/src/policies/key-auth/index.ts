@@ -13,8 +13,8 @@
  * `hideCredentials: false`, whether it was valid or not, so a key never reaches logs upstream.
  */
 import { hash } from 'node:crypto';
-import type { PolicyDefinition, PolicyHandlers, LocalReply } from '../../pipeline/types.ts';
-import type { ConsumerIdentity, RequestContext } from '../../pipeline/context.ts';
+import type { PolicyDefinition, PolicyHandlers, LocalReply } from '../../request/policy.ts';
+import type { ConsumerIdentity, RequestContext } from '../../request/context.ts';
 import { schema, type KeyAuthConfig } from './schema.ts';
 import { removeQueryParam } from './query.ts';
 import { setIdentity } from '../auth-common/identity.ts';

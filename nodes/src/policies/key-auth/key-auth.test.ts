@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { keyAuth } from './index.ts';
 import { removeQueryParam } from './query.ts';
 import { fakeCtx, make, run, accepts } from '../auth-common/testkit.ts';
-import type { LocalReply } from '../../pipeline/types.ts';
+import type { LocalReply } from '../../request/policy.ts';
 
 const digest = (k: string): string => `sha256:${createHash('sha256').update(k, 'utf8').digest('hex')}`;
 const consumers = {

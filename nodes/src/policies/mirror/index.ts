@@ -12,13 +12,13 @@
  */
 import Type from 'typebox';
 import type { Dispatcher } from 'undici';
-import type { PolicyDefinition, PolicyHandlers } from '../../pipeline/types.ts';
-import type { RequestContext } from '../../pipeline/context.ts';
+import type { PolicyDefinition, PolicyHandlers } from '../../request/policy.ts';
+import type { RequestContext } from '../../request/context.ts';
 import type { Target } from '../../upstream/target.ts';
 import type { UpstreamRuntime } from '../../upstream/upstream.ts';
 import { forwardableRequestHeaders } from '../../http/headers.ts';
-import { traceparent } from '../../pipeline/ids.ts';
-import { upstreamPath } from '../../upstream/path.ts';
+import { traceparent } from '../../http/ids.ts';
+import { upstreamPath } from '../../request/upstream-path.ts';
 
 export const schema = Type.Object({
   enforce: Type.Optional(Type.Boolean({ description: 'false = no copies' })),

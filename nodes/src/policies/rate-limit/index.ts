@@ -9,8 +9,8 @@
  * is 429 GW_RATE_LIMITED with Retry-After. Shadow mode (`enforce: false`) counts what it
  * would refuse and stays invisible to clients: no headers.
  */
-import type { LocalReply, PolicyDefinition, PolicyDeps, PolicyHandlers } from '../../pipeline/types.ts';
-import type { RequestContext } from '../../pipeline/context.ts';
+import type { LocalReply, PolicyDefinition, PolicyDeps, PolicyHandlers } from '../../request/policy.ts';
+import type { RequestContext } from '../../request/context.ts';
 import { parseDuration } from '../../schema/duration.ts';
 import type { CounterStore, Decision, RateCounter } from '../../cluster/counters/store.ts';
 import { clusterCounterStore, nodeCounterStore } from '../../cluster/counters/services.ts';

@@ -10,7 +10,7 @@
  * replaced by their SHA-256, so a client cannot make the table hold big strings.
  */
 import { hash } from 'node:crypto';
-import type { RequestContext } from '../../pipeline/context.ts';
+import type { RequestContext } from '../../request/context.ts';
 
 export type KeyFn = (ctx: RequestContext) => string;
 type PartFn = (ctx: RequestContext) => string;

@@ -6,11 +6,11 @@ import { compileKey } from './key.ts';
 import { policyHeader } from './headers.ts';
 import { fakeContext, fakeDeps, type FakeRequest } from '../../../../test/helpers/fake-request.ts';
 import { Metrics } from '../../telemetry/metrics.ts';
-import { validateConfig } from '../../schema/validate.ts';
+import { validateConfig } from '../../validation/validate.ts';
 import { compileSchema } from '../../schema/validate.ts';
 import { LocalCounterStore } from '../../cluster/counters/local/index.ts';
-import type { LocalReply, PolicyDeps, PolicyHandlers, ResponseHead } from '../../pipeline/types.ts';
-import type { RequestContext } from '../../pipeline/context.ts';
+import type { LocalReply, PolicyDeps, PolicyHandlers, ResponseHead } from '../../request/policy.ts';
+import type { RequestContext } from '../../request/context.ts';
 
 function setup(cfg: Record<string, unknown>, over: Partial<PolicyDeps> = {}): { h: PolicyHandlers; deps: PolicyDeps } {
   const v = compileSchema(rateLimit.schema);

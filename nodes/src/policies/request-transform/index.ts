@@ -11,12 +11,12 @@
  * transform has nothing to count.
  */
 import Type from 'typebox';
-import type { PolicyDefinition, PolicyDeps, PolicyHandlers } from '../../pipeline/types.ts';
-import type { RequestContext } from '../../pipeline/context.ts';
+import type { PolicyDefinition, PolicyDeps, PolicyHandlers } from '../../request/policy.ts';
+import type { RequestContext } from '../../request/context.ts';
 import { isIdentityHeader } from '../../http/headers.ts';
 import { HeaderOps, QueryOps, type HeaderOpsConfig, type QueryOpsConfig } from './schema.ts';
 import { compileQuery } from './query.ts';
-import { compilePath, templateParams } from './path.ts';
+import { compileTemplate, templateErrors } from '../../core/template.ts';
 
 export const schema = Type.Object({
   enforce: Type.Optional(Type.Boolean({ description: 'false = the transform is off' })),
@@ -43,11 +43,8 @@ function current(ctx: RequestContext, name: string): string | undefined {
 function checkTemplate(tpl: string, deps: PolicyDeps, where: string): void {
   const route = deps.config.routes?.[deps.routeName];
   if (route?.rewrite?.path || route?.rewrite?.stripPrefix) throw new Error(`${where}.path: the route already rewrites its path (rewrite); use one or the other`);
-  const used = templateParams(tpl);
-  for (const p of route?.match.paths ?? []) {
-    const has = new Set(p.match(/:[A-Za-z_][A-Za-z0-9_]*|\*$/g) ?? []);
-    for (const u of used) if (!has.has(u)) throw new Error(`${where}.path: "${u}" is not defined by the route path ${p}`);
-  }
+  const bad = templateErrors(tpl, route?.match.paths ?? []);
+  if (bad.length) throw new Error(`${where}.path: ${bad[0]}`);
 }
 
 export const requestTransform: PolicyDefinition<Config> = {
@@ -66,7 +63,7 @@ export const requestTransform: PolicyDefinition<Config> = {
     const add = lower(h.add);
     const query = compileQuery(config.query);
     if (config.path !== undefined) checkTemplate(config.path, deps, where);
-    const path = config.path !== undefined ? compilePath(config.path) : undefined;
+    const path = config.path !== undefined ? compileTemplate(config.path) : undefined;
 
     return Object.freeze<PolicyHandlers>({
       request(ctx) {
@@ -81,7 +78,7 @@ export const requestTransform: PolicyDefinition<Config> = {
         for (const [k, v] of set) ctx.setUpstreamHeader(k, v);
         for (const [k, v] of add) { const cur = current(ctx, k); ctx.setUpstreamHeader(k, cur ? cur + ', ' + v : v); }
         if (query) ctx.rawQuery = query(ctx.rawQuery);
-        if (path) ctx.path = path(ctx);
+        if (path) ctx.path = path(ctx.params);
       },
     });
   },

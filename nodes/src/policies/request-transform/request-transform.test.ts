@@ -2,8 +2,9 @@ import test from 'ava';
 import { requestTransform } from './index.ts';
 import { compileQuery } from './query.ts';
 import { fakeContext, fakeDeps, type FakeRequest } from '../../../../test/helpers/fake-request.ts';
-import { compileSchema, validateConfig } from '../../schema/validate.ts';
-import type { PolicyHandlers } from '../../pipeline/types.ts';
+import { compileSchema } from '../../schema/validate.ts';
+import { validateConfig } from '../../validation/validate.ts';
+import type { PolicyHandlers } from '../../request/policy.ts';
 import type { GatewayConfig } from '../../schema/model.ts';
 
 function make(cfg: Record<string, unknown>, config: GatewayConfig = {}): PolicyHandlers {

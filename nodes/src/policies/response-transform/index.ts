@@ -5,7 +5,7 @@
  * lower case at load time. `enforce: false` turns it off: a transform has nothing to count.
  */
 import Type from 'typebox';
-import type { PolicyDefinition, PolicyHandlers } from '../../pipeline/types.ts';
+import type { PolicyDefinition, PolicyHandlers } from '../../request/policy.ts';
 import { HeaderOps, type HeaderOpsConfig } from '../request-transform/schema.ts';
 
 interface Config { enforce?: boolean; headers?: HeaderOpsConfig }

@@ -2,7 +2,7 @@ import test from 'ava';
 import { responseTransform } from './index.ts';
 import { fakeContext, fakeDeps } from '../../../../test/helpers/fake-request.ts';
 import { compileSchema } from '../../schema/validate.ts';
-import type { PolicyHandlers, ResponseHead } from '../../pipeline/types.ts';
+import type { PolicyHandlers, ResponseHead } from '../../request/policy.ts';
 
 function make(cfg: Record<string, unknown>): PolicyHandlers {
   const v = compileSchema(responseTransform.schema);

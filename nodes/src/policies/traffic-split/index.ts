@@ -6,8 +6,8 @@
  * (no consumer, no header) falls back to the client IP, as rate-limit does.
  */
 import Type from 'typebox';
-import type { PolicyDefinition, PolicyHandlers } from '../../pipeline/types.ts';
-import type { RequestContext } from '../../pipeline/context.ts';
+import type { PolicyDefinition, PolicyHandlers } from '../../request/policy.ts';
+import type { RequestContext } from '../../request/context.ts';
 import type { UpstreamRuntime } from '../../upstream/upstream.ts';
 import { HashedWeighted, SmoothWeighted } from './pick.ts';
 

@@ -6,7 +6,7 @@ import { fakeContext, fakeDeps, type FakeRequest } from '../../../../test/helper
 import { compileSchema } from '../../schema/validate.ts';
 import { UpstreamRuntime } from '../../upstream/upstream.ts';
 import { PoolRegistry } from '../../upstream/target.ts';
-import type { PolicyHandlers } from '../../pipeline/types.ts';
+import type { PolicyHandlers } from '../../request/policy.ts';
 
 const pools = new PoolRegistry();
 const upstreams = new Map(['v1', 'v2', 'v3'].map((n, i) => [n, new UpstreamRuntime(n, { targets: [{ url: `http://127.0.0.1:${9001 + i}` }] }, pools)]));

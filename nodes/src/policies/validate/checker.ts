@@ -6,8 +6,8 @@
  * forwarded (ctx.body), so upstreams that verify a signature over the body still can.
  */
 import type { ValidateFunction } from 'ajv';
-import type { RequestContext } from '../../pipeline/context.ts';
-import type { HookResult, LocalReply } from '../../pipeline/types.ts';
+import type { RequestContext } from '../../request/context.ts';
+import type { HookResult, LocalReply } from '../../request/policy.ts';
 import { MAX_ERRORS, pushAjvErrors, type FieldError, type Location } from './ajv.ts';
 import { coerce, type ParamShape } from './coerce.ts';
 import { hasBody, isJsonMediaType, mediaRangeMatches, parseMediaType, readBody, type BodyResult } from './body.ts';

@@ -6,8 +6,8 @@
  * Failures: 400 GW_VALIDATION_FAILED with `errors: [{in, path, message}]`, 415 for a
  * media type or coding not accepted, 413 over `maxBodySize`.
  */
-import type { PolicyDefinition, PolicyHandlers, LocalReply } from '../../pipeline/types.ts';
-import type { RequestContext } from '../../pipeline/context.ts';
+import type { PolicyDefinition, PolicyHandlers, LocalReply } from '../../request/policy.ts';
+import type { RequestContext } from '../../request/context.ts';
 import { parseSize } from '../../schema/duration.ts';
 import { createAjv } from './ajv.ts';
 import { Checker, invalid, type CheckerSpec, type PartCheck } from './checker.ts';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { Writable } from 'node:stream';
 import { validate } from './index.ts';
-import type { LocalReply, PolicyHandlers } from '../../pipeline/types.ts';
+import type { LocalReply, PolicyHandlers } from '../../request/policy.ts';
 import { fakeContext, fakeDeps, type FakeRequest } from '../../../../test/helpers/fake-request.ts';
 
 const PETS = 'test/fixtures/openapi/pets.yaml';

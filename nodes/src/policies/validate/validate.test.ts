@@ -1,8 +1,8 @@
 import test from 'ava';
 import { validate } from './index.ts';
-import type { PolicyHandlers, HookResult, LocalReply } from '../../pipeline/types.ts';
+import type { PolicyHandlers, HookResult, LocalReply } from '../../request/policy.ts';
 import { fakeContext, fakeDeps, type FakeRequest } from '../../../../test/helpers/fake-request.ts';
-import type { RequestContext } from '../../pipeline/context.ts';
+import type { RequestContext } from '../../request/context.ts';
 
 type Cfg = Parameters<typeof validate.create>[0];
 const make = (cfg: Cfg): PolicyHandlers => validate.create(cfg, fakeDeps());

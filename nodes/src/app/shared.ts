@@ -4,7 +4,7 @@
  *  - the bus (bus/nats/) and the peer view (bus/peers.ts, with the live members from etcd);
  *  - `services.clusterCounters`: the counter store of `rate-limit` with `scope: cluster`;
  *  - `services.breakerStore`: the breaker store of `circuitBreaker.scope: cluster`;
- *  - cache purges broadcast to every node (cache-purge.ts);
+ *  - cache purges broadcast to every node (policies/cache/cluster-purge.ts);
  *  - the metrics gatehouse_cluster_degraded{component}, gatehouse_cluster_bus_connected and
  *    gatehouse_cluster_peers, and a `nats` section in GET /cluster.
  * Nothing here is on the request path except the stores' synchronous calls.
@@ -14,12 +14,12 @@ import type { Logger } from 'pino';
 import type { Gateway } from '../gateway.ts';
 import { cacheStore } from '../policies/cache/index.ts';
 import { ClusterBreakerStore } from '../upstream/breaker/cluster/index.ts';
-import { NatsBus, namespaceOf } from './bus/nats/index.ts';
-import { ClusterPeers } from './bus/peers.ts';
-import { ClusterCounterStore } from './counters/nats/index.ts';
-import { CLUSTER_COUNTERS } from './counters/services.ts';
-import { shareCachePurges } from './cache-purge.ts';
-import { LiveNodes } from './live-nodes.ts';
+import { NatsBus, namespaceOf } from '../cluster/bus/nats/index.ts';
+import { ClusterPeers } from '../cluster/bus/peers.ts';
+import { ClusterCounterStore } from '../cluster/counters/nats/index.ts';
+import { CLUSTER_COUNTERS } from '../cluster/counters/services.ts';
+import { shareCachePurges } from '../policies/cache/cluster-purge.ts';
+import { LiveNodes } from '../cluster/live-nodes.ts';
 
 export const BREAKER_STORE = 'breakerStore';
 

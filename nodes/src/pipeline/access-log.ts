@@ -4,7 +4,7 @@
  * every 5xx and gateway error is always written.
  */
 import pino, { type Logger } from 'pino';
-import type { RequestContext } from '../pipeline/context.ts';
+import type { RequestContext } from '../request/context.ts';
 
 export interface AccessLogOptions { enabled: boolean; sample: number }
 

@@ -7,8 +7,8 @@
  * entries still expire with their TTL); the failure table in docs/cluster.md says so.
  */
 import type { Logger } from 'pino';
-import type { CachePurger, PurgeRequest } from '../policies/cache/index.ts';
-import { TOPICS, decodeJson, encodeJson, type ClusterBus } from './bus/types.ts';
+import type { CachePurger, PurgeRequest } from './index.ts';
+import { TOPICS, decodeJson, encodeJson, type ClusterBus } from '../../cluster/bus/types.ts';
 
 /** What the cluster needs of the cache store: its purge methods and its purge listeners. */
 export interface PurgeSource extends CachePurger {

@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks'; // the global is a getter: one lo
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { clientAddress } from '../http/client-ip.ts';
 import type { TrustedProxies } from '../http/client-ip.ts';
-import type { CompiledRoute } from './compile.ts';
+import type { CompiledRoute } from './route.ts';
 
 export interface ConsumerIdentity {
   name: string;
@@ -53,7 +53,7 @@ export class RequestContext {
   /** Set by a policy (traffic split) to send this request to another upstream than the route's. */
   upstream: import('../upstream/upstream.ts').UpstreamRuntime | undefined = undefined;
   /** Set by a policy (cache) to observe the upstream response as it streams. */
-  tap: import('./types.ts').ResponseTap | undefined = undefined;
+  tap: import('./policy.ts').ResponseTap | undefined = undefined;
   /** Policy-private state, keyed by policy name. */
   state: Record<string, unknown> | undefined = undefined;
   status = 0;

@@ -3,7 +3,7 @@
  * truth). `npm run docs:config` rewrites it; a test fails when it is stale.
  */
 import type { TSchema } from 'typebox';
-import { GatewayConfig } from './model.ts';
+import { GatewayConfig } from '../schema/model.ts';
 import { policies } from '../policies/registry.ts';
 
 function typeOf(s: any): string {

@@ -18,12 +18,12 @@ import { Gateway, splitHostPort } from '../gateway.ts';
 import type { ConfigSource, ConfigUpdate } from '../config/source.ts';
 import { FileSource } from '../config/file.ts';
 import { EtcdSource } from '../config/etcd.ts';
-import { createEtcdClient } from '../config/etcd-client.ts';
+import { createEtcdClient } from '../cluster/etcd-client.ts';
 import { SnapshotFallbackSource, SnapshotSaver } from '../config/fallback.ts';
 import type { Snapshot as FileSnapshot } from '../config/snapshot-file.ts';
 import { Discovery } from '../discovery/manager.ts';
 import type { DnsResolver } from '../discovery/dns.ts';
-import { Membership } from './membership.ts';
+import { Membership } from '../cluster/membership.ts';
 import { SharedState } from './shared.ts';
 import { sendJson } from '../telemetry/status.ts';
 

@@ -1,5 +1,6 @@
 import test from 'ava';
-import { validateConfig, formatPath } from './validate.ts';
+import { validateConfig } from './validate.ts';
+import { formatPath } from '../schema/validate.ts';
 
 const base = { upstreams: { a: { targets: [{ url: 'http://127.0.0.1:1' }] } } };
 
@@ -26,4 +27,14 @@ test('upstreams named inside policies are checked too (traffic-split, mirror)', 
 
 test('a valid document has no errors', (t) => {
   t.deepEqual(validateConfig({ ...base, routes: { r: { match: { paths: ['/r'] }, upstream: 'a' } } }), []);
+});
+
+test('a path template may use only params the route defines (rewrite.path)', (t) => {
+  const route = (path: string) => ({ ...base, routes: { r: { match: { paths: ['/v1/:id', '/v1/:id/*'] }, upstream: 'a', rewrite: { path } } } });
+  t.deepEqual(validateConfig(route('/v2/:id')), []);
+  t.deepEqual(validateConfig(route('/v2/:nope')).map((e) => `${e.path}: ${e.message}`), [
+    'routes.r.rewrite.path: ":nope" is not defined by the route path /v1/:id',
+    'routes.r.rewrite.path: ":nope" is not defined by the route path /v1/:id/*',
+  ]);
+  t.deepEqual(validateConfig(route('/v2/:id/*')).map((e) => e.message), ['"*" is not defined by the route path /v1/:id']);
 });

@@ -1,7 +1,7 @@
 import test from 'ava';
-import { MemoryHub } from './bus/memory/index.ts';
-import { shareCachePurges, type PurgeSource } from './cache-purge.ts';
-import type { PurgeRequest } from '../policies/cache/index.ts';
+import { MemoryHub } from '../../cluster/bus/memory/index.ts';
+import { shareCachePurges, type PurgeSource } from './cluster-purge.ts';
+import type { PurgeRequest } from './index.ts';
 
 function fakeStore(): PurgeSource & { log: string[] } {
   const log: string[] = [];

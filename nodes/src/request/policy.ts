@@ -6,37 +6,17 @@
  * by returning a LocalReply; it never writes to the socket itself.
  */
 import type { TSchema } from 'typebox';
-import type { ErrorCode } from '../errors.ts';
+import type { HookResult, ResponseHead } from '../core/reply.ts';
 import type { RequestContext } from './context.ts';
 import type { GatewayConfig } from '../schema/model.ts';
 import type { Logger } from 'pino';
 
+/** The plain-data reply types live in core/ (the upstream library uses them too). */
+export type { LocalReply, HookResult, ResponseHead, ResponseTap } from '../core/reply.ts';
+
 /** Phases in the order they run. A policy's phase decides its order, not the config map's order. */
 export const PHASES = ['request', 'authenticate', 'authorize', 'validate', 'traffic', 'upstream'] as const;
 export type Phase = (typeof PHASES)[number];
-
-export interface LocalReply {
-  /** A GW_* code: the body becomes problem+json with that code's status. */
-  code?: ErrorCode;
-  /** Client-safe detail; never internal error text. */
-  detail?: string;
-  /** Extra documented members of the problem body, e.g. `errors` for validation. */
-  extra?: Record<string, unknown>;
-  /** For replies that are not errors (cache hit, CORS preflight): status and body as given. */
-  status?: number;
-  headers?: Record<string, string | string[]>;
-  body?: string | Buffer;
-}
-
-export type HookResult = LocalReply | undefined | void;
-
-/** The response head as it goes to the client; response hooks may edit `headers` in place. */
-export interface ResponseHead {
-  status: number;
-  headers: Record<string, string | string[]>;
-  /** True when the gateway made the response itself (LocalReply), false for an upstream's. */
-  local: boolean;
-}
 
 export interface PolicyHandlers {
   /** Before the upstream call, in the policy's phase. May be async; a sync handler costs no promise. */
@@ -67,18 +47,6 @@ export interface PolicyDeps {
   upstreams: ReadonlyMap<string, import('../upstream/upstream.ts').UpstreamRuntime>;
   /** Register a metric on the node's registry (idempotent by name). */
   metrics: import('../telemetry/metrics.ts').Metrics;
-}
-
-/**
- * Observes an upstream response as it streams to the client (the cache fills itself this
- * way). Called after response hooks, with the head as sent; never delays the client.
- */
-export interface ResponseTap {
-  head(status: number, headers: Record<string, string | string[]>): void;
-  data(chunk: Buffer): void;
-  end(): void;
-  /** The response failed or the client went away: discard what was collected. */
-  abort(): void;
 }
 
 export interface PolicyDefinition<C = any> {

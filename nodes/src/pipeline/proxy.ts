@@ -1,46 +1,27 @@
 /**
- * The undici handler of one proxied request: streams the response head and body to the
+ * The handler of one proxied request on the target's HTTP/1.1 pool (upstream/h1): streams the response head and body to the
  * client, maps failures to the gateway's codes, gives the target's breaker its verdict, and,
  * on upstreams with `retries`, runs the attempt loop: a retryable failure before the response
  * head is dropped and the request sent again after a backoff (attempts.ts holds the state,
  * retry.ts decides, budget.ts limits). Once the head is written there is no retry.
  */
 import { performance } from 'node:perf_hooks'; // the global is a getter: one lookup per call
-import type { H1Control, H1Handler } from './h1/pool.ts';
-import { headersTimeout } from './h1/errors.ts';
-import type { RequestContext } from '../pipeline/context.ts';
-import type { Runtime } from '../pipeline/runtime.ts';
-import type { Target } from './target.ts';
-import type { BreakerState } from './breaker/types.ts';
-import { failureKind } from './retry.ts';
-import type { Retrying } from './attempts.ts';
-import type { UpstreamRuntime } from './upstream.ts';
+import type { H1Control, H1Handler } from '../upstream/h1/pool.ts';
+import { headersTimeout } from '../upstream/h1/errors.ts';
+import { upstreamErrorCode } from '../upstream/error-code.ts';
+import type { RequestContext } from '../request/context.ts';
+import type { Runtime } from './runtime.ts';
+import type { Target } from '../upstream/target.ts';
+import type { BreakerState } from '../upstream/breaker/types.ts';
+import { failureKind } from '../upstream/retry.ts';
+import type { Retrying } from '../upstream/attempts.ts';
+import type { UpstreamRuntime } from '../upstream/upstream.ts';
 import type { ErrorCode } from '../errors.ts';
-import type { ResponseHead } from '../pipeline/types.ts';
+import type { ResponseHead } from '../request/policy.ts';
 import { forwardableResponseHeaders, flatToObject, withGatewayHeaders } from '../http/headers.ts';
-import { sendReply } from '../pipeline/reply.ts';
-import { finish } from '../pipeline/finish.ts';
+import { sendReply } from './reply.ts';
+import { finish } from './finish.ts';
 import { unwatchClient, watchClient, type ClientWatcher } from '../http/client-gone.ts';
-
-/** Map a client/socket error (h1/errors.ts codes, parser HPE_* codes) to the gateway's code: slow is 504, refused/reset is 502. */
-export function upstreamErrorCode(err: unknown): ErrorCode {
-  const code = (err as { code?: string } | null)?.code;
-  switch (code) {
-    case 'UND_ERR_CONNECT_TIMEOUT':
-    case 'UND_ERR_HEADERS_TIMEOUT':
-    case 'UND_ERR_BODY_TIMEOUT':
-    case 'ETIMEDOUT':
-      return 'GW_UPSTREAM_TIMEOUT';
-    case 'HPE_INVALID_CONSTANT':
-    case 'HPE_INVALID_HEADER_TOKEN':
-    case 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH':
-    case 'UND_ERR_INVALID_ARG':
-      return 'GW_UPSTREAM_BAD_RESPONSE';
-    default:
-      // Any other parser verdict on the response: the upstream spoke broken HTTP.
-      return typeof code === 'string' && code.startsWith('HPE_') ? 'GW_UPSTREAM_BAD_RESPONSE' : 'GW_UPSTREAM_UNAVAILABLE';
-  }
-}
 
 export class ProxyHandler implements H1Handler, ClientWatcher {
   private readonly rt: Runtime;

@@ -13,19 +13,17 @@
  */
 import { performance } from 'node:perf_hooks'; // the global is a getter: one lookup per call
 import { Transform, type Readable } from 'node:stream';
-import type { RequestContext } from '../pipeline/context.ts';
-import type { Runtime } from '../pipeline/runtime.ts';
-import type { UpstreamRuntime } from './upstream.ts';
+import type { RequestContext } from '../request/context.ts';
+import type { Runtime } from './runtime.ts';
+import type { UpstreamRuntime } from '../upstream/upstream.ts';
 import { forwardableRequestHeaders } from '../http/headers.ts';
 import { pushForwarded } from '../http/client-ip.ts';
-import { traceparent } from '../pipeline/ids.ts';
-import { sendReply } from '../pipeline/reply.ts';
-import { ProxyHandler } from './handler.ts';
-import { upstreamPath } from './path.ts';
-import { Retrying } from './attempts.ts';
-import type { H1Request } from './h1/pool.ts';
-
-export { upstreamErrorCode } from './handler.ts';
+import { traceparent } from '../http/ids.ts';
+import { sendReply } from './reply.ts';
+import { ProxyHandler } from './proxy.ts';
+import { upstreamPath } from '../request/upstream-path.ts';
+import { Retrying } from '../upstream/attempts.ts';
+import type { H1Request } from '../upstream/h1/pool.ts';
 
 /** Forward the request to one target of `up`. The request phases have all passed. */
 export function forward(rt: Runtime, ctx: RequestContext, up: UpstreamRuntime): void {

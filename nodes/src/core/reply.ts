@@ -1,0 +1,41 @@
+/**
+ * What a request hook or the upstream answers with, as plain data: the gateway's own reply
+ * (LocalReply), the response head response hooks may edit, and the tap that observes a
+ * proxied response. Types only, no imports but the error catalogue: every layer may use them.
+ */
+import type { ErrorCode } from '../errors.ts';
+
+export interface LocalReply {
+  /** A GW_* code: the body becomes problem+json with that code's status. */
+  code?: ErrorCode;
+  /** Client-safe detail; never internal error text. */
+  detail?: string;
+  /** Extra documented members of the problem body, e.g. `errors` for validation. */
+  extra?: Record<string, unknown>;
+  /** For replies that are not errors (cache hit, CORS preflight): status and body as given. */
+  status?: number;
+  headers?: Record<string, string | string[]>;
+  body?: string | Buffer;
+}
+
+export type HookResult = LocalReply | undefined | void;
+
+/** The response head as it goes to the client; response hooks may edit `headers` in place. */
+export interface ResponseHead {
+  status: number;
+  headers: Record<string, string | string[]>;
+  /** True when the gateway made the response itself (LocalReply), false for an upstream's. */
+  local: boolean;
+}
+
+/**
+ * Observes an upstream response as it streams to the client (the cache fills itself this
+ * way). Called after response hooks, with the head as sent; never delays the client.
+ */
+export interface ResponseTap {
+  head(status: number, headers: Record<string, string | string[]>): void;
+  data(chunk: Buffer): void;
+  end(): void;
+  /** The response failed or the client went away: discard what was collected. */
+  abort(): void;
+}

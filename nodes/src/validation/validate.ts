@@ -1,0 +1,72 @@
+/**
+ * Config validation: the schema pass (schema/validate.ts, every error) then the policy pass
+ * (each policy's own schema from the registry) and the reference pass (a route names a known
+ * upstream). Errors carry a dotted path as users write it.
+ */
+import { GatewayConfig, Route, Upstream, Consumer } from '../schema/model.ts';
+import { ajvErrors, compileSchema, formatPath, type ConfigError } from '../schema/validate.ts';
+import { policies } from '../policies/registry.ts';
+import { templateErrors } from '../core/template.ts';
+
+/** A route's rewrite.path may use only params every match path defines (core/template.ts). */
+function checkRewrite(route: any, base: string, out: ConfigError[]): void {
+  const tpl = route?.rewrite?.path;
+  const paths = route?.match?.paths;
+  if (typeof tpl !== 'string' || !Array.isArray(paths) || !paths.every((p) => typeof p === 'string')) return;
+  for (const message of templateErrors(tpl, paths)) out.push({ path: `${base}.rewrite.path`, message });
+}
+
+function checkPolicies(route: any, base: string, out: ConfigError[], upstreams?: Record<string, unknown>): void {
+  const pol = route?.policies;
+  if (!pol || typeof pol !== 'object') return;
+  for (const [name, cfg] of Object.entries(pol)) {
+    const p = policies.get(name);
+    const path = formatPath(base, ['policies', name]);
+    if (!p) { out.push({ path, message: `unknown policy "${name}" (known: ${[...policies.keys()].join(', ')})` }); continue; }
+    const v = compileSchema(p.schema);
+    if (!v(cfg ?? {})) { out.push(...ajvErrors(v.errors, cfg, path)); continue; }
+    if (upstreams && p.upstreamRefs) {
+      for (const [rel, ref] of p.upstreamRefs(cfg ?? {})) {
+        if (!(ref in upstreams)) out.push({ path: formatPath(path, rel), message: `unknown upstream "${ref}"` });
+      }
+    }
+  }
+}
+
+/** Validate a whole document. Empty array = valid. */
+export function validateConfig(raw: unknown): ConfigError[] {
+  const v = compileSchema(GatewayConfig);
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return [{ path: '(root)', message: 'must be a mapping of node, upstreams, consumers, routes' }];
+  const out: ConfigError[] = v(raw) ? [] : ajvErrors(v.errors, raw);
+  const doc = raw as any;
+  const ups = doc.upstreams && typeof doc.upstreams === 'object' ? doc.upstreams : {};
+  for (const [name, route] of Object.entries<any>(doc.routes ?? {})) {
+    const base = formatPath('', ['routes', name]);
+    checkPolicies(route, base, out, ups);
+    checkRewrite(route, base, out);
+    if (route && typeof route === 'object' && typeof route.upstream === 'string' && !(route.upstream in ups)) {
+      out.push({ path: `${base}.upstream`, message: `unknown upstream "${route.upstream}"` });
+    }
+  }
+  for (const [name, up] of Object.entries<any>(ups)) {
+    if (up && typeof up === 'object' && !up.targets?.length && !up.discovery) {
+      out.push({ path: formatPath('', ['upstreams', name]), message: 'needs targets or discovery' });
+    }
+    // The registry lives in etcd: without node.cluster nothing would ever fill the target list.
+    if (up && typeof up === 'object' && typeof up.discovery?.service === 'string' && !doc.node?.cluster) {
+      out.push({ path: formatPath('', ['upstreams', name, 'discovery', 'service']), message: 'registry discovery needs cluster mode (node.cluster with etcd); use targets or discovery.dns standalone' });
+    }
+  }
+  return out;
+}
+
+/** Validate one item, as the etcd source does per key. `kind` is routes | upstreams | consumers. */
+export function validateItem(kind: 'routes' | 'upstreams' | 'consumers', name: string, raw: unknown): ConfigError[] {
+  const schema = kind === 'routes' ? Route : kind === 'upstreams' ? Upstream : Consumer;
+  const v = compileSchema(schema);
+  const base = formatPath('', [kind, name]);
+  const out = v(raw) ? [] : ajvErrors(v.errors, raw, base);
+  if (kind === 'routes') { checkPolicies(raw, base, out); checkRewrite(raw, base, out); }
+  return out;
+}
+
