@@ -111,18 +111,19 @@ test.serial('apply: ignores node: with a note, prints each change, the node serv
   const s = await gw('status');
   t.is(s.code, 0, s.stderr);
   const lines = s.stdout.trim().split('\n');
-  t.regex(lines[0]!, new RegExp(`config revision ${rev}, 1 node$`));
-  t.deepEqual(lines[1]!.split(/\s+/), ['NODE', 'ADDRESS', 'VERSION', 'REVISION', 'BEHIND']);
+  t.regex(lines[0]!, new RegExp(`^config revision ${rev} \\(etcd revision \\d+\\), 1 node$`));
+  t.deepEqual(lines[1]!.split(/\s+/), ['NODE', 'ADDRESS', 'VERSION', 'REVISION', 'STATE', 'LAST-SEEN', 'NATS', 'REFUSED']);
   const row = lines[2]!.split(/\s+/);
   t.is(row[0], 'n1');
   t.is(row[1], `127.0.0.1:${cluster.nodes[0]!.port}`);
   t.true(Number(row[3]) >= rev);
-  t.is(row[4], 'no');
+  t.is(row[4], 'serving');
+  t.regex(row[5]!, /^\d+\.\ds$/);
   const json = JSON.parse((await gw('status', '-o', 'json')).stdout);
   t.like(json.nodes[0], { id: 'n1', behind: false });
 
   const again = await gw('apply', '-f', f);
-  t.regex(again.stdout, /^no changes \(revision \d+, 3 unchanged\)$/m);
+  t.regex(again.stdout, /^no changes \(config revision \d+, 3 unchanged\)$/m);
 });
 
 test.serial('diff: the changed item with + / - lines; exit 0', async (t) => {

@@ -264,9 +264,9 @@ async function watchStatus(p: Parsed, io: IO, api: AdminClient): Promise<number>
     const text = lines.join('\n');
     if (io.tty && io.raw) {
       io.raw(`\x1b[H\x1b[2J${new Date().toISOString()}  (every ${interval} ms, Ctrl-C to stop)\n${text}\n`);
-    } else if (text.replace(/[0-9.]+s ago/g, '') !== last) {
+    } else if (text.replace(/ [0-9.]+s /g, ' ') !== last) {
       // Plain output: a new block only when something other than the ages changed.
-      last = text.replace(/[0-9.]+s ago/g, '');
+      last = text.replace(/ [0-9.]+s /g, ' ');
       io.out(`--- ${new Date().toISOString()}`);
       for (const l of lines) io.out(l);
     }

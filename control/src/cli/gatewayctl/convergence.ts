@@ -58,12 +58,12 @@ export const seconds = (ms: number): string => `${(ms / 1000).toFixed(ms < 10_00
 /** Whether a node refused `target` and still serves something older. */
 const refusedTarget = (n: NodeView, target: number) => !!n.refused && n.refused.revision >= target && n.refused.revision > n.revision;
 
-/** A state word for one node against the config revision. */
+/** A state word for one node against the config revision (skipping = serves it without some keys). */
 export function nodeState(n: NodeView, configRevision: number): string {
   if (n.stale) return 'stale';
   if (refusedTarget(n, configRevision)) return 'refused';
   if (n.revision < configRevision) return 'behind';
-  return n.skipped.length ? 'serving (skipped keys)' : 'serving';
+  return n.skipped.length ? 'skipping' : 'serving';
 }
 
 export interface WaitOptions {
@@ -134,13 +134,13 @@ export async function waitForNodes(api: AdminClient, io: IO, o: WaitOptions): Pr
   }
 }
 
-const age = (n: NodeView) => (n.lastSeenMs === null ? '-' : `${seconds(n.lastSeenMs)} ago`);
+const age = (n: NodeView) => (n.lastSeenMs === null ? '-' : seconds(n.lastSeenMs));
 
 /** The status table, as `status` prints it and `status --watch` redraws it. */
 export function statusLines(b: StatusBody): string[] {
   const lines = [`config revision ${b.configRevision} (etcd revision ${b.revision}), ${b.nodes.length} node${b.nodes.length === 1 ? '' : 's'}${b.stale ? `, ${b.stale} stale` : ''}${b.behind ? `, ${b.behind} behind` : ''}`];
   if (!b.nodes.length) return [...lines, `no nodes registered under ${b.prefix}/nodes/`];
-  lines.push(table(['NODE', 'ADDRESS', 'VERSION', 'REVISION', 'STATE', 'LAST SEEN', 'NATS', 'REFUSED'],
+  lines.push(table(['NODE', 'ADDRESS', 'VERSION', 'REVISION', 'STATE', 'LAST-SEEN', 'NATS', 'REFUSED'],
     b.nodes.map((n) => [
       n.id, n.address || '-', n.version || '-', String(n.revision), nodeState(n, b.configRevision), age(n),
       n.nats ? (n.nats.connected ? 'up' : 'down') : '-',
