@@ -226,3 +226,36 @@ test.serial('client errors: no token exit 2, wrong token exit 1, unreachable adm
   t.is(help.code, 0);
   t.regex(help.stdout, /gatewayctl COMMAND/);
 });
+
+test.serial('apply --prune lists what it deletes and, without a terminal, refuses unless --yes', async (t) => {
+  const two = file('two.yaml', `upstreams:\n  p1: { targets: [{ url: "http://127.0.0.1:${upstream.port}" }] }\n  p2: { targets: [{ url: "http://127.0.0.1:${upstream.port}" }] }\n`);
+  t.is((await gw('apply', '-f', two)).code, 0);
+  const one = file('one.yaml', `upstreams:\n  p1: { targets: [{ url: "http://127.0.0.1:${upstream.port}" }] }\n`);
+  const refused = await gw('apply', '-f', one, '--prune');
+  t.is(refused.code, 1);
+  t.regex(refused.stderr, /^--prune will delete 1 item:\n {2}- upstreams\/p2$/m);
+  t.regex(refused.stderr, /refusing to delete without confirmation: not a terminal; pass --yes to confirm/);
+  t.is((await http(`${adminUrl}/v1/upstreams/p2`, { headers: { authorization: `Bearer ${TOKEN}` } })).status, 200, 'nothing was deleted');
+  const yes = await gw('apply', '-f', one, '--prune', '--yes');
+  t.is(yes.code, 0, yes.stderr);
+  t.regex(yes.stdout, /^- upstreams\/p2$/m);
+  t.is((await http(`${adminUrl}/v1/upstreams/p2`, { headers: { authorization: `Bearer ${TOKEN}` } })).status, 404);
+  const stdin = await gw('apply', '-f', '-', '--prune');
+  t.is(stdin.code, 2);
+  t.regex(stdin.stderr, /cannot ask: add --yes/);
+});
+
+test.serial('--version; output cut short by a closed pipe (| head) ends quietly, no EPIPE crash', async (t) => {
+  const v = await ctl(['--version']);
+  t.is(v.code, 0);
+  t.regex(v.stdout, /^gatewayctl \d+\.\d+\.\d+\n$/);
+  // A reader that is gone before anything is written (what `| head -1` does to the rest).
+  const { spawn } = await import('node:child_process');
+  const c = spawn(process.execPath, [BIN, 'history', '-o', 'yaml', '--admin', adminUrl, '--token-file', tokenFile], { env: { ...process.env, ...COMPILE_CACHE_ENV }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  c.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  c.stdout.destroy();
+  const code = await new Promise<number | null>((r) => c.once('exit', (n) => r(n)));
+  t.notRegex(stderr, /EPIPE|Error/);
+  t.is(code, 0);
+});
