@@ -15,6 +15,8 @@ import type { HandlerContext, Reply } from './context.ts';
 import { deleteItem, getConfig, getItem, listItems, putItem } from './items.ts';
 import { apply, diff, history, rollback } from './apply.ts';
 import { status } from './status.ts';
+import { dashboard } from './dashboard/data.ts';
+import { dashboardAsset } from './dashboard/assets.ts';
 import { Problem, sendJson, sendProblem } from './problem.ts';
 
 export interface AdminServerOptions {
@@ -45,6 +47,7 @@ function route(method: string, path: string): Handler {
     switch (what) {
       case 'config': return allow(['GET'], getConfig);
       case 'status': return allow(['GET'], status);
+      case 'dashboard': return allow(['GET'], dashboard);
       case 'apply': return allow(['POST'], apply);
       case 'diff': return allow(['GET', 'POST'], diff);
       case 'history': return allow(['GET'], history);
@@ -120,6 +123,13 @@ export function createAdminServer(o: AdminServerOptions): Server {
     const started = performance.now();
     let bodyRead = false;
     try {
+      // The dashboard's page, script and style hold no data (it comes from /v1/dashboard with a token).
+      const asset = req.method === 'GET' || req.method === 'HEAD' ? dashboardAsset(req.url ?? '/') : undefined;
+      if (asset) {
+        res.writeHead(200, asset.headers);
+        res.end(req.method === 'HEAD' ? undefined : asset.body);
+        return;
+      }
       const who = check(req.headers.authorization);
       if (!who) {
         log.warn({ requestId, method: req.method, path: req.url, remote: req.socket.remoteAddress }, 'admin request without a valid token');
