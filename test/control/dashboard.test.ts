@@ -12,6 +12,7 @@ import pino from 'pino';
 import { startCluster, type TestCluster } from '../helpers/cluster.ts';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
 import { http } from '../helpers/http.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { parseTokensFile, tokenDigest } from '../../control/src/admin-api/auth.ts';
 import { createAdminServer, listen, type ListeningAdmin } from '../../control/src/admin-api/server.ts';
 import { ConfigStore } from '../../control/src/store/config-store.ts';
@@ -78,10 +79,8 @@ test('the dashboard shows nodes, routes, upstreams and history, then a config ch
   // Traffic shows as req/s on the route.
   const load = setInterval(() => { void http(`${cluster.nodes[0]!.url}/users/1`).catch(() => undefined); }, 20);
   try {
-    await page.waitForFunction(() => {
-      const cells = document.querySelectorAll('#routes tbody tr[data-key="users-api"] td');
-      return cells.length > 1 && Number(cells[1]!.textContent) > 0;
-    }, undefined, { timeout: 15_000 });
+    const rps = row(page, 'routes', 'users-api').locator('td').nth(1);
+    await waitFor(async () => Number(await rps.textContent()) > 0, { timeout: 15_000, interval: 200, message: 'users-api req/s above 0' });
   } finally {
     clearInterval(load);
   }
