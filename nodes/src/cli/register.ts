@@ -57,7 +57,13 @@ export async function runRegister(args: Args): Promise<number> {
   console.log(`registered ${reg.key} -> ${url} (weight ${weight}, ttl ${ttl}s)`);
   const stop = (signal: string): void => {
     logger.info({ signal }, 'deregistering');
-    void reg.stop().then(() => process.exit(0), () => process.exit(1));
+    void reg.stop().then(() => {
+      console.log(`deregistered ${reg.key} (${signal}): gateways drop it now`);
+      process.exit(0);
+    }, (err: Error) => {
+      console.error(`gatehouse register: could not deregister ${reg.key} (${err.message}); it expires with its lease in ${ttl}s`);
+      process.exit(1);
+    });
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));

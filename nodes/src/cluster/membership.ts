@@ -117,6 +117,12 @@ export class Membership {
 
   /** The lease currently holding the key (decimal string), if any. */
   get leaseId(): string | undefined { return this.#keeper.leaseId; }
+  /** When a write of the key last succeeded (ISO), i.e. when etcd was last heard from. */
+  get etcdLastSeen(): string | null { return this.#etcdSeen; }
+  /** etcd took a write within the last 2.5 heartbeats (with heartbeats on). */
+  get etcdConnected(): boolean {
+    return this.#etcdSeen !== null && this.#heartbeatMs > 0 && Date.now() - Date.parse(this.#etcdSeen) <= this.#heartbeatMs * 2.5;
+  }
   /** Leases granted so far; above 1 means the key was lost and written again. */
   get grants(): number { return this.#keeper.grants; }
 

@@ -192,6 +192,8 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
       prefix: cl ? prefix : null,
       revision: gateway.snapshot?.revision ?? null,
       configFrom: fallback ? fallback.origin : 'file',
+      // configFrom says where the served config came from; these say what answers now.
+      connected: cl ? { etcd: membership?.etcdConnected ?? false, etcdLastSeen: membership?.etcdLastSeen ?? null, nats: shared ? shared.bus.connected : null } : null,
       snapshot: snapshotPath ? { path: snapshotPath, savedRevision: saver?.savedRevision ?? 0, writes: saver?.writes ?? 0 } : null,
       membership: membership ? { key: membership.key, leaseId: membership.leaseId ?? null } : null,
       skippedKeys: skipped,
