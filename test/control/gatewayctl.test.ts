@@ -132,7 +132,7 @@ test.serial('diff: the changed item with + / - lines; exit 0', async (t) => {
   t.is(d.code, 0, d.stderr);
   t.regex(d.stdout, /^~ routes\/users-api$/m);
   t.regex(d.stdout, /^ {4}\+ {5}- POST$/m);
-  t.regex(d.stdout, /^1 change \(0 added, 1 changed, 0 removed; 2 unchanged\) against revision \d+$/m);
+  t.regex(d.stdout, /^1 change \(0 added, 1 changed, 0 removed; 2 unchanged\) against config revision \d+$/m);
   t.notRegex(d.stdout, /upstreams\/users/);
 });
 

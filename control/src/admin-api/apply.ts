@@ -53,7 +53,7 @@ async function write(ctx: HandlerContext, planned: { p: Plan; notes: string[]; c
   if (!r.ok) {
     throw new Problem('GW_CONFLICT', `the config changed after revision ${p.revision} while this ${o.op} was checked; nothing was written, run it again`);
   }
-  ctx.log.info({ audit: true, who: ctx.who.name, role: ctx.who.role, requestId: ctx.requestId, op: o.op, revision: r.revision, changes: p.changes.map((c) => `${c.action} ${c.kind}/${c.name}`) }, `${o.op}: ${ops.length} changes by ${ctx.who.name}`);
+  ctx.log.info({ audit: true, who: ctx.who.name, role: ctx.who.role, requestId: ctx.requestId, op: o.op, revision: r.revision, changes: p.changes.map((c) => `${c.action} ${c.kind}/${c.name}`) }, `${o.op}: ${ops.length} change${ops.length === 1 ? '' : 's'} by ${ctx.who.name}`);
   return { status: 200, body: { applied: true, revision: r.revision, ...base, configRevision: r.revision } };
 }
 

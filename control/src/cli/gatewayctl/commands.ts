@@ -173,8 +173,8 @@ export async function diff(p: Parsed, io: IO, api: AdminClient): Promise<number>
   const b = r.body;
   for (const n of b.notes ?? []) io.err(`note: ${n}`);
   for (const c of b.changes) io.out(renderChange(c, true));
-  if (b.changes.length) io.out(`${plural(b.changes.length, 'change')} (${counts(b.changes)}; ${b.unchanged} unchanged) against revision ${b.configRevision}`);
-  else io.out(`no changes (${b.unchanged} unchanged) against revision ${b.configRevision}`);
+  if (b.changes.length) io.out(`${plural(b.changes.length, 'change')} (${counts(b.changes)}; ${b.unchanged} unchanged) against config revision ${b.configRevision}`);
+  else io.out(`no changes (${b.unchanged} unchanged) against config revision ${b.configRevision}`);
   if (b.kept.length) io.out(`not in ${file}, kept unless --prune: ${b.kept.join(', ')}`);
   if (b.errors.length) {
     for (const e of b.errors) io.err(`${e.path}: ${e.message}`);
@@ -254,6 +254,9 @@ export async function status(p: Parsed, io: IO, api: AdminClient): Promise<numbe
   return 0;
 }
 
+/** The status text without what moves every second anyway (heartbeat ages, etcd's revision). */
+const steady = (text: string) => text.replace(/ [0-9.]+s( |$)/gm, ' ').replace(/\(etcd revision \d+\)/, '');
+
 /** `status --watch [--interval 1s]`: redraw on a terminal, else print the table each time it changes. Runs until interrupted. */
 async function watchStatus(p: Parsed, io: IO, api: AdminClient): Promise<number> {
   const interval = durationFlag('interval', str(p, 'interval'), 1000);
@@ -264,9 +267,9 @@ async function watchStatus(p: Parsed, io: IO, api: AdminClient): Promise<number>
     const text = lines.join('\n');
     if (io.tty && io.raw) {
       io.raw(`\x1b[H\x1b[2J${new Date().toISOString()}  (every ${interval} ms, Ctrl-C to stop)\n${text}\n`);
-    } else if (text.replace(/ [0-9.]+s /g, ' ') !== last) {
-      // Plain output: a new block only when something other than the ages changed.
-      last = text.replace(/ [0-9.]+s /g, ' ');
+    } else if (steady(text) !== last) {
+      // Plain output: a new block only when something other than ages and etcd's revision changed.
+      last = steady(text);
       io.out(`--- ${new Date().toISOString()}`);
       for (const l of lines) io.out(l);
     }
