@@ -53,7 +53,7 @@ const base = (path: string) => ({
 });
 
 test.before(async () => {
-  [cluster, upstream] = await Promise.all([startCluster({ nodes: 3, nats: true, cluster: { leaseTtl: '10s' } }), startUpstream()]);
+  [cluster, upstream] = await Promise.all([startCluster({ nodes: 3, nats: true, cluster: { leaseTtl: '10s' }, startTimeout: 45_000 }), startUpstream()]);
   admin = await startAdmin(cluster.etcd, { prefix: cluster.prefix });
 });
 

@@ -35,7 +35,7 @@ const upstreams = () => ({ users: { targets: [{ url: `http://127.0.0.1:${upstrea
 
 test.before(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
-  [cluster, upstream] = await Promise.all([startCluster({ nodes: 2, cluster: { leaseTtl: '10s' } }), startUpstream()]);
+  [cluster, upstream] = await Promise.all([startCluster({ nodes: 2, cluster: { leaseTtl: '10s' }, startTimeout: 45_000 }), startUpstream()]);
   const client = createStoreClient([cluster.etcd.endpoint]);
   closeClient = () => client.close();
   const tokens = parseTokensFile(`dash viewer ${tokenDigest(VIEWER)}\nops admin ${tokenDigest(OPS)}\n`);
