@@ -43,7 +43,8 @@ export async function runRegister(args: Args): Promise<number> {
     return 2;
   }
   const id = str(f.id) ?? `${hostname().replace(/[^A-Za-z0-9._-]/g, '-')}-${process.pid}`;
-  const logger = pino({ level: str(f['log-level']) ?? 'warn' }, pino.destination({ dest: 2, sync: true }));
+  // ISO times and no hostname: these lines sit next to the plain ones above in a terminal or a unit's journal.
+  const logger = pino({ level: str(f['log-level']) ?? 'warn', base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ dest: 2, sync: true }));
   let reg: Awaited<ReturnType<typeof registerInstance>>;
   try {
     reg = await registerInstance({
