@@ -57,6 +57,17 @@ export async function runNode(configPath: string, workersFlag?: string): Promise
     node, configFile: file, logger, services, reusePort: workers > 1 || cluster.isWorker,
     ...(cluster.isWorker ? { statusListen: '127.0.0.1:0' } : {}),
   });
+  // Standalone, the file is the only config there will be: one the node refuses (compile
+  // errors the schema cannot see) is a failed start, not a node answering 503 forever.
+  if (!running.gateway.snapshot && !node.cluster && !cluster.isWorker) {
+    console.error(`${configPath}: the node refused this config:\n${formatErrors(running.gateway.configErrors)}`);
+    await running.stop();
+    logger.flush();
+    return 1;
+  }
+  if (!running.gateway.snapshot && node.cluster) {
+    logger.warn({ errors: running.gateway.configErrors.map((e) => `${e.path}: ${e.message}`) }, 'no config this node accepts yet: /readyz answers 503 until etcd (or the snapshot) holds one; see gatewayctl status');
+  }
   let stopping = false;
   stop = (signal: string): void => {
     if (stopping) return;

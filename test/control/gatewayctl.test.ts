@@ -111,18 +111,19 @@ test.serial('apply: ignores node: with a note, prints each change, the node serv
   const s = await gw('status');
   t.is(s.code, 0, s.stderr);
   const lines = s.stdout.trim().split('\n');
-  t.regex(lines[0]!, new RegExp(`config revision ${rev}, 1 node$`));
-  t.deepEqual(lines[1]!.split(/\s+/), ['NODE', 'ADDRESS', 'VERSION', 'REVISION', 'BEHIND']);
+  t.regex(lines[0]!, new RegExp(`^config revision ${rev} \\(etcd revision \\d+\\), 1 node$`));
+  t.deepEqual(lines[1]!.split(/\s+/), ['NODE', 'ADDRESS', 'VERSION', 'REVISION', 'STATE', 'LAST-SEEN', 'NATS', 'REFUSED']);
   const row = lines[2]!.split(/\s+/);
   t.is(row[0], 'n1');
   t.is(row[1], `127.0.0.1:${cluster.nodes[0]!.port}`);
   t.true(Number(row[3]) >= rev);
-  t.is(row[4], 'no');
+  t.is(row[4], 'serving');
+  t.regex(row[5]!, /^\d+\.\ds$/);
   const json = JSON.parse((await gw('status', '-o', 'json')).stdout);
   t.like(json.nodes[0], { id: 'n1', behind: false });
 
   const again = await gw('apply', '-f', f);
-  t.regex(again.stdout, /^no changes \(revision \d+, 3 unchanged\)$/m);
+  t.regex(again.stdout, /^no changes \(config revision \d+, 3 unchanged\)$/m);
 });
 
 test.serial('diff: the changed item with + / - lines; exit 0', async (t) => {
@@ -131,7 +132,7 @@ test.serial('diff: the changed item with + / - lines; exit 0', async (t) => {
   t.is(d.code, 0, d.stderr);
   t.regex(d.stdout, /^~ routes\/users-api$/m);
   t.regex(d.stdout, /^ {4}\+ {5}- POST$/m);
-  t.regex(d.stdout, /^1 change \(0 added, 1 changed, 0 removed; 2 unchanged\) against revision \d+$/m);
+  t.regex(d.stdout, /^1 change \(0 added, 1 changed, 0 removed; 2 unchanged\) against config revision \d+$/m);
   t.notRegex(d.stdout, /upstreams\/users/);
 });
 
@@ -224,4 +225,37 @@ test.serial('client errors: no token exit 2, wrong token exit 1, unreachable adm
   const help = await ctl(['--help']);
   t.is(help.code, 0);
   t.regex(help.stdout, /gatewayctl COMMAND/);
+});
+
+test.serial('apply --prune lists what it deletes and, without a terminal, refuses unless --yes', async (t) => {
+  const two = file('two.yaml', `upstreams:\n  p1: { targets: [{ url: "http://127.0.0.1:${upstream.port}" }] }\n  p2: { targets: [{ url: "http://127.0.0.1:${upstream.port}" }] }\n`);
+  t.is((await gw('apply', '-f', two)).code, 0);
+  const one = file('one.yaml', `upstreams:\n  p1: { targets: [{ url: "http://127.0.0.1:${upstream.port}" }] }\n`);
+  const refused = await gw('apply', '-f', one, '--prune');
+  t.is(refused.code, 1);
+  t.regex(refused.stderr, /^--prune will delete 1 item:\n {2}- upstreams\/p2$/m);
+  t.regex(refused.stderr, /refusing to delete without confirmation: not a terminal; pass --yes to confirm/);
+  t.is((await http(`${adminUrl}/v1/upstreams/p2`, { headers: { authorization: `Bearer ${TOKEN}` } })).status, 200, 'nothing was deleted');
+  const yes = await gw('apply', '-f', one, '--prune', '--yes');
+  t.is(yes.code, 0, yes.stderr);
+  t.regex(yes.stdout, /^- upstreams\/p2$/m);
+  t.is((await http(`${adminUrl}/v1/upstreams/p2`, { headers: { authorization: `Bearer ${TOKEN}` } })).status, 404);
+  const stdin = await gw('apply', '-f', '-', '--prune');
+  t.is(stdin.code, 2);
+  t.regex(stdin.stderr, /cannot ask: add --yes/);
+});
+
+test.serial('--version; output cut short by a closed pipe (| head) ends quietly, no EPIPE crash', async (t) => {
+  const v = await ctl(['--version']);
+  t.is(v.code, 0);
+  t.regex(v.stdout, /^gatewayctl \d+\.\d+\.\d+\n$/);
+  // A reader that is gone before anything is written (what `| head -1` does to the rest).
+  const { spawn } = await import('node:child_process');
+  const c = spawn(process.execPath, [BIN, 'history', '-o', 'yaml', '--admin', adminUrl, '--token-file', tokenFile], { env: { ...process.env, ...COMPILE_CACHE_ENV }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  c.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  c.stdout.destroy();
+  const code = await new Promise<number | null>((r) => c.once('exit', (n) => r(n)));
+  t.notRegex(stderr, /EPIPE|Error/);
+  t.is(code, 0);
 });

@@ -70,3 +70,79 @@ export function bearerChecker(token: string): (header: string | undefined) => bo
     return ok && m !== null;
   };
 }
+
+/** Who a request is: the token's name (for the audit log, never the token), its role and scope. */
+export interface Identity {
+  name: string;
+  role: 'admin' | 'viewer';
+  /** Only routes and upstreams whose names start with this may be written (admin only). */
+  prefix?: string;
+}
+
+interface TokenEntry extends Identity { digest: Buffer }
+
+const ROLES = ['admin', 'viewer'] as const;
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
+
+/**
+ * A tokens file (`gatewayctl serve --tokens-file F`): one token per line,
+ * `name role sha256:<hex digest of the token> [prefix=ROUTE-NAME-PREFIX]`; `#` starts a
+ * comment. Only digests are stored, so the file gives nobody a usable token. Every error
+ * names its line.
+ */
+export interface TokensFile { identities: Identity[]; entries: TokenEntry[] }
+
+export function parseTokensFile(text: string, file = 'tokens file'): TokensFile {
+  const entries: TokenEntry[] = [];
+  const errors: string[] = [];
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.replace(/#.*$/, '').trim();
+    if (!line) return;
+    const where = `${file}:${i + 1}`;
+    const [name, role, dig, ...rest] = line.split(/\s+/);
+    if (!name || !NAME_RE.test(name)) { errors.push(`${where}: name must be letters, digits, . _ @ - (got ${JSON.stringify(name ?? '')})`); return; }
+    if (!(ROLES as readonly string[]).includes(role ?? '')) { errors.push(`${where}: role must be one of ${ROLES.join(', ')} (got ${JSON.stringify(role ?? '')})`); return; }
+    const m = /^(?:sha256:)?([0-9a-fA-F]{64})$/.exec(dig ?? '');
+    if (!m) { errors.push(`${where}: the third field must be the token's SHA-256 digest, sha256:<64 hex digits> (gatewayctl token-digest prints it)`); return; }
+    let prefix: string | undefined;
+    for (const opt of rest) {
+      const pm = /^prefix=([A-Za-z0-9][A-Za-z0-9._-]{0,127})$/.exec(opt);
+      if (!pm) { errors.push(`${where}: unknown option ${JSON.stringify(opt)} (allowed: prefix=NAME-PREFIX)`); return; }
+      prefix = pm[1];
+    }
+    if (prefix !== undefined && role !== 'admin') { errors.push(`${where}: prefix= limits writes, so it goes with role admin`); return; }
+    if (entries.some((e) => e.name === name)) { errors.push(`${where}: name ${name} is used twice (the audit log must tell tokens apart)`); return; }
+    entries.push({ name, role: role as Identity['role'], digest: Buffer.from(m[1]!.toLowerCase(), 'hex'), ...(prefix !== undefined ? { prefix } : {}) });
+  });
+  if (errors.length) throw new Error(errors.join('\n'));
+  if (!entries.length) throw new Error(`${file}: no tokens`);
+  return { identities: entries.map(({ digest: _d, ...id }) => id), entries };
+}
+
+/** sha256:<hex> of a token, as a tokens file holds it. */
+export function tokenDigest(token: string): string {
+  return `sha256:${digest(token).toString('hex')}`;
+}
+
+/**
+ * A checker that tells who presented an Authorization header: each known digest is compared
+ * with timingSafeEqual, all of them every time (no early exit), so timing says neither
+ * whether nor which token matched.
+ */
+export function identityChecker(o: { token?: string | undefined; tokens?: TokensFile | undefined }): (header: string | undefined) => Identity | undefined {
+  const entries: TokenEntry[] = [...(o.tokens?.entries ?? [])];
+  if (o.token !== undefined) {
+    if (o.token.length < MIN_TOKEN_LENGTH) throw new Error(`admin token must be at least ${MIN_TOKEN_LENGTH} characters`);
+    entries.push({ name: 'admin', role: 'admin', digest: digest(o.token) });
+  }
+  if (!entries.length) throw new Error('no admin token');
+  return (header) => {
+    const m = typeof header === 'string' ? /^bearer +(\S+) *$/i.exec(header) : null;
+    const presented = digest(m?.[1] ?? '');
+    let found: TokenEntry | undefined;
+    for (const e of entries) if (timingSafeEqual(presented, e.digest) && !found) found = e;
+    if (!found || !m) return undefined;
+    const { digest: _d, ...id } = found;
+    return id;
+  };
+}

@@ -7,7 +7,7 @@
  */
 import { validateItem } from '../../../nodes/src/validation/validate.ts';
 import { KINDS, type Kind, type StoredConfig, type StoredItem } from '../store/config-store.ts';
-import type { HandlerContext, Reply } from './context.ts';
+import { requireWrite, type HandlerContext, type Reply } from './context.ts';
 import { canonical, errorsUnder, itemPath, nameError, referencesTo, storedDoc, validateMerged } from './plan.ts';
 import { Problem } from './problem.ts';
 
@@ -77,6 +77,7 @@ function conflict(guard: number): Problem {
 export async function putItem(ctx: HandlerContext, kind: Kind, name: string): Promise<Reply> {
   const bad = nameError(kind, name);
   if (bad) throw new Problem('GW_VALIDATION_FAILED', '1 error', { errors: [bad] });
+  requireWrite(ctx, [{ kind, name }], `put ${kind}/${name}`);
   const value = await ctx.body();
   const s = await ctx.store.read();
   const existing = s.items[kind].get(name);
@@ -95,14 +96,17 @@ export async function putItem(ctx: HandlerContext, kind: Kind, name: string): Pr
   }
   const key = ctx.store.key(kind, name);
   const r = await ctx.store.commit([{ type: 'put', key, value: JSON.stringify(value) }], {
-    guard: s.revision, op: `put ${kind}/${name}`, ...(expected !== undefined ? { expect: [{ key, modRevision: expected }] } : {}),
+    guard: s.revision, op: `put ${kind}/${name}`,
+    history: { who: ctx.who.name, changes: [{ action: existing ? 'changed' : 'added', kind, name }], requestId: ctx.requestId },
+    ...(expected !== undefined ? { expect: [{ key, modRevision: expected }] } : {}),
   });
   if (!r.ok) throw conflict(s.revision);
-  ctx.log.info({ requestId: ctx.requestId, op: 'put', key, revision: r.revision }, `put ${kind}/${name}`);
+  ctx.log.info({ audit: true, who: ctx.who.name, requestId: ctx.requestId, op: 'put', key, revision: r.revision }, `put ${kind}/${name}`);
   return { status: existing ? 200 : 201, body: { kind, name, value, modRevision: r.revision, revision: r.revision, created: !existing }, headers: { etag: `"${r.revision}"` } };
 }
 
 export async function deleteItem(ctx: HandlerContext, kind: Kind, name: string): Promise<Reply> {
+  requireWrite(ctx, [{ kind, name }], `delete ${kind}/${name}`);
   const s = await ctx.store.read();
   const item = s.items[kind].get(name);
   if (!item) throw notFound(kind, name);
@@ -115,9 +119,11 @@ export async function deleteItem(ctx: HandlerContext, kind: Kind, name: string):
     }
   }
   const r = await ctx.store.commit([{ type: 'delete', key: item.key }], {
-    guard: s.revision, op: `delete ${kind}/${name}`, ...(expected !== undefined ? { expect: [{ key: item.key, modRevision: expected }] } : {}),
+    guard: s.revision, op: `delete ${kind}/${name}`,
+    history: { who: ctx.who.name, changes: [{ action: 'removed', kind, name }], requestId: ctx.requestId },
+    ...(expected !== undefined ? { expect: [{ key: item.key, modRevision: expected }] } : {}),
   });
   if (!r.ok) throw conflict(s.revision);
-  ctx.log.info({ requestId: ctx.requestId, op: 'delete', key: item.key, revision: r.revision }, `deleted ${kind}/${name}`);
+  ctx.log.info({ audit: true, who: ctx.who.name, requestId: ctx.requestId, op: 'delete', key: item.key, revision: r.revision }, `deleted ${kind}/${name}`);
   return { status: 200, body: { kind, name, deleted: true, revision: r.revision } };
 }

@@ -12,6 +12,7 @@ export const adminErrors = {
   GW_BAD_REQUEST: { status: 400, title: 'Malformed request' },
   GW_VALIDATION_FAILED: { status: 400, title: 'Config validation failed' },
   GW_UNAUTHORIZED: { status: 401, title: 'Authentication required' },
+  GW_FORBIDDEN: { status: 403, title: 'Not allowed for this token' },
   GW_NOT_FOUND: { status: 404, title: 'Not found' },
   GW_METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
   GW_CONFLICT: { status: 409, title: 'Config changed concurrently' },

@@ -9,18 +9,22 @@ import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
 import { ClientClosedError, ClientRuntimeError, EtcdError, GRPCGenericError } from 'etcd3';
 import { isKind, type ConfigStore } from '../store/config-store.ts';
-import { bearerChecker } from './auth.ts';
+import { identityChecker, type TokensFile } from './auth.ts';
 import { DEFAULT_BODY_LIMIT, parseBody, readBody } from './body.ts';
 import type { HandlerContext, Reply } from './context.ts';
 import { deleteItem, getConfig, getItem, listItems, putItem } from './items.ts';
-import { apply, diff } from './apply.ts';
+import { apply, diff, history, rollback } from './apply.ts';
 import { status } from './status.ts';
+import { dashboard } from './dashboard/data.ts';
+import { dashboardAsset } from './dashboard/assets.ts';
 import { Problem, sendJson, sendProblem } from './problem.ts';
 
 export interface AdminServerOptions {
   store: ConfigStore;
-  /** The bearer token every request must carry (at least 16 characters). */
-  token: string;
+  /** A bearer token with role admin, named `admin` (at least 16 characters). */
+  token?: string | undefined;
+  /** Named tokens with roles (gatewayctl serve --tokens-file). At least one of token / tokens. */
+  tokens?: TokensFile | undefined;
   /** Largest accepted request body in bytes (default 4 MiB). */
   bodyLimit?: number;
   logger?: Logger;
@@ -43,8 +47,11 @@ function route(method: string, path: string): Handler {
     switch (what) {
       case 'config': return allow(['GET'], getConfig);
       case 'status': return allow(['GET'], status);
+      case 'dashboard': return allow(['GET'], dashboard);
       case 'apply': return allow(['POST'], apply);
       case 'diff': return allow(['GET', 'POST'], diff);
+      case 'history': return allow(['GET'], history);
+      case 'rollback': return allow(['POST'], rollback);
       default:
         if (isKind(what)) return allow(['GET'], (ctx) => listItems(ctx, what));
         throw new Problem('GW_NOT_FOUND', 'no such endpoint');
@@ -105,7 +112,7 @@ function answerEarly(req: IncomingMessage, res: ServerResponse, p: Problem, requ
 }
 
 export function createAdminServer(o: AdminServerOptions): Server {
-  const check = bearerChecker(o.token);
+  const check = identityChecker({ token: o.token, tokens: o.tokens });
   const bodyLimit = o.bodyLimit ?? DEFAULT_BODY_LIMIT;
   const log = o.logger ?? pino({ level: 'silent' });
 
@@ -116,14 +123,22 @@ export function createAdminServer(o: AdminServerOptions): Server {
     const started = performance.now();
     let bodyRead = false;
     try {
-      if (!check(req.headers.authorization)) {
+      // The dashboard's page, script and style hold no data (it comes from /v1/dashboard with a token).
+      const asset = req.method === 'GET' || req.method === 'HEAD' ? dashboardAsset(req.url ?? '/') : undefined;
+      if (asset) {
+        res.writeHead(200, asset.headers);
+        res.end(req.method === 'HEAD' ? undefined : asset.body);
+        return;
+      }
+      const who = check(req.headers.authorization);
+      if (!who) {
         log.warn({ requestId, method: req.method, path: req.url, remote: req.socket.remoteAddress }, 'admin request without a valid token');
         throw new Problem('GW_UNAUTHORIZED', 'send Authorization: Bearer <admin token>', undefined, { 'www-authenticate': 'Bearer realm="gatehouse-admin"' });
       }
       const url = new URL(req.url ?? '/', 'http://admin.invalid');
       const handler = route(req.method ?? 'GET', url.pathname);
       const ctx: HandlerContext = {
-        store: o.store, req, url, requestId, log,
+        store: o.store, req, url, requestId, log, who,
         body: async () => { const buf = await readBody(req, bodyLimit); bodyRead = true; return parseBody(buf); },
       };
       const reply = await handler(ctx);

@@ -47,7 +47,22 @@ export interface CommitOptions {
   expect?: Array<{ key: string; modRevision: number }>;
   /** What to record in the marker key (operation name, for whoever reads etcd by hand). */
   op: string;
+  /** Recorded under `<prefix>/history/` in the same transaction (the write's audit trail). */
+  history?: { who: string; changes: Array<{ action: string; kind: string; name: string }>; requestId?: string };
 }
+
+/** One recorded write: who, when, what; `revision` is the revision the write created. */
+export interface HistoryEntry {
+  revision: number;
+  at: string;
+  who: string;
+  op: string;
+  changes: Array<{ action: string; kind: string; name: string }>;
+  requestId?: string;
+}
+
+/** Default number of history entries kept. */
+export const DEFAULT_HISTORY = 50;
 
 export type CommitResult = { ok: true; revision: number } | { ok: false; revision: number };
 
@@ -57,11 +72,40 @@ export interface NodeEntry {
   version: string;
   revision: number;
   startedAt: string;
+  /** Status port (host:port), when the node reports it. */
+  status: string;
+  /** Heartbeat period the node reports (0 = an older node without heartbeats). */
+  heartbeatMs: number;
+  /** ISO time of the node's latest heartbeat ('' when it sends none). */
+  lastHeartbeat: string;
+  refused: { revision: number; errors: string[]; at: string } | null;
+  skipped: Array<{ key: string; errors: string[] }>;
+  etcd: { lastSeen: string | null; configFrom?: string } | null;
+  nats: { connected: boolean; lastSeen: string | null } | null;
+}
+
+const strings = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : []);
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A membership value as the control plane reads it: every field checked, nothing trusted. */
+export function nodeEntry(id: string, o: Record<string, unknown>): NodeEntry {
+  const str = (v: unknown) => (typeof v === 'string' ? v : '');
+  const num = (v: unknown) => (Number.isFinite(Number(v)) ? Number(v) : 0);
+  const refused = isObj(o.refused) ? { revision: num(o.refused.revision), errors: strings(o.refused.errors), at: str(o.refused.at) } : null;
+  const skipped = Array.isArray(o.skipped) ? o.skipped.filter(isObj).map((s) => ({ key: str(s.key), errors: strings(s.errors) })) : [];
+  const etcd = isObj(o.etcd) ? { lastSeen: typeof o.etcd.lastSeen === 'string' ? o.etcd.lastSeen : null, ...(typeof o.etcd.configFrom === 'string' ? { configFrom: o.etcd.configFrom } : {}) } : null;
+  const nats = isObj(o.nats) ? { connected: o.nats.connected === true, lastSeen: typeof o.nats.lastSeen === 'string' ? o.nats.lastSeen : null } : null;
+  return {
+    id, address: str(o.address), version: str(o.version), revision: num(o.revision), startedAt: str(o.startedAt),
+    status: str(o.status), heartbeatMs: num(o.heartbeatMs), lastHeartbeat: str(o.lastHeartbeat), refused, skipped, etcd, nats,
+  };
 }
 
 export interface ConfigStoreOptions {
   /** Called between the read and the commit of a write; tests use it to race a second writer. */
   beforeCommit?: () => Promise<void>;
+  /** History entries kept (default 50); older ones are deleted after each write. */
+  historyLimit?: number;
 }
 
 const b = (s: string) => Buffer.from(s);
@@ -131,9 +175,66 @@ export class ConfigStore {
     const success: IRequestOp[] = ops.map((op) => op.type === 'put'
       ? { request_put: { key: b(op.key), value: b(op.value) } }
       : { request_delete_range: { key: b(op.key) } });
-    success.push({ request_put: { key: b(this.markerKey), value: b(JSON.stringify({ op: o.op, changes: ops.length, at: new Date().toISOString() })) } });
+    const at = new Date().toISOString();
+    success.push({ request_put: { key: b(this.markerKey), value: b(JSON.stringify({ op: o.op, changes: ops.length, at })) } });
+    if (o.history) {
+      // The entry's revision is its key's create revision: the revision of this very transaction.
+      const entry = { at, who: o.history.who, op: o.op, changes: o.history.changes, ...(o.history.requestId ? { requestId: o.history.requestId } : {}) };
+      const id = `${at.replace(/[^0-9]/g, '')}-${Math.random().toString(36).slice(2, 8)}`;
+      success.push({ request_put: { key: b(`${this.#root}history/${id}`), value: b(JSON.stringify(entry)) } });
+    }
     const res = await this.#client.kv.txn({ compare, success, failure: [] });
+    if (res.succeeded && o.history) await this.#trimHistory().catch(() => undefined); // best effort: the next write trims again
     return { ok: res.succeeded, revision: Number(res.header.revision) };
+  }
+
+  get historyLimit(): number { return this.#opts.historyLimit ?? DEFAULT_HISTORY; }
+
+  async #historyKvs(keysOnly: boolean): Promise<IKeyValue[]> {
+    const r = Range.prefix(`${this.#root}history/`);
+    const res = await this.#client.kv.range({ key: r.start, range_end: r.end, keys_only: keysOnly });
+    return [...res.kvs].sort((x, y) => Number(x.create_revision) - Number(y.create_revision));
+  }
+
+  async #trimHistory(): Promise<void> {
+    const kvs = await this.#historyKvs(true);
+    const extra = kvs.length - this.historyLimit;
+    if (extra <= 0) return;
+    const del: IRequestOp[] = kvs.slice(0, extra).map((kv) => ({ request_delete_range: { key: kv.key } }));
+    await this.#client.kv.txn({ compare: [], success: del, failure: [] });
+  }
+
+  /** The recorded writes, oldest first. */
+  async history(): Promise<HistoryEntry[]> {
+    const out: HistoryEntry[] = [];
+    for (const kv of await this.#historyKvs(false)) {
+      let v: Record<string, unknown>;
+      try { v = JSON.parse(kv.value.toString()) as Record<string, unknown>; } catch { continue; }
+      out.push({
+        revision: Number(kv.create_revision),
+        at: String(v.at ?? ''), who: String(v.who ?? ''), op: String(v.op ?? ''),
+        changes: Array.isArray(v.changes) ? v.changes as HistoryEntry['changes'] : [],
+        ...(typeof v.requestId === 'string' ? { requestId: v.requestId } : {}),
+      });
+    }
+    return out;
+  }
+
+  /**
+   * The config as it was at `revision` (etcd keeps every revision until compacted); the
+   * items only. Throws CompactedError when etcd no longer has it.
+   */
+  async readAt(revision: number): Promise<Record<Kind, Record<string, unknown>>> {
+    const out = { upstreams: {}, consumers: {}, routes: {} } as Record<Kind, Record<string, unknown>>;
+    for (const kind of KINDS) {
+      const r = this.#kindRange(kind);
+      const base = `${this.#root}${kind}/`;
+      const res = await this.#client.kv.range({ key: r.start, range_end: r.end, revision: String(revision) });
+      for (const kv of res.kvs) {
+        try { out[kind][kv.key.toString().slice(base.length)] = JSON.parse(kv.value.toString()); } catch { /* not JSON then; left out */ }
+      }
+    }
+    return out;
   }
 
   /** Every node listed under `<prefix>/nodes/` (membership keys), sorted by id; entries that are not JSON objects are left out. */
@@ -146,14 +247,7 @@ export class ConfigStore {
       let v: unknown;
       try { v = JSON.parse(kv.value.toString()); } catch { continue; }
       if (typeof v !== 'object' || v === null || Array.isArray(v)) continue;
-      const o = v as Record<string, unknown>;
-      nodes.push({
-        id: kv.key.toString().slice(root.length),
-        address: typeof o.address === 'string' ? o.address : '',
-        version: typeof o.version === 'string' ? o.version : '',
-        revision: Number.isFinite(Number(o.revision)) ? Number(o.revision) : 0,
-        startedAt: typeof o.startedAt === 'string' ? o.startedAt : '',
-      });
+      nodes.push(nodeEntry(kv.key.toString().slice(root.length), v as Record<string, unknown>));
     }
     nodes.sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
     return { revision: Number(res.header.revision), nodes };

@@ -100,6 +100,7 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
   let saver: SnapshotSaver | undefined;
   let fallback: SnapshotFallbackSource | undefined;
   let skipped: NonNullable<ConfigUpdate['skipped']> = [];
+  let refused: { revision: number; errors: string[] } | undefined;
   let source: ConfigSource;
   const id = cl ? nodeId(cl.id) : undefined;
   const prefix = (cl?.etcd.prefix ?? DEFAULT_PREFIX).replace(/\/+$/, '') || DEFAULT_PREFIX;
@@ -137,10 +138,15 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
   // Closures above read `gw` only once updates flow, i.e. after it is constructed.
   const after = (u: ConfigUpdate): void => {
     const served = gw.snapshot;
-    if (!served || served.revision !== u.revision) return; // rejected: the previous config stays
+    if (!served || served.revision !== u.revision) {
+      // Rejected: the previous config stays; membership tells the control plane why.
+      refused = { revision: u.revision, errors: gw.configErrors.map((e) => `${e.path}: ${e.message}`) };
+      membership?.setRefused(refused.revision, refused.errors);
+      return;
+    }
     skipped = u.skipped ?? [];
     discovery.sync();
-    membership?.setRevision(served.revision);
+    membership?.setServed(served.revision, skipped);
     if (fallback?.origin === 'etcd') saver?.schedule();
   };
   // Before listening, give discovery a moment for first answers; not when serving the snapshot:
@@ -168,8 +174,11 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
     membership = new Membership({
       client, prefix, id, address: proxyAddress, version: version(), logger,
       ttl: Math.max(1, Math.round(parseDuration(cl.leaseTtl ?? '10s') / 1000)),
+      statusAddress,
+      probe: { nats: () => (shared ? shared.bus.connected : undefined), configFrom: () => fallback?.origin },
     });
-    membership.setRevision(gateway.snapshot?.revision ?? 0);
+    membership.setServed(gateway.snapshot?.revision ?? 0, skipped);
+    if (refused) membership.setRefused(refused.revision, refused.errors);
     membership.start().then(
       () => logger.info({ id, key: membership?.key }, 'joined the cluster'),
       (err: Error) => logger.warn({ err: err.message }, 'membership not registered yet; still trying'),
@@ -183,6 +192,8 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
       prefix: cl ? prefix : null,
       revision: gateway.snapshot?.revision ?? null,
       configFrom: fallback ? fallback.origin : 'file',
+      // configFrom says where the served config came from; these say what answers now.
+      connected: cl ? { etcd: membership?.etcdConnected ?? false, etcdLastSeen: membership?.etcdLastSeen ?? null, nats: shared ? shared.bus.connected : null } : null,
       snapshot: snapshotPath ? { path: snapshotPath, savedRevision: saver?.savedRevision ?? 0, writes: saver?.writes ?? 0 } : null,
       membership: membership ? { key: membership.key, leaseId: membership.leaseId ?? null } : null,
       skippedKeys: skipped,

@@ -43,7 +43,8 @@ export async function runRegister(args: Args): Promise<number> {
     return 2;
   }
   const id = str(f.id) ?? `${hostname().replace(/[^A-Za-z0-9._-]/g, '-')}-${process.pid}`;
-  const logger = pino({ level: str(f['log-level']) ?? 'warn' }, pino.destination({ dest: 2, sync: true }));
+  // ISO times and no hostname: these lines sit next to the plain ones above in a terminal or a unit's journal.
+  const logger = pino({ level: str(f['log-level']) ?? 'warn', base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ dest: 2, sync: true }));
   let reg: Awaited<ReturnType<typeof registerInstance>>;
   try {
     reg = await registerInstance({
@@ -57,7 +58,13 @@ export async function runRegister(args: Args): Promise<number> {
   console.log(`registered ${reg.key} -> ${url} (weight ${weight}, ttl ${ttl}s)`);
   const stop = (signal: string): void => {
     logger.info({ signal }, 'deregistering');
-    void reg.stop().then(() => process.exit(0), () => process.exit(1));
+    void reg.stop().then(() => {
+      console.log(`deregistered ${reg.key} (${signal}): gateways drop it now`);
+      process.exit(0);
+    }, (err: Error) => {
+      console.error(`gatehouse register: could not deregister ${reg.key} (${err.message}); it expires with its lease in ${ttl}s`);
+      process.exit(1);
+    });
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));

@@ -18,6 +18,8 @@ export interface LeasedKeyOptions {
   /** Backoff between failed attempts, ms (default 100 .. 2000). */
   retryMin?: number;
   retryMax?: number;
+  /** Told after each successful write of the key (membership: "last heard from etcd"). */
+  onWritten?: () => void;
 }
 
 export class LeasedKey {
@@ -111,7 +113,7 @@ export class LeasedKey {
   #put(lease: Lease): Promise<void> {
     const p = this.#chain.then(() => lease.put(this.#o.key).value(this.#o.value()).exec());
     this.#chain = p.catch(() => undefined);
-    return p.then(() => undefined);
+    return p.then(() => { this.#o.onWritten?.(); });
   }
 
   async #flush(): Promise<void> {

@@ -8,11 +8,9 @@ import YAML from 'yaml';
 import { bool, str, UsageError, type Parsed } from './args.ts';
 import type { AdminClient, ApiProblem } from './client.ts';
 import { render, renderChange, summaries, table, type DiffChange } from './output.ts';
+import { durationFlag, statusLines, waitForNodes, type IO, type StatusBody } from './convergence.ts';
 
-export interface IO {
-  out(line: string): void;
-  err(line: string): void;
-}
+export type { IO };
 
 const KIND_ALIASES: Record<string, string> = {
   route: 'routes', routes: 'routes', upstream: 'upstreams', upstreams: 'upstreams', consumer: 'consumers', consumers: 'consumers',
@@ -70,7 +68,7 @@ function readDocumentFile(file: string, io: IO): unknown {
 export class Failure extends Error {}
 
 interface ChangeSummary { action: 'added' | 'changed' | 'removed'; kind: string; name: string }
-interface ApplyBody { applied: boolean; dryRun: boolean; revision: number; changes: ChangeSummary[]; unchanged: number; kept: string[]; notes: string[] }
+interface ApplyBody { applied: boolean; dryRun: boolean; revision: number; configRevision: number; changes: Array<ChangeSummary & { key: string }>; unchanged: number; kept: string[]; notes: string[] }
 interface DiffBody { revision: number; configRevision: number; changes: DiffChange[]; unchanged: number; kept: string[]; errors: Array<{ path: string; message: string }>; notes: string[] }
 
 const SIGN = { added: '+', changed: '~', removed: '-' } as const;
@@ -81,38 +79,102 @@ function counts(changes: ChangeSummary[]): string {
   return `${by('added')} added, ${by('changed')} changed, ${by('removed')} removed`;
 }
 
+/** `--wait [--timeout 30s]` after a write: wait for every live node to serve `revision`. */
+async function afterWrite(p: Parsed, io: IO, api: AdminClient, b: ApplyBody): Promise<number> {
+  if (!bool(p, 'wait')) {
+    if (str(p, 'timeout') !== undefined) throw new UsageError('--timeout goes with --wait');
+    return 0;
+  }
+  const timeoutMs = durationFlag('timeout', str(p, 'timeout'), 30_000);
+  if (b.dryRun) return 0;
+  const keys = new Set(b.changes.filter((c) => c.action !== 'removed').map((c) => c.key));
+  return waitForNodes(api, io, { ...(b.applied ? { target: b.revision } : {}), keys, timeoutMs });
+}
+
+function printApplied(b: ApplyBody, io: IO, what: string): void {
+  for (const n of b.notes ?? []) io.err(`note: ${n}`);
+  for (const c of b.changes) io.out(`${SIGN[c.action]} ${c.kind}/${c.name}`);
+  if (!b.changes.length) io.out(`no changes (config revision ${b.configRevision}, ${b.unchanged} unchanged)`);
+  else if (b.dryRun) io.out(`dry run: ${plural(b.changes.length, 'change')} would be applied (${counts(b.changes)}; ${b.unchanged} unchanged) against config revision ${b.configRevision}; nothing was written`);
+  else io.out(`applied ${plural(b.changes.length, 'change')} (${counts(b.changes)}; ${b.unchanged} unchanged) at revision ${b.revision}`);
+  if (b.kept.length) io.out(`kept ${plural(b.kept.length, 'item')} not in ${what} (--prune removes them): ${b.kept.join(', ')}`);
+}
+
+/**
+ * `--prune` deletes: show what goes and ask first. The apply is then pinned to the revision
+ * that was shown, so what was confirmed is exactly what is written.
+ */
+async function confirmPrune(p: Parsed, io: IO, api: AdminClient, doc: unknown, q: URLSearchParams): Promise<number | undefined> {
+  const dq = new URLSearchParams(q);
+  dq.set('dryRun', 'true');
+  const r = await api.call<ApplyBody>('POST', `/v1/apply?${dq}`, doc);
+  if (!r.ok) return reportProblem(r.problem, io);
+  const gone = r.body.changes.filter((c) => c.action === 'removed');
+  if (!gone.length) return undefined;
+  io.err(`--prune will delete ${plural(gone.length, 'item')}:`);
+  for (const c of gone) io.err(`  - ${c.kind}/${c.name}`);
+  if (!bool(p, 'yes')) {
+    if (!io.confirm) {
+      io.err('gatewayctl: refusing to delete without confirmation: not a terminal; pass --yes to confirm');
+      return 1;
+    }
+    if (!(await io.confirm(`delete ${plural(gone.length, 'item')}? [y/N] `))) {
+      io.err('gatewayctl: nothing was written');
+      return 1;
+    }
+  }
+  if (!q.has('revision')) q.set('revision', String(r.body.revision));
+  return undefined;
+}
+
 export async function apply(p: Parsed, io: IO, api: AdminClient): Promise<number> {
   const file = str(p, 'file');
   if (!file) throw new UsageError('apply needs -f FILE');
+  if (file === '-' && bool(p, 'prune') && !bool(p, 'yes') && !bool(p, 'dry-run')) {
+    throw new UsageError('apply -f - --prune reads the document from stdin, so it cannot ask: add --yes');
+  }
   const doc = readDocumentFile(file, io);
   const q = new URLSearchParams();
   if (bool(p, 'prune')) q.set('prune', 'true');
-  if (bool(p, 'dry-run')) q.set('dryRun', 'true');
   const pin = str(p, 'revision');
   if (pin !== undefined) q.set('revision', pin);
+  if (bool(p, 'dry-run')) q.set('dryRun', 'true');
+  else if (bool(p, 'prune')) {
+    const stop = await confirmPrune(p, io, api, doc, q);
+    if (stop !== undefined) return stop;
+  }
   const r = await api.call<ApplyBody>('POST', `/v1/apply${q.size ? `?${q}` : ''}`, doc);
   if (!r.ok) return reportProblem(r.problem, io);
-  const b = r.body;
-  for (const n of b.notes ?? []) io.err(`note: ${n}`);
-  for (const c of b.changes) io.out(`${SIGN[c.action]} ${c.kind}/${c.name}`);
-  if (!b.changes.length) io.out(`no changes (revision ${b.revision}, ${b.unchanged} unchanged)`);
-  else if (b.dryRun) io.out(`dry run: ${plural(b.changes.length, 'change')} would be applied (${counts(b.changes)}; ${b.unchanged} unchanged) against revision ${b.revision}; nothing was written`);
-  else io.out(`applied ${plural(b.changes.length, 'change')} (${counts(b.changes)}; ${b.unchanged} unchanged) at revision ${b.revision}`);
-  if (b.kept.length) io.out(`kept ${plural(b.kept.length, 'item')} not in ${file} (--prune removes them): ${b.kept.join(', ')}`);
-  return 0;
+  printApplied(r.body, io, file);
+  return afterWrite(p, io, api, r.body);
+}
+
+/** `rollback REV [--wait] [--dry-run] [--yes]`: the config as it was at REV, as a new revision. */
+export async function rollback(p: Parsed, io: IO, api: AdminClient): Promise<number> {
+  const rev = p._[1];
+  if (!rev || !/^[0-9]+$/.test(rev) || p._.length > 2) throw new UsageError('rollback needs a revision number (see gatewayctl history)');
+  const q = new URLSearchParams({ revision: rev });
+  if (bool(p, 'dry-run')) q.set('dryRun', 'true');
+  const r = await api.call<ApplyBody>('POST', `/v1/rollback?${q}`);
+  if (!r.ok) return reportProblem(r.problem, io);
+  printApplied(r.body, io, `revision ${rev}`);
+  return afterWrite(p, io, api, r.body);
 }
 
 export async function diff(p: Parsed, io: IO, api: AdminClient): Promise<number> {
   const file = str(p, 'file');
-  if (!file) throw new UsageError('diff needs -f FILE');
+  const rev = str(p, 'revision');
+  if (rev !== undefined && file === undefined) return diffRevision(rev, io, api);
+  if (!file) throw new UsageError('diff needs -f FILE or --revision REV');
+  if (rev !== undefined) throw new UsageError('diff takes -f FILE or --revision REV, not both');
   const doc = readDocumentFile(file, io);
   const r = await api.call<DiffBody>('POST', `/v1/diff${bool(p, 'prune') ? '?prune=true' : ''}`, doc);
   if (!r.ok) return reportProblem(r.problem, io);
   const b = r.body;
   for (const n of b.notes ?? []) io.err(`note: ${n}`);
   for (const c of b.changes) io.out(renderChange(c, true));
-  if (b.changes.length) io.out(`${plural(b.changes.length, 'change')} (${counts(b.changes)}; ${b.unchanged} unchanged) against revision ${b.configRevision}`);
-  else io.out(`no changes (${b.unchanged} unchanged) against revision ${b.configRevision}`);
+  if (b.changes.length) io.out(`${plural(b.changes.length, 'change')} (${counts(b.changes)}; ${b.unchanged} unchanged) against config revision ${b.configRevision}`);
+  else io.out(`no changes (${b.unchanged} unchanged) against config revision ${b.configRevision}`);
   if (b.kept.length) io.out(`not in ${file}, kept unless --prune: ${b.kept.join(', ')}`);
   if (b.errors.length) {
     for (const e of b.errors) io.err(`${e.path}: ${e.message}`);
@@ -167,22 +229,69 @@ export async function del(p: Parsed, io: IO, api: AdminClient): Promise<number> 
   return 0;
 }
 
-interface StatusBody {
-  revision: number;
-  configRevision: number;
-  prefix: string;
-  nodes: Array<{ id: string; address: string; version: string; revision: number; startedAt: string; behind: boolean }>;
+/** `diff --revision REV`: what `rollback REV` would change, item by item. */
+async function diffRevision(rev: string, io: IO, api: AdminClient): Promise<number> {
+  if (!/^[0-9]+$/.test(rev)) throw new UsageError('--revision must be a revision number (see gatewayctl history)');
+  const r = await api.call<ApplyBody & { changes: DiffChange[] }>('POST', `/v1/rollback?revision=${rev}&dryRun=true&details=true`);
+  if (!r.ok) return reportProblem(r.problem, io);
+  const b = r.body;
+  for (const c of b.changes) io.out(renderChange(c, true));
+  if (b.changes.length) io.out(`${plural(b.changes.length, 'change')} (${counts(b.changes)}; ${b.unchanged} unchanged) from config revision ${b.configRevision} back to revision ${rev}`);
+  else io.out(`no changes: config revision ${b.configRevision} is the config of revision ${rev}`);
+  return 0;
 }
 
 export async function status(p: Parsed, io: IO, api: AdminClient): Promise<number> {
   const fmt = outputFormat(p);
+  if (bool(p, 'watch')) {
+    if (fmt !== 'table') throw new UsageError('--watch prints a table; drop -o');
+    return watchStatus(p, io, api);
+  }
   const r = await api.call<StatusBody>('GET', '/v1/status');
   if (!r.ok) return reportProblem(r.problem, io);
-  const b = r.body;
-  if (fmt !== 'table') { io.out(render(b, fmt)); return 0; }
-  io.out(`etcd revision ${b.revision}, config revision ${b.configRevision}, ${plural(b.nodes.length, 'node')}`);
-  if (!b.nodes.length) { io.out(`no nodes registered under ${b.prefix}/nodes/`); return 0; }
-  io.out(table(['NODE', 'ADDRESS', 'VERSION', 'REVISION', 'BEHIND'],
-    b.nodes.map((n) => [n.id, n.address || '-', n.version || '-', String(n.revision), n.behind ? 'yes' : 'no'])));
+  if (fmt !== 'table') { io.out(render(r.body, fmt)); return 0; }
+  for (const l of statusLines(r.body)) io.out(l);
+  return 0;
+}
+
+/** The status text without what moves every second anyway (heartbeat ages, etcd's revision). */
+const steady = (text: string) => text.replace(/ [0-9.]+s( |$)/gm, ' ').replace(/\(etcd revision \d+\)/, '');
+
+/** `status --watch [--interval 1s]`: redraw on a terminal, else print the table each time it changes. Runs until interrupted. */
+async function watchStatus(p: Parsed, io: IO, api: AdminClient): Promise<number> {
+  const interval = durationFlag('interval', str(p, 'interval'), 1000);
+  let last = '';
+  for (;;) {
+    const r = await api.call<StatusBody>('GET', '/v1/status');
+    const lines = r.ok ? statusLines(r.body) : [`admin API: ${r.problem.detail} (${r.problem.code})`];
+    const text = lines.join('\n');
+    if (io.tty && io.raw) {
+      io.raw(`\x1b[H\x1b[2J${new Date().toISOString()}  (every ${interval} ms, Ctrl-C to stop)\n${text}\n`);
+    } else if (steady(text) !== last) {
+      // Plain output: a new block only when something other than ages and etcd's revision changed.
+      last = steady(text);
+      io.out(`--- ${new Date().toISOString()}`);
+      for (const l of lines) io.out(l);
+    }
+    await new Promise((res) => setTimeout(res, interval));
+  }
+}
+
+interface HistoryBody { limit: number; entries: Array<{ revision: number; at: string; who: string; op: string; changes: ChangeSummary[] }> }
+
+/** `history [-o table|yaml|json]`: the recorded writes, newest first. */
+export async function historyCmd(p: Parsed, io: IO, api: AdminClient): Promise<number> {
+  const fmt = outputFormat(p);
+  const r = await api.call<HistoryBody>('GET', '/v1/history');
+  if (!r.ok) return reportProblem(r.problem, io);
+  const entries = [...r.body.entries].reverse();
+  if (fmt !== 'table') { io.out(render(r.body, fmt)); return 0; }
+  if (!entries.length) { io.out('no recorded writes yet'); return 0; }
+  const what = (cs: ChangeSummary[]) => {
+    const shown = cs.slice(0, 4).map((c) => `${SIGN[c.action]}${c.kind}/${c.name}`).join(' ');
+    return cs.length > 4 ? `${shown} (+${cs.length - 4} more)` : shown || '-';
+  };
+  io.out(table(['REVISION', 'WHEN', 'WHO', 'OP', 'CHANGES'], entries.map((e) => [String(e.revision), e.at.replace('T', ' ').replace(/\.\d+Z$/, 'Z'), e.who, e.op, what(e.changes)])));
+  io.out(`(the last ${r.body.limit} writes are kept; gatewayctl diff --revision REV shows what rollback REV would change)`);
   return 0;
 }

@@ -4,7 +4,8 @@
  * token; binds loopback unless told otherwise, and says so loudly when told otherwise (the
  * API speaks plain HTTP: anything beyond this host belongs behind TLS).
  */
-import { loadToken } from '../../admin-api/auth.ts';
+import { readFileSync } from 'node:fs';
+import { loadToken, parseTokensFile, type TokensFile } from '../../admin-api/auth.ts';
 import { DEFAULT_BODY_LIMIT } from '../../admin-api/body.ts';
 import { str, UsageError, type Parsed } from './args.ts';
 import type { IO } from './commands.ts';
@@ -32,9 +33,20 @@ export async function serve(p: Parsed, io: IO): Promise<number> {
   const limitRaw = str(p, 'body-limit');
   const bodyLimit = limitRaw === undefined ? DEFAULT_BODY_LIMIT : Number(limitRaw);
   if (!Number.isInteger(bodyLimit) || bodyLimit < 1024) throw new UsageError('--body-limit must be a number of bytes, at least 1024');
-  let token: ReturnType<typeof loadToken>;
+  const historyRaw = str(p, 'history');
+  const historyLimit = historyRaw === undefined ? undefined : Number(historyRaw);
+  if (historyLimit !== undefined && (!Number.isInteger(historyLimit) || historyLimit < 1 || historyLimit > 10_000)) throw new UsageError('--history must be a number of entries, 1 to 10000');
+  // --tokens-file (named tokens with roles), --token-file / $GATEHOUSE_ADMIN_TOKEN (one admin token), or both.
+  const tokensFile = str(p, 'tokens-file');
+  let tokens: TokensFile | undefined;
+  let token: ReturnType<typeof loadToken> | undefined;
   try {
-    token = loadToken({ tokenFile: str(p, 'token-file'), env: process.env });
+    if (tokensFile) {
+      let text: string;
+      try { text = readFileSync(tokensFile, 'utf8'); } catch (err) { throw new Error(`cannot read tokens file ${tokensFile}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { cause: err }); }
+      tokens = parseTokensFile(text, tokensFile);
+    }
+    if (!tokens || str(p, 'token-file') || process.env.GATEHOUSE_ADMIN_TOKEN) token = loadToken({ tokenFile: str(p, 'token-file'), env: process.env });
   } catch (err) {
     io.err(`gatewayctl serve: refusing to start: ${(err as Error).message}`);
     return 2;
@@ -45,10 +57,10 @@ export async function serve(p: Parsed, io: IO): Promise<number> {
   ]);
   const level = str(p, 'log-level') ?? 'info';
   const logger = pino({ level, base: { pid: process.pid } }, pino.destination({ dest: 2, sync: true }));
-  for (const w of token.warnings) logger.warn(w);
+  for (const w of token?.warnings ?? []) logger.warn(w);
   const client = createStoreClient(endpoints);
-  const store = new ConfigStore(client, prefix);
-  const server = createAdminServer({ store, token: token.token, bodyLimit, logger });
+  const store = new ConfigStore(client, prefix, historyLimit !== undefined ? { historyLimit } : {});
+  const server = createAdminServer({ store, token: token?.token, tokens, bodyLimit, logger });
   let admin: Awaited<ReturnType<typeof listen>>;
   try {
     admin = await listen(server, host, port);
@@ -60,7 +72,7 @@ export async function serve(p: Parsed, io: IO): Promise<number> {
   if (!isLoopback(host)) {
     logger.warn({ listen: `${host}:${port}` }, 'admin API listens beyond loopback: it speaks plain HTTP, so put it behind TLS and a firewall; the token is all that guards every route');
   }
-  logger.info({ url: admin.url, etcd: endpoints, prefix, token: token.from }, `admin API listening on ${admin.url}`);
+  logger.info({ url: admin.url, etcd: endpoints, prefix, token: token?.from, tokens: tokens?.identities.map((t) => `${t.name} (${t.role}${t.prefix !== undefined ? `, ${t.prefix}*` : ''})`) }, `admin API listening on ${admin.url}`);
   store.read().then(
     (s) => logger.info({ revision: s.revision }, 'etcd reachable'),
     (err: Error) => logger.warn({ err: err.message }, 'etcd not reachable yet; requests answer 503 until it is'),
