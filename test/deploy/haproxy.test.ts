@@ -1,7 +1,9 @@
 // Debian's HAProxy with infra/haproxy/haproxy.cfg in front of three real gateway nodes in
 // cluster mode (real etcd and nats-server): under a steady load through HAProxy, one node is
 // drained with SIGTERM and another is SIGKILLed, and no client request fails.
+import { execFile } from 'node:child_process';
 import http from 'node:http';
+import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { startCluster } from '../helpers/cluster.ts';
 import { startLoad } from '../helpers/balancer.ts';
@@ -22,6 +24,15 @@ test('haproxy -c accepts infra/haproxy/haproxy.cfg, and refuses it broken', asyn
   t.not(bad.code, 0);
   t.regex(bad.output, /log level/);
 });
+
+const RUN = fileURLToPath(new URL('../../loadtest/run.ts', import.meta.url));
+function loadtest(...args: string[]): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [RUN, ...args], { timeout: 30_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, out: stdout + stderr });
+    });
+  });
+}
 
 /** GET through HAProxy from 127.0.0.2, so the client's address differs from HAProxy's (127.0.0.1). */
 function getFrom(url: string, localAddress: string): Promise<{ status: number; body: string }> {
@@ -60,6 +71,13 @@ test('three nodes behind HAProxy: SIGTERM one, SIGKILL another, under load: zero
   const probe = await getFrom(`${lb.url}/app`, '127.0.0.2');
   t.is(probe.status, 200, probe.body);
   t.is(JSON.parse(probe.body).headers['x-forwarded-for'], '127.0.0.2, 127.0.0.1');
+
+  // The cluster load-test script (loadtest/cluster.js) through HAProxy, briefly: its smoke
+  // scenario's thresholds hold.
+  const smoke = await loadtest('--script', 'cluster', '--scenario', 'smoke', '--target', `${lb.url}/app`, '-e', 'DURATION=2s', '-e', 'RATE=20', '--engine', 'node');
+  t.is(smoke.code, 0, smoke.out);
+  t.regex(smoke.out, /scenario definitions of loadtest\/cluster\.js/);
+  t.regex(smoke.out, /thresholds: all 3 passed/);
 
   // Responses take a little while, so requests are in flight when nodes go away.
   up.respond = (_r, res) => setTimeout(() => { res.writeHead(200, { 'content-type': 'text/plain' }); res.end('ok'); }, 10);
