@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 import { layersPlugin } from './eslint-layers.js';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'data/**', '.bench/**', 'loadtest/**'] },
+  { ignores: ['node_modules/**', 'data/**', '.bench/**', 'loadtest/*.js'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -6,6 +6,7 @@
 import http from 'node:http';
 
 const port = Number(process.env.PORT ?? 8081);
+const host = process.env.HOST ?? '127.0.0.1'; // infra/compose.yaml: 0.0.0.0
 const server = http.createServer((req, res) => {
   let size = 0;
   req.on('data', (c: Buffer) => { size += c.length; });
@@ -15,6 +16,6 @@ const server = http.createServer((req, res) => {
     res.end(body);
   });
 });
-server.listen(port, '127.0.0.1', () => console.error(`echo upstream on 127.0.0.1:${port}`));
+server.listen(port, host, () => console.error(`echo upstream on ${host}:${port}`));
 process.on('SIGTERM', () => server.close(() => process.exit(0)));
 process.on('SIGINT', () => server.close(() => process.exit(0)));

@@ -1,36 +1,18 @@
-// k6 load test for a Gatehouse node or cluster (see loadtest/README.md). Not run in CI.
+// @ts-check
+/**
+ * k6 script: the cluster behind HAProxy (infra/compose.yaml: http://127.0.0.1:8000/hello).
+ * Higher default rate than node.js (three nodes); the same scenarios and thresholds.
+ *   k6 run -e SCENARIO=spike loadtest/cluster.js
+ * Without k6: npm run loadtest -- --script cluster --scenario spike
+ */
 import http from 'k6/http';
 import { check } from 'k6';
+import { optionsFor } from './scenarios.js';
+import { targetUrl, checks } from './requests.js';
 
-const TARGET = __ENV.TARGET || 'http://127.0.0.1:8080';
-const RATE = Number(__ENV.RATE || 1000);
-const PATH = __ENV.PATH_UNDER_TEST || '/hello';
-
-export const options = {
-  scenarios: {
-    ramp: {
-      executor: 'ramping-arrival-rate',
-      startRate: Math.max(1, Math.floor(RATE / 10)),
-      timeUnit: '1s',
-      preAllocatedVUs: 64,
-      maxVUs: 512,
-      stages: [
-        { target: RATE, duration: '30s' },
-        { target: RATE, duration: '2m' },
-        { target: 0, duration: '15s' },
-      ],
-    },
-  },
-  thresholds: {
-    http_req_failed: ['rate<0.001'],
-    http_req_duration: ['p(99)<50'],
-  },
-};
+export const options = optionsFor(__ENV.SCENARIO || 'smoke', __ENV, 'cluster');
+const url = targetUrl(__ENV, 'cluster');
 
 export default function () {
-  const res = http.get(`${TARGET}${PATH}`);
-  check(res, {
-    'status is 2xx': (r) => r.status >= 200 && r.status < 300,
-    'has X-Request-Id': (r) => !!r.headers['X-Request-Id'],
-  });
+  check(http.get(url), checks);
 }
