@@ -14,6 +14,7 @@ import { forward } from '../upstream/forward.ts';
 import type { Runtime } from './runtime.ts';
 import type { HookResult } from './types.ts';
 import type { CompiledRoute } from './compile.ts';
+import { clientCertOf, H_CERT_SUBJECT, H_CERT_FINGERPRINT } from '../listeners/client-cert.ts';
 
 export function createHandler(rt: Runtime): (req: IncomingMessage, res: ServerResponse) => void {
   return function handle(req, res) {
@@ -38,6 +39,16 @@ export function createHandler(rt: Runtime): (req: IncomingMessage, res: ServerRe
     if (rt.draining) res.shouldKeepAlive = false;
     const cl = req.headers['content-length'];
     if (cl !== undefined && Number(cl) > rt.maxBodySize) return sendReply(rt, ctx, { code: 'GW_PAYLOAD_TOO_LARGE' });
+    // mTLS (listeners/client-cert.ts): the verdict was taken once, at the handshake.
+    const cert = clientCertOf(req.socket);
+    if (cert !== undefined) {
+      if (cert.state === 'refused') return sendReply(rt, ctx, { code: 'GW_UNAUTHORIZED', detail: cert.reason });
+      if (cert.state === 'verified') {
+        ctx.clientCert = cert.cert;
+        ctx.setUpstreamHeader(H_CERT_SUBJECT, cert.cert.subject);
+        ctx.setUpstreamHeader(H_CERT_FINGERPRINT, cert.cert.fingerprint);
+      }
+    }
 
     const snap = rt.snapshot;
     if (!snap) return sendReply(rt, ctx, { code: 'GW_ROUTE_NOT_FOUND' });

@@ -6,6 +6,7 @@
  */
 import Type, { type Static } from 'typebox';
 import { DURATION_PATTERN, SIZE_PATTERN } from './duration.ts';
+import { Http2Settings, TlsSettings } from './protocols.ts';
 
 const closed = { additionalProperties: false } as const;
 export const Duration = Type.String({ pattern: DURATION_PATTERN, 'x-message': 'must be a duration like 250ms, 5s, 1m or 2h' });
@@ -47,6 +48,8 @@ export const NodeSettings = Type.Object({
     leaseTtl: Type.Optional(Type.String({ pattern: DURATION_PATTERN, 'x-message': 'must be a duration like 250ms, 5s, 1m or 2h', default: '10s', description: 'lease of this node\'s key in <prefix>/nodes/ (whole seconds): how long a dead node stays listed' })),
     startTimeout: Type.Optional(Type.String({ pattern: DURATION_PATTERN, 'x-message': 'must be a duration like 250ms, 5s, 1m or 2h', default: '3s', description: 'how long a starting node waits for etcd before it serves its snapshot' })),
   }, closed)),
+  http2: Type.Optional(Http2Settings),
+  tls: Type.Optional(TlsSettings),
   dns: Type.Optional(Type.Object({
     servers: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'DNS servers (ip or ip:port) for upstream discovery; default the system resolvers' })),
   }, closed)),

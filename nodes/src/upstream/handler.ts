@@ -20,7 +20,7 @@ import type { ResponseHead } from '../pipeline/types.ts';
 import { forwardableResponseHeaders, flatToObject, withGatewayHeaders } from '../http/headers.ts';
 import { sendReply } from '../pipeline/reply.ts';
 import { finish } from '../pipeline/finish.ts';
-import { unwatchClient, watchClient, type ClientWatcher } from '../http/client-gone.ts';
+import { clientOf, unwatchClient, watchClient, type ClientWatcher } from '../http/client-gone.ts';
 
 /** Map a client/socket error (h1/errors.ts codes, parser HPE_* codes) to the gateway's code: slow is 504, refused/reset is 502. */
 export function upstreamErrorCode(err: unknown): ErrorCode {
@@ -65,7 +65,7 @@ export class ProxyHandler implements H1Handler, ClientWatcher {
     this.breaker = ticket >= 0 ? target.breaker : undefined;
     this.ticket = ticket;
     this.tryStart = ctx.upstreamStart;
-    watchClient(ctx.req.socket, this);
+    watchClient(clientOf(ctx.req), this);
   }
 
   /** The client went away first: stop the upstream call (or the wait for the next try) too. */
@@ -158,7 +158,7 @@ export class ProxyHandler implements H1Handler, ClientWatcher {
     // Reading the dropped response to its end keeps the keep-alive connection usable.
     if (r !== undefined && r.discarding) return this.backoff(r);
     this.ended = true;
-    unwatchClient(this.ctx.req.socket, this);
+    unwatchClient(clientOf(this.ctx.req), this);
     r?.end();
     if (tail === undefined) this.ctx.res.end();
     else {
@@ -277,7 +277,7 @@ export class ProxyHandler implements H1Handler, ClientWatcher {
   private fail(code: ErrorCode): void {
     if (this.ended) return;
     this.ended = true;
-    unwatchClient(this.ctx.req.socket, this);
+    unwatchClient(clientOf(this.ctx.req), this);
     this.target.inflight--;
     this.retry?.end();
     if (this.ctx.upstreamEnd === 0) this.ctx.upstreamEnd = performance.now();
