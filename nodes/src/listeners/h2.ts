@@ -8,8 +8,8 @@
  * - concurrent streams: SETTINGS_MAX_CONCURRENT_STREAMS; streams past it are refused
  *   (RST_STREAM REFUSED_STREAM) and a client that keeps opening them is cut by nghttp2's
  *   rejected-stream limit;
- * - header list size: SETTINGS_MAX_HEADER_LIST_SIZE; a larger header block is refused with a
- *   431 on that stream (the HTTP/2 form of the HTTP/1.1 answer) and counted;
+ * - header list size: SETTINGS_MAX_HEADER_LIST_SIZE; a larger header block is answered 431
+ *   on that stream by Node (the HTTP/2 form of the HTTP/1.1 answer), the connection lives;
  * - rapid reset (CVE-2023-44487): streams the client resets are counted per connection in a
  *   token bucket; past it, GOAWAY ENHANCE_YOUR_CALM;
  * - CONTINUATION floods: nghttp2 (>= 1.61, bundled in Node 24) caps CONTINUATION frames per
@@ -25,8 +25,6 @@ import type { Http2Session, ServerHttp2Stream, Http2Server } from 'node:http2';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Counter } from 'prom-client';
 import { GatewayH2Request, GatewayH2Response } from './h2-compat.ts';
-import { errors, problemBody } from '../errors.ts';
-import { requestId } from '../pipeline/ids.ts';
 
 export interface H2Limits {
   maxConcurrentStreams: number;
@@ -76,10 +74,13 @@ export class H2Front {
   readonly sessions = new Set<Http2Session>();
   private readonly limits: H2Limits;
   private readonly closedBy: Counter<'reason'>;
+  /** Streams the node reset itself, by reason (idle). */
+  readonly streamResets: Counter<'reason'>;
 
-  constructor(handler: Handler, limits: H2Limits, closedBy: Counter<'reason'>) {
+  constructor(handler: Handler, limits: H2Limits, closedBy: Counter<'reason'>, streamResets: Counter<'reason'>) {
     this.limits = limits;
     this.closedBy = closedBy;
+    this.streamResets = streamResets;
     const server = http2.createServer({
       settings: {
         maxConcurrentStreams: limits.maxConcurrentStreams,
@@ -90,12 +91,13 @@ export class H2Front {
       maxSessionRejectedStreams: 100,
       maxOutstandingPings: 10,
       maxSettings: 32,
-      // Header lists past the limit: Node answers 431 on that stream (see onStreamError).
+      // Header lists past maxHeaderListSize: Node answers 431 on that stream.
       maxHeaderListPairs: 256,
       maxSessionMemory: 16,
       // Node's own rapid-reset limiter (per connection); ours below counts and reports.
-      streamResetBurst: limits.maxResetsPerSecond * 10,
-      streamResetRate: limits.maxResetsPerSecond,
+      // Twice ours, as a backstop: it counts every RST_STREAM, ours the streams in flight.
+      streamResetBurst: limits.maxResetsPerSecond * 20,
+      streamResetRate: limits.maxResetsPerSecond * 2,
       Http2ServerRequest: GatewayH2Request as never,
       Http2ServerResponse: GatewayH2Response as never,
     } as http2.ServerOptions, handler as never);
@@ -114,7 +116,6 @@ export class H2Front {
     s.on('ping', onControl);
     s.on('remoteSettings', onControl);
     s.on('error', (err: NodeJS.ErrnoException) => { this.closed(s, sessionErrorReason(err)); });
-    s.on('frameError', () => { /* counted through the session error that follows */ });
   }
 
   private onStream(stream: ServerHttp2Stream): void {
@@ -156,20 +157,16 @@ function onStreamAborted(this: ServerHttp2Stream): void {
 }
 
 function onStreamIdle(this: ServerHttp2Stream): void {
+  const s = this.session;
+  if (s) frontOf(s)?.streamResets.labels('idle').inc();
   this.close(http2.constants.NGHTTP2_CANCEL);
 }
 
 function sessionErrorReason(err: NodeJS.ErrnoException): string {
+  // nghttp2's own limits end the session with these messages.
+  if (/CONTINUATION/.test(err.message)) return 'continuation_flood';
   const m = /error code (\d+)/.exec(err.message);
   if (err.code === 'ERR_HTTP2_SESSION_ERROR' && m && Number(m[1]) === http2.constants.NGHTTP2_ENHANCE_YOUR_CALM) return 'enhance_your_calm';
   if (err.code === 'ERR_HTTP2_ERROR' || err.code === 'ERR_HTTP2_SESSION_ERROR') return 'protocol_error';
   return 'error';
-}
-
-/** 431 in HTTP/2: the gateway's problem+json on the stream whose header list was too large. */
-export function headersTooLarge(stream: ServerHttp2Stream): void {
-  if (stream.destroyed || stream.headersSent) return;
-  const body = problemBody('GW_HEADERS_TOO_LARGE', requestId(undefined));
-  stream.respond({ ':status': errors.GW_HEADERS_TOO_LARGE.status, 'content-type': 'application/problem+json', 'content-length': Buffer.byteLength(body) });
-  stream.end(body);
 }

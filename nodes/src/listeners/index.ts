@@ -52,7 +52,7 @@ export class Listeners {
       streamIdleMs: parseDuration(h2.streamIdleTimeout ?? H2_DEFAULTS.streamIdle),
       sessionIdleMs: parseDuration(h2.sessionIdleTimeout ?? H2_DEFAULTS.sessionIdle),
       maxControlPerSecond: H2_DEFAULTS.maxControlPerSecond,
-    }, this.metrics.counter('gatehouse_http2_connections_closed_total', 'HTTP/2 connections the node closed for abuse or protocol errors, by reason (rapid_reset, control_flood, enhance_your_calm, protocol_error, error).', ['reason']));
+    }, this.metrics.counter('gatehouse_http2_connections_closed_total', 'HTTP/2 connections the node closed for abuse or protocol errors, by reason (rapid_reset, control_flood, enhance_your_calm, protocol_error, error).', ['reason']), this.metrics.counter('gatehouse_http2_streams_reset_total', 'HTTP/2 streams the node reset itself, by reason (idle: no frame either way for http2.streamIdleTimeout).', ['reason']));
     const sessions = this.metrics.gauge('gatehouse_http2_connections', 'Open HTTP/2 connections.', []);
     const front = this.h2;
     sessions.set(0);
@@ -143,7 +143,10 @@ function sniff(sock: Socket, proxy: http.Server, h1: Array<(s: Socket) => void>,
     sock.off('data', onData);
     sock.off('close', onGone);
     // Paused: the HTTP/2 session reads the bytes put back from the stream's buffer itself.
-    if (isH2) { sock.pause(); sock.unshift(buf!); h2.emit('connection', sock); return; }
+    // The session reads the bytes put back on the next tick; resumed after that, so the end
+    // of the connection reaches the session (a paused stream would hide it).
+    // The HTTP/1.1 server accepts half-open sockets; an HTTP/2 session must close with the peer.
+    if (isH2) { sock.allowHalfOpen = false; sock.pause(); sock.unshift(buf!); h2.emit('connection', sock); process.nextTick(resume, sock); return; }
     sock.unshift(buf!);
     // The HTTP/1.1 server would read the socket's handle directly (bypassing the bytes put
     // back): marked as consumed, it parses from the stream's 'data' events instead.
@@ -154,3 +157,5 @@ function sniff(sock: Socket, proxy: http.Server, h1: Array<(s: Socket) => void>,
   sock.on('data', onData);
   sock.once('close', onGone);
 }
+
+function resume(sock: Socket): void { sock.resume(); }
