@@ -6,7 +6,7 @@
  */
 import Type, { type Static } from 'typebox';
 import { DURATION_PATTERN, SIZE_PATTERN } from './duration.ts';
-import { Http2Settings, TlsSettings } from './protocols.ts';
+import { Http2Settings, TlsSettings, UpstreamTls } from './protocols.ts';
 
 const closed = { additionalProperties: false } as const;
 export const Duration = Type.String({ pattern: DURATION_PATTERN, 'x-message': 'must be a duration like 250ms, 5s, 1m or 2h' });
@@ -56,7 +56,7 @@ export const NodeSettings = Type.Object({
 }, closed);
 
 export const Target = Type.Object({
-  url: Type.String({ pattern: '^https?://[^/?#]+/?$', 'x-message': 'must be http(s)://host:port with no path' }),
+  url: Type.String({ pattern: '^(https?|h2c?)://[^/?#]+/?$', 'x-message': 'must be http://, https://, h2c:// or h2://host:port with no path' }),
   weight: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000, default: 1 })),
 }, closed);
 
@@ -128,6 +128,7 @@ export const Upstream = Type.Object({
   retries: Type.Optional(Retries),
   circuitBreaker: Type.Optional(CircuitBreaker),
   healthCheck: Type.Optional(HealthCheck),
+  tls: Type.Optional(UpstreamTls),
 }, closed);
 
 export const Consumer = Type.Object({

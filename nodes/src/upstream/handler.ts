@@ -151,6 +151,14 @@ export class ProxyHandler implements H1Handler, ClientWatcher {
     return ok;
   }
 
+  /** Trailers of an HTTP/2 upstream response (gRPC's grpc-status), passed on before the end. */
+  onTrailers(trailers: string[]): void {
+    if (this.ended || (this.retry !== undefined && this.retry.discarding)) return;
+    const t: Record<string, string> = {};
+    for (let i = 0; i < trailers.length; i += 2) t[trailers[i]!] = trailers[i + 1]!;
+    try { this.ctx.res.addTrailers(t); } catch { /* a trailer Node refuses is dropped */ }
+  }
+
   onComplete(tail?: Buffer): void {
     if (this.ended) return;
     this.target.inflight--;
