@@ -65,6 +65,24 @@ test.serial('a POST body streams through HTTP/2 (nghttp)', async (t) => {
   t.is(seen.body.length, payload.length);
 });
 
+test.serial('a body without content-length (usual in HTTP/2) streams through whole', async (t) => {
+  const http2 = await import('node:http2');
+  const session = http2.connect(gw.url);
+  try {
+    const body = await new Promise<string>((resolve, reject) => {
+      const req = session.request({ ':method': 'POST', ':path': '/open/nolen' });
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => resolve(Buffer.concat(chunks).toString()));
+      req.on('error', reject);
+      req.write('part1-');
+      setTimeout(() => req.end('part2'), 50);
+    });
+    const seen = JSON.parse(body) as { body: string; headers: Record<string, string> };
+    t.is(seen.body, 'part1-part2');
+  } finally { session.close(); }
+});
+
 test.serial('policies run for HTTP/2 exactly as for HTTP/1.1: key-auth and rate-limit', async (t) => {
   const none = await h2c('/keyed');
   t.is(none.status, 401);

@@ -29,6 +29,9 @@ export class GatewayH2Request extends http2.Http2ServerRequest {
       (plain as Record<string, unknown>)[k] = headers[k];
     }
     if (authority !== undefined) plain.host = authority;
+    // A body without content-length (legal in HTTP/2, usual for gRPC) is forwarded as the
+    // pipeline forwards a chunked HTTP/1.1 body: streamed, counted against the size limit.
+    if (plain['content-length'] === undefined && !stream.endAfterHeaders) plain['transfer-encoding'] = 'chunked';
     const raw: string[] = [];
     for (let i = 0; i < rawHeaders.length; i += 2) {
       const k = rawHeaders[i]!;
@@ -73,14 +76,45 @@ function dropIllegal(headers: unknown): unknown {
   return copy ?? o;
 }
 
+function hasGrpcStatus(headers: unknown): boolean {
+  if (headers === undefined || headers === null) return false;
+  if (Array.isArray(headers)) {
+    for (let i = 0; i < headers.length; i += 2) if (String(headers[i]).toLowerCase() === 'grpc-status') return true;
+    return false;
+  }
+  return (headers as Record<string, unknown>)['grpc-status'] !== undefined;
+}
+
 export class GatewayH2Response extends http2.Http2ServerResponse {
   /** HTTP/1.1's keep-alive flag: meaningless on a stream, accepted so shared code can set it. */
   shouldKeepAlive = true;
+  /** A gRPC trailers-only response went out as one HEADERS frame with END_STREAM. */
+  private trailersOnly = false;
 
   override writeHead(statusCode: number, a?: unknown, b?: unknown): this {
-    // 101 cannot be sent on HTTP/2; the pipeline never sends it on this path.
-    if (typeof a === 'string') return super.writeHead(statusCode, a, dropIllegal(b) as never);
-    return super.writeHead(statusCode, dropIllegal(a) as never);
+    const headers = dropIllegal(typeof a === 'string' ? b : a);
+    // grpc-status in the response head is gRPC's trailers-only form: it must be one HEADERS
+    // frame with END_STREAM (a client reading an empty DATA frame after it sees a broken call).
+    if (hasGrpcStatus(headers) && !this.stream.headersSent && !this.stream.destroyed) {
+      const h: Record<string, string | string[]> = { ':status': String(statusCode) };
+      if (Array.isArray(headers)) for (let i = 0; i < headers.length; i += 2) h[String(headers[i]).toLowerCase()] = String(headers[i + 1]);
+      else for (const k in headers as Record<string, string>) { if (k.toLowerCase() !== 'content-length') h[k.toLowerCase()] = (headers as Record<string, string>)[k]!; }
+      delete h['content-length'];
+      this.trailersOnly = true;
+      this.stream.respond(h, { endStream: true });
+      return this;
+    }
+    return typeof a === 'string' ? super.writeHead(statusCode, a, headers as never) : super.writeHead(statusCode, headers as never);
+  }
+
+  override write(chunk: unknown, a?: unknown, b?: unknown): boolean {
+    if (this.trailersOnly) return true;
+    return super.write(chunk as never, a as never, b as never);
+  }
+
+  override end(a?: unknown, b?: unknown, c?: unknown): this {
+    if (this.trailersOnly) { if (typeof a === 'function') (a as () => void)(); return this; }
+    return super.end(a as never, b as never, c as never);
   }
 }
 

@@ -35,7 +35,7 @@ export function createHandler(rt: Runtime): (req: IncomingMessage, res: ServerRe
     if (hostHeader === undefined && req.httpVersionMinor === 1 && !('authority' in t && t.authority)) return framingError(rt, ctx, 'Missing Host header');
     // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means faulty framing: refuse and
     // close, and refuse whatever else was pipelined behind it on that connection.
-    if (req.httpVersionMinor === 0 && req.headers['transfer-encoding'] !== undefined) return framingError(rt, ctx, 'Transfer-Encoding is not valid in HTTP/1.0');
+    if (req.httpVersionMinor === 0 && req.httpVersionMajor === 1 && req.headers['transfer-encoding'] !== undefined) return framingError(rt, ctx, 'Transfer-Encoding is not valid in HTTP/1.0');
     if (rt.draining) res.shouldKeepAlive = false;
     const cl = req.headers['content-length'];
     if (cl !== undefined && Number(cl) > rt.maxBodySize) return sendReply(rt, ctx, { code: 'GW_PAYLOAD_TOO_LARGE' });
