@@ -20,6 +20,7 @@ import { parseDuration } from '../schema/duration.ts';
 import { CertStore } from './certs.ts';
 import { H2Front, H2_DEFAULTS, type Handler } from './h2.ts';
 import { CLIENT_CERT, judgeClientCert, type ClientAuthMode } from './client-cert.ts';
+import { WebSocketFront, WS_DEFAULTS } from './websocket.ts';
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
@@ -29,6 +30,7 @@ export class Listeners {
   private readonly logger: Logger;
   private readonly metrics: Metrics;
   private h2: H2Front | undefined;
+  private ws: WebSocketFront | undefined;
   private tlsServer: tls.Server | undefined;
   certs: CertStore | undefined;
 
@@ -42,6 +44,8 @@ export class Listeners {
   /** Wire the HTTP/2 server (when h2c or TLS is on) and the cleartext preface check onto `proxy`. */
   attach(proxy: http.Server, handler: Handler, maxHeaderSize: number, headersTimeoutMs: number): void {
     const n = this.node;
+    this.ws = new WebSocketFront({ maxConnections: n.websocket?.maxConnections ?? WS_DEFAULTS.maxConnections, idleMs: parseDuration(n.websocket?.idleTimeout ?? WS_DEFAULTS.idleTimeout) }, this.metrics);
+    this.ws.attach(proxy, handler);
     const cleartext = n.http2?.cleartext === true;
     if (!cleartext && !n.tls) return;
     const h2 = n.http2 ?? {};
@@ -113,6 +117,7 @@ export class Listeners {
   /** Stop accepting (TLS listener) and send GOAWAY on every HTTP/2 connection. */
   drain(): Promise<void> {
     this.certs?.stop();
+    this.ws?.drain();
     this.h2?.close();
     const s = this.tlsServer;
     return s ? new Promise((r) => { s.close(() => r()); }) : Promise.resolve();

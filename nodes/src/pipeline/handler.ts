@@ -15,6 +15,7 @@ import type { Runtime } from './runtime.ts';
 import type { HookResult } from './types.ts';
 import type { CompiledRoute } from './compile.ts';
 import { clientCertOf, H_CERT_SUBJECT, H_CERT_FINGERPRINT } from '../listeners/client-cert.ts';
+import { tunnel } from '../listeners/websocket.ts';
 
 export function createHandler(rt: Runtime): (req: IncomingMessage, res: ServerResponse) => void {
   return function handle(req, res) {
@@ -88,6 +89,8 @@ function runFrom(rt: Runtime, ctx: RequestContext, route: CompiledRoute, start: 
   if (ctx.res.destroyed) { ctx.status = 0; return finish(rt, ctx); }
   const up = ctx.upstream ?? route.upstream;
   if (!up) return sendReply(rt, ctx, { code: 'GW_ROUTE_NOT_FOUND', detail: 'Route has no upstream' });
+  // A WebSocket upgrade whose request-phase policies all passed (listeners/websocket.ts).
+  if ((ctx.req as { upgrade?: boolean }).upgrade === true) return tunnel(rt, ctx, up);
   forward(rt, ctx, up);
 }
 

@@ -6,7 +6,7 @@
  */
 import Type, { type Static } from 'typebox';
 import { DURATION_PATTERN, SIZE_PATTERN } from './duration.ts';
-import { Http2Settings, TlsSettings, UpstreamTls } from './protocols.ts';
+import { Http2Settings, TlsSettings, UpstreamTls, WebSocketSettings } from './protocols.ts';
 
 const closed = { additionalProperties: false } as const;
 export const Duration = Type.String({ pattern: DURATION_PATTERN, 'x-message': 'must be a duration like 250ms, 5s, 1m or 2h' });
@@ -50,6 +50,7 @@ export const NodeSettings = Type.Object({
   }, closed)),
   http2: Type.Optional(Http2Settings),
   tls: Type.Optional(TlsSettings),
+  websocket: Type.Optional(WebSocketSettings),
   dns: Type.Optional(Type.Object({
     servers: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'DNS servers (ip or ip:port) for upstream discovery; default the system resolvers' })),
   }, closed)),
@@ -155,6 +156,7 @@ export const Route = Type.Object({
     path: Type.Optional(Type.String({ pattern: '^/', 'x-message': 'must start with / (may use :param from the match)' })),
   }, closed)),
   policies: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'policy name -> its config; see docs/policies/' })),
+  websocket: Type.Optional(Type.Boolean({ default: false, description: 'accept Upgrade: websocket on this route (docs/websocket.md); other routes refuse upgrades' })),
 }, closed);
 
 export const GatewayConfig = Type.Object({

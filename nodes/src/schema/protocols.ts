@@ -29,11 +29,17 @@ export const TlsSettings = Type.Object({
   watch: Type.Optional(dur({ default: '2s', description: 'how often certificate files are checked for changes (reloaded without a restart)' })),
 }, { ...closed, description: 'TLS termination (docs/tls.md)' });
 
+export const WebSocketSettings = Type.Object({
+  maxConnections: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000000, default: 10000, description: 'open WebSocket tunnels per process; upgrades past it get 503' })),
+  idleTimeout: Type.Optional(dur({ default: '5m', description: 'a tunnel with no bytes either way for this long is closed' })),
+}, { ...closed, description: 'WebSocket tunnels on routes with websocket: true (docs/websocket.md)' });
+
 export const UpstreamTls = Type.Object({
   ca: Type.Optional(Type.String({ minLength: 1, description: 'PEM file of CAs trusted for this upstream, in addition to the system ones; relative to the config file' })),
   serverName: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9.-]{1,253}$', 'x-message': 'must be a host name', description: 'name sent as SNI and checked in the certificate; default the target host' })),
 }, { ...closed, description: 'for https:// and h2:// targets; the certificate is always verified (docs/tls.md)' });
 
 export type UpstreamTls = Static<typeof UpstreamTls>;
+export type WebSocketSettings = Static<typeof WebSocketSettings>;
 export type Http2Settings = Static<typeof Http2Settings>;
 export type TlsSettings = Static<typeof TlsSettings>;
