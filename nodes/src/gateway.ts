@@ -24,6 +24,7 @@ import { onClientError } from './http/client-error.ts';
 import { createStatusServer, type StatusRoute } from './telemetry/status.ts';
 import { swapUpstreams } from './upstream/lifecycle.ts';
 import { upstreamsStatus } from './upstream/status.ts';
+import { Listeners } from './listeners/index.ts';
 
 export interface GatewayOptions {
   node: NodeSettings;
@@ -68,6 +69,8 @@ export class Gateway {
   private readonly pools = new PoolRegistry();
   private proxy: http.Server | undefined;
   private status: http.Server | undefined;
+  /** TLS and HTTP/2 listeners around `proxy` (listeners/). */
+  private listeners: Listeners | undefined;
   private lastErrors: ConfigError[] = [];
   private firstLoad: (() => void) | undefined;
   private readonly flushTimer: NodeJS.Timeout | undefined;
@@ -137,12 +140,13 @@ export class Gateway {
     return [];
   }
 
-  async start(): Promise<{ proxy: AddressInfo; status: AddressInfo }> {
+  async start(): Promise<{ proxy: AddressInfo; status: AddressInfo; tls?: AddressInfo }> {
     const n = this.opts.node;
     const loaded = new Promise<void>((r) => { this.firstLoad = r; });
     await this.opts.source.start((u) => { this.apply(u); });
     // A standalone node with a bad file still starts (readyz says 503) so the error is visible.
     void loaded;
+    const handler = createHandler(this.rt);
     const proxy = http.createServer({
       maxHeaderSize: n.limits?.maxHeaderSize ?? DEFAULTS.maxHeaderSize,
       requestTimeout: parseDuration(n.limits?.requestTimeout ?? DEFAULTS.requestTimeout),
@@ -155,10 +159,13 @@ export class Gateway {
       // A request without Content-Length or Transfer-Encoding has no body: Node hands it over
       // already ended instead of running stream events for nothing (Node >= 24.12).
       optimizeEmptyRequests: true,
-    }, createHandler(this.rt));
+    }, handler);
     if (n.limits?.maxRequestsPerSocket) proxy.maxRequestsPerSocket = n.limits.maxRequestsPerSocket;
     proxy.on('clientError', onClientError);
     this.proxy = proxy;
+    this.listeners = new Listeners(n, this.opts.baseDir, this.opts.logger, this.metrics);
+    this.listeners.attach(proxy, handler, n.limits?.maxHeaderSize ?? DEFAULTS.maxHeaderSize, parseDuration(n.limits?.headersTimeout ?? DEFAULTS.headersTimeout));
+    const tlsAddr = await this.listeners.start(proxy, this.opts.reusePort);
     this.status = createStatusServer(this, this.statusRoutes);
     const p = await listen(proxy, n.listen ?? DEFAULTS.listen, this.opts.reusePort);
     const statusListen = this.opts.statusListen;
@@ -168,7 +175,7 @@ export class Gateway {
       ? await listen(this.status, n.status ?? DEFAULTS.status, this.opts.reusePort)
       : await listen(this.status, statusListen, false, true);
     this.opts.logger.info({ proxy: `${p.address}:${p.port}`, status: `${s.address}:${s.port}` }, 'gateway listening');
-    return { proxy: p, status: s };
+    return tlsAddr ? { proxy: p, status: s, tls: tlsAddr } : { proxy: p, status: s };
   }
 
   get ready(): boolean { return !!this.rt.snapshot && !this.rt.draining; }
@@ -183,6 +190,7 @@ export class Gateway {
     this.opts.logger.info({ inflight: this.rt.inflight }, 'draining');
     const proxy = this.proxy;
     const closed = proxy ? new Promise<void>((r) => proxy.close(() => r())) : Promise.resolve();
+    const tlsClosed = this.listeners?.drain();
     proxy?.closeIdleConnections();
     const until = Date.now() + deadlineMs;
     while (this.rt.inflight > 0 && Date.now() < until) {
@@ -190,7 +198,9 @@ export class Gateway {
       proxy?.closeIdleConnections();
     }
     proxy?.closeAllConnections();
+    this.listeners?.destroy();
     await closed;
+    await tlsClosed;
     await this.opts.source.stop();
     swapUpstreams(this.rt.snapshot?.upstreams.values(), []);
     await new Promise<void>((r) => (this.status ? this.status.close(() => r()) : r()));

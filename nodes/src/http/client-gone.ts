@@ -12,6 +12,16 @@ export interface ClientWatcher { onClientGone(): void }
 const LIVE = Symbol('gatehouse.live');
 type Watched = Socket & { [LIVE]?: ClientWatcher[] };
 
+/**
+ * What to watch for a request: its connection (HTTP/1.1), or its stream (HTTP/2: Node's
+ * socket proxy forwards listeners to the stream but properties to the shared connection,
+ * so the connection must not be watched for one stream).
+ */
+export function clientOf(req: { socket: Socket | null }): Socket | null {
+  const s = (req as { stream?: Socket }).stream;
+  return s === undefined ? req.socket : s;
+}
+
 export function watchClient(socket: Socket | null, w: ClientWatcher): void {
   // Node drops a request's socket once the connection is gone: then there is nothing to watch.
   if (socket === null || socket.destroyed) { queueMicrotask(() => { w.onClientGone(); }); return; }

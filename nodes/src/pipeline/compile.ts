@@ -31,7 +31,7 @@ export function compileSnapshot(config: GatewayConfig, revision: number, deps: C
   for (const [name, cfg] of Object.entries(config.upstreams ?? {})) {
     const prev = deps.previous?.upstreams.get(name);
     // Reuse keeps balancer position, discovered targets and breaker state across reloads.
-    upstreams.set(name, prev && JSON.stringify(prev.config) === JSON.stringify(cfg) ? prev : new UpstreamRuntime(name, cfg, { pools: deps.pools, metrics: deps.metrics, logger: deps.logger, services: deps.services }));
+    upstreams.set(name, prev && JSON.stringify(prev.config) === JSON.stringify(cfg) ? prev : new UpstreamRuntime(name, cfg, { pools: deps.pools, metrics: deps.metrics, logger: deps.logger, services: deps.services, baseDir: deps.baseDir }));
   }
   const closers: PolicyHandlers[] = [];
   const routes = new Map<string, CompiledRoute>();

@@ -14,6 +14,8 @@ import { forward } from './forward.ts';
 import type { Runtime } from './runtime.ts';
 import type { HookResult } from '../request/policy.ts';
 import type { CompiledRoute } from '../request/route.ts';
+import { clientCertOf, H_CERT_SUBJECT, H_CERT_FINGERPRINT } from '../listeners/client-cert.ts';
+import { tunnel } from '../listeners/websocket.ts';
 
 export function createHandler(rt: Runtime): (req: IncomingMessage, res: ServerResponse) => void {
   return function handle(req, res) {
@@ -34,10 +36,20 @@ export function createHandler(rt: Runtime): (req: IncomingMessage, res: ServerRe
     if (hostHeader === undefined && req.httpVersionMinor === 1 && !('authority' in t && t.authority)) return framingError(rt, ctx, 'Missing Host header');
     // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means faulty framing: refuse and
     // close, and refuse whatever else was pipelined behind it on that connection.
-    if (req.httpVersionMinor === 0 && req.headers['transfer-encoding'] !== undefined) return framingError(rt, ctx, 'Transfer-Encoding is not valid in HTTP/1.0');
+    if (req.httpVersionMinor === 0 && req.httpVersionMajor === 1 && req.headers['transfer-encoding'] !== undefined) return framingError(rt, ctx, 'Transfer-Encoding is not valid in HTTP/1.0');
     if (rt.draining) res.shouldKeepAlive = false;
     const cl = req.headers['content-length'];
     if (cl !== undefined && Number(cl) > rt.maxBodySize) return sendReply(rt, ctx, { code: 'GW_PAYLOAD_TOO_LARGE' });
+    // mTLS (listeners/client-cert.ts): the verdict was taken once, at the handshake.
+    const cert = clientCertOf(req.socket);
+    if (cert !== undefined) {
+      if (cert.state === 'refused') return sendReply(rt, ctx, { code: 'GW_UNAUTHORIZED', detail: cert.reason });
+      if (cert.state === 'verified') {
+        ctx.clientCert = cert.cert;
+        ctx.setUpstreamHeader(H_CERT_SUBJECT, cert.cert.subject);
+        ctx.setUpstreamHeader(H_CERT_FINGERPRINT, cert.cert.fingerprint);
+      }
+    }
 
     const snap = rt.snapshot;
     if (!snap) return sendReply(rt, ctx, { code: 'GW_ROUTE_NOT_FOUND' });
@@ -77,6 +89,8 @@ function runFrom(rt: Runtime, ctx: RequestContext, route: CompiledRoute, start: 
   if (ctx.res.destroyed) { ctx.status = 0; return finish(rt, ctx); }
   const up = ctx.upstream ?? route.upstream;
   if (!up) return sendReply(rt, ctx, { code: 'GW_ROUTE_NOT_FOUND', detail: 'Route has no upstream' });
+  // A WebSocket upgrade whose request-phase policies all passed (listeners/websocket.ts).
+  if ((ctx.req as { upgrade?: boolean }).upgrade === true) return tunnel(rt, ctx, up);
   forward(rt, ctx, up);
 }
 

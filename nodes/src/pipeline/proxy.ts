@@ -21,7 +21,7 @@ import type { ResponseHead } from '../request/policy.ts';
 import { forwardableResponseHeaders, flatToObject, withGatewayHeaders } from '../http/headers.ts';
 import { sendReply } from './reply.ts';
 import { finish } from './finish.ts';
-import { unwatchClient, watchClient, type ClientWatcher } from '../http/client-gone.ts';
+import { clientOf, unwatchClient, watchClient, type ClientWatcher } from '../http/client-gone.ts';
 
 export class ProxyHandler implements H1Handler, ClientWatcher {
   private readonly rt: Runtime;
@@ -46,7 +46,7 @@ export class ProxyHandler implements H1Handler, ClientWatcher {
     this.breaker = ticket >= 0 ? target.breaker : undefined;
     this.ticket = ticket;
     this.tryStart = ctx.upstreamStart;
-    watchClient(ctx.req.socket, this);
+    watchClient(clientOf(ctx.req), this);
   }
 
   /** The client went away first: stop the upstream call (or the wait for the next try) too. */
@@ -132,6 +132,14 @@ export class ProxyHandler implements H1Handler, ClientWatcher {
     return ok;
   }
 
+  /** Trailers of an HTTP/2 upstream response (gRPC's grpc-status), passed on before the end. */
+  onTrailers(trailers: string[]): void {
+    if (this.ended || (this.retry !== undefined && this.retry.discarding)) return;
+    const t: Record<string, string> = {};
+    for (let i = 0; i < trailers.length; i += 2) t[trailers[i]!] = trailers[i + 1]!;
+    try { this.ctx.res.addTrailers(t); } catch { /* a trailer Node refuses is dropped */ }
+  }
+
   onComplete(tail?: Buffer): void {
     if (this.ended) return;
     this.target.inflight--;
@@ -139,7 +147,7 @@ export class ProxyHandler implements H1Handler, ClientWatcher {
     // Reading the dropped response to its end keeps the keep-alive connection usable.
     if (r !== undefined && r.discarding) return this.backoff(r);
     this.ended = true;
-    unwatchClient(this.ctx.req.socket, this);
+    unwatchClient(clientOf(this.ctx.req), this);
     r?.end();
     if (tail === undefined) this.ctx.res.end();
     else {
@@ -258,7 +266,7 @@ export class ProxyHandler implements H1Handler, ClientWatcher {
   private fail(code: ErrorCode): void {
     if (this.ended) return;
     this.ended = true;
-    unwatchClient(this.ctx.req.socket, this);
+    unwatchClient(clientOf(this.ctx.req), this);
     this.target.inflight--;
     this.retry?.end();
     if (this.ctx.upstreamEnd === 0) this.ctx.upstreamEnd = performance.now();

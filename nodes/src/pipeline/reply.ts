@@ -7,6 +7,7 @@ import type { RequestContext } from '../request/context.ts';
 import type { LocalReply, ResponseHead } from '../request/policy.ts';
 import type { Runtime } from './runtime.ts';
 import { finish } from './finish.ts';
+import { isGrpc, grpcErrorHeaders } from '../http/grpc.ts';
 
 export function sendReply(rt: Runtime, ctx: RequestContext, reply: LocalReply): void {
   const res = ctx.res;
@@ -14,7 +15,14 @@ export function sendReply(rt: Runtime, ctx: RequestContext, reply: LocalReply): 
   let status: number;
   let body: string | Buffer;
   const headers: Record<string, string | string[]> = {};
-  if (reply.code) {
+  if (reply.code && isGrpc(ctx.req.headers)) {
+    // gRPC: the status in a trailers-only response (http/grpc.ts); HTTP status 200, no body.
+    const e = errors[reply.code];
+    Object.assign(headers, grpcErrorHeaders(e.status, reply.detail ?? e.title));
+    status = 200;
+    body = '';
+    ctx.errorCode = reply.code;
+  } else if (reply.code) {
     status = errors[reply.code].status;
     body = problemBody(reply.code, ctx.id, reply.detail, reply.extra);
     headers['content-type'] = 'application/problem+json';
@@ -40,7 +48,7 @@ export function sendReply(rt: Runtime, ctx: RequestContext, reply: LocalReply): 
   ctx.status = status;
   try {
     res.writeHead(status, headers);
-    res.end(ctx.method === 'HEAD' ? undefined : body);
+    res.end(ctx.method === 'HEAD' || body === '' ? undefined : body);
   } catch {
     res.destroy();
   }

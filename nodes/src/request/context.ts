@@ -42,6 +42,8 @@ export class RequestContext {
   route: CompiledRoute | undefined = undefined;
   params: Record<string, string> | undefined = undefined;
   consumer: ConsumerIdentity | undefined = undefined;
+  /** The verified client certificate (mTLS on the TLS listener), for policies and identity headers. */
+  clientCert: import('../listeners/client-cert.ts').ClientCert | undefined = undefined;
   /** Headers the gateway sets on the upstream request; they win over client headers. */
   upstreamHeaders: Record<string, string> | undefined = undefined;
   /** Client request headers to drop before forwarding (lower-case names). */

@@ -6,6 +6,7 @@
  */
 import Type, { type Static } from 'typebox';
 import { DURATION_PATTERN, SIZE_PATTERN } from './duration.ts';
+import { Http2Settings, TlsSettings, UpstreamTls, WebSocketSettings } from './protocols.ts';
 
 const closed = { additionalProperties: false } as const;
 export const Duration = Type.String({ pattern: DURATION_PATTERN, 'x-message': 'must be a duration like 250ms, 5s, 1m or 2h' });
@@ -47,13 +48,16 @@ export const NodeSettings = Type.Object({
     leaseTtl: Type.Optional(Type.String({ pattern: DURATION_PATTERN, 'x-message': 'must be a duration like 250ms, 5s, 1m or 2h', default: '10s', description: 'lease of this node\'s key in <prefix>/nodes/ (whole seconds): how long a dead node stays listed' })),
     startTimeout: Type.Optional(Type.String({ pattern: DURATION_PATTERN, 'x-message': 'must be a duration like 250ms, 5s, 1m or 2h', default: '3s', description: 'how long a starting node waits for etcd before it serves its snapshot' })),
   }, closed)),
+  http2: Type.Optional(Http2Settings),
+  tls: Type.Optional(TlsSettings),
+  websocket: Type.Optional(WebSocketSettings),
   dns: Type.Optional(Type.Object({
     servers: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'DNS servers (ip or ip:port) for upstream discovery; default the system resolvers' })),
   }, closed)),
 }, closed);
 
 export const Target = Type.Object({
-  url: Type.String({ pattern: '^https?://[^/?#]+/?$', 'x-message': 'must be http(s)://host:port with no path' }),
+  url: Type.String({ pattern: '^(https?|h2c?)://[^/?#]+/?$', 'x-message': 'must be http://, https://, h2c:// or h2://host:port with no path' }),
   weight: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000, default: 1 })),
 }, closed);
 
@@ -125,6 +129,7 @@ export const Upstream = Type.Object({
   retries: Type.Optional(Retries),
   circuitBreaker: Type.Optional(CircuitBreaker),
   healthCheck: Type.Optional(HealthCheck),
+  tls: Type.Optional(UpstreamTls),
 }, closed);
 
 export const Consumer = Type.Object({
@@ -151,6 +156,7 @@ export const Route = Type.Object({
     path: Type.Optional(Type.String({ pattern: '^/', 'x-message': 'must start with / (may use :param from the match)' })),
   }, closed)),
   policies: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'policy name -> its config; see docs/policies/' })),
+  websocket: Type.Optional(Type.Boolean({ default: false, description: 'accept Upgrade: websocket on this route (docs/websocket.md); other routes refuse upgrades' })),
 }, closed);
 
 export const GatewayConfig = Type.Object({

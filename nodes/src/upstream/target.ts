@@ -9,9 +9,20 @@
  */
 import { Pool } from 'undici';
 import { H1Pool } from './h1/pool.ts';
+import { H2Pool } from './h2/pool.ts';
 import type { BreakerState } from './breaker/types.ts';
 
-export interface PoolOptions { connections: number; connectTimeout: number; headersTimeout: number; bodyTimeout: number; keepAliveTimeout: number }
+export interface PoolOptions {
+  connections: number; connectTimeout: number; headersTimeout: number; bodyTimeout: number; keepAliveTimeout: number;
+  /** https:// and h2:// targets: extra trusted CAs (PEM) and the name checked in the certificate (upstream `tls`). */
+  ca?: Buffer | undefined; servername?: string | undefined;
+}
+
+/** scheme://host:port; URL.origin is 'null' for the h2c:// and h2:// schemes. */
+export function originOf(url: string): string {
+  const u = new URL(url);
+  return u.protocol === 'h2c:' || u.protocol === 'h2:' ? `${u.protocol}//${u.host}` : u.origin;
+}
 
 export class Target {
   readonly url: string;
@@ -20,8 +31,8 @@ export class Target {
   readonly hostHeader: string;
   readonly weight: number;
   readonly pool: Pool;
-  /** The proxy path's pool. */
-  readonly h1: H1Pool;
+  /** The proxy path's pool: HTTP/1.1 (http, https) or HTTP/2 (h2c, h2), one dispatch interface. */
+  readonly h1: H1Pool | H2Pool;
   /** Requests in flight to this target (least-request balancing, breaker probes). */
   inflight = 0;
   /**
@@ -37,7 +48,7 @@ export class Target {
   constructor(url: string, weight: number, pools: PoolPair) {
     const u = new URL(url);
     this.url = url;
-    this.origin = u.origin;
+    this.origin = originOf(url);
     this.hostHeader = u.host;
     this.weight = weight;
     this.pool = pools.pool;
@@ -50,16 +61,18 @@ export class Target {
   }
 }
 
-export interface PoolPair { pool: Pool; h1: H1Pool }
+export interface PoolPair { pool: Pool; h1: H1Pool | H2Pool }
 
 export class PoolRegistry {
   private readonly pools = new Map<string, PoolPair>();
 
   get(origin: string, o: PoolOptions): PoolPair {
-    const key = `${origin}|${o.connections}|${o.connectTimeout}|${o.headersTimeout}|${o.bodyTimeout}|${o.keepAliveTimeout}`;
+    const key = `${origin}|${o.connections}|${o.connectTimeout}|${o.headersTimeout}|${o.bodyTimeout}|${o.keepAliveTimeout}|${o.servername ?? ''}|${o.ca?.toString('base64') ?? ''}`;
     let e = this.pools.get(key);
     if (!e) {
-      const pool = new Pool(origin, {
+      const h2 = origin.startsWith('h2');
+      // Side traffic (health checks of http targets, cache revalidation, mirrors) stays HTTP/1.1.
+      const pool = new Pool(h2 ? origin.replace(/^h2c:/, 'http:').replace(/^h2:/, 'https:') : origin, {
         connections: o.connections,
         pipelining: 1,
         connectTimeout: o.connectTimeout,
@@ -68,7 +81,9 @@ export class PoolRegistry {
         keepAliveTimeout: o.keepAliveTimeout,
         keepAliveMaxTimeout: Math.max(o.keepAliveTimeout, 60_000),
       });
-      const h1 = new H1Pool(origin, o);
+      const h1 = h2
+        ? new H2Pool(origin, { connectTimeout: o.connectTimeout, headersTimeout: o.headersTimeout, bodyTimeout: o.bodyTimeout, maxStreams: o.connections, ca: o.ca, servername: o.servername })
+        : new H1Pool(origin, { connections: o.connections, connectTimeout: o.connectTimeout, headersTimeout: o.headersTimeout, bodyTimeout: o.bodyTimeout, keepAliveTimeout: o.keepAliveTimeout, ca: o.ca, ...(o.servername ? { servername: o.servername } : {}) });
       e = { pool, h1 };
       this.pools.set(key, e);
     }

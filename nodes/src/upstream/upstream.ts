@@ -16,7 +16,8 @@ import { parseDuration } from '../schema/duration.ts';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { LocalReply } from '../core/reply.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
-import { PoolRegistry, Target, type PoolOptions } from './target.ts';
+import { PoolRegistry, Target, originOf, type PoolOptions } from './target.ts';
+import { upstreamTls } from './h2/tls-options.ts';
 import { ConsistentHash, LeastRequest, RoundRobin, type Balancer } from './balancers.ts';
 import { RetryPolicy } from './retry.ts';
 import { RetryBudget } from './budget.ts';
@@ -33,6 +34,8 @@ export interface UpstreamDeps {
   logger?: Logger | undefined;
   /** Shared node services; `breakerStore` is the cluster breaker store when there is one. */
   services?: Record<string, unknown> | undefined;
+  /** Where relative paths in the config (upstream tls.ca) are resolved from. */
+  baseDir?: string | undefined;
 }
 
 const NO_TARGETS: LocalReply = Object.freeze({ code: 'GW_UPSTREAM_UNAVAILABLE' });
@@ -87,6 +90,7 @@ export class UpstreamRuntime {
       headersTimeout: this.responseTimeout,
       bodyTimeout: this.idleTimeout,
       keepAliveTimeout: 4_000,
+      ...upstreamTls(config.tls, d.baseDir, `${where}.tls`),
     };
     this.hashKey = config.balance === 'consistent-hash' ? hashKeyFn(config.hashOn ?? 'ip') : undefined;
     if (config.retries) {
@@ -119,7 +123,7 @@ export class UpstreamRuntime {
       const url = s.url.replace(/\/$/, '');
       const prev = old.get(url);
       if (prev && prev.weight === (s.weight ?? 1)) return prev;
-      return new Target(url, s.weight ?? 1, this.pools.get(new URL(url).origin, this.poolOptions));
+      return new Target(url, s.weight ?? 1, this.pools.get(originOf(url), this.poolOptions));
     });
     if (this.running && this.breakerSettings) {
       for (const t of this.targets) if (!next.includes(t)) this.detach(t);

@@ -71,7 +71,7 @@ export class H1Conn {
     this.pool = pool;
     this.deadline = this.pool.deadlineIn(pool.opts.connectTimeout);
     const sock = this.sock = pool.tls
-      ? tls.connect({ host: pool.hostname, port: pool.port, servername: net.isIP(pool.hostname) ? undefined : pool.hostname, ALPNProtocols: ['http/1.1'], ...(pool.opts.ca === undefined ? {} : { ca: [...tls.rootCertificates, pool.opts.ca.toString()] }) })
+      ? tls.connect({ host: pool.hostname, port: pool.port, servername: pool.opts.servername ?? (net.isIP(pool.hostname) ? undefined : pool.hostname), ALPNProtocols: ['http/1.1'], ...(pool.opts.ca === undefined ? {} : { ca: [...tls.rootCertificates, pool.opts.ca.toString()] }) })
       : net.connect({ host: pool.hostname, port: pool.port, noDelay: true });
     if (pool.tls) sock.setNoDelay(true);
     const p = this.parser = responseParser(pool.opts.maxHeaderSize);

@@ -67,6 +67,8 @@ export interface H1PoolOptions {
   maxHeaderSize?: number;
   /** https targets: certificate authorities trusted in addition to Node's (PEM). */
   ca?: string | Buffer | undefined;
+  /** https targets: the name sent as SNI and checked in the certificate (default: the target's host). */
+  servername?: string | undefined;
 }
 
 /** One request's journey through the pool; the handler's control. */
@@ -111,7 +113,7 @@ export class H1Pool {
   readonly tls: boolean;
   /** Host header value when the request has none. */
   readonly hostHeader: string;
-  readonly opts: Required<Omit<H1PoolOptions, 'ca'>> & Pick<H1PoolOptions, 'ca'>;
+  readonly opts: Required<Omit<H1PoolOptions, 'ca' | 'servername'>> & Pick<H1PoolOptions, 'ca' | 'servername'>;
   private readonly idle: H1Conn[] = [];
   private readonly conns = new Set<H1Conn>();
   private queue: Exchange[] = [];

@@ -1,0 +1,172 @@
+/**
+ * The HTTP/2 server behind both the TLS listener (ALPN h2) and the plain listener (h2c with
+ * prior knowledge). It serves the same request handler as HTTP/1.1, through the compat
+ * request/response of h2-compat.ts.
+ *
+ * Limits against the known HTTP/2 attacks (docs/http2.md), each closing only the offending
+ * connection, each counted in gatehouse_http2_connections_closed_total{reason}:
+ * - concurrent streams: SETTINGS_MAX_CONCURRENT_STREAMS; streams past it are refused
+ *   (RST_STREAM REFUSED_STREAM) and a client that keeps opening them is cut by nghttp2's
+ *   rejected-stream limit;
+ * - header list size: SETTINGS_MAX_HEADER_LIST_SIZE; a larger header block is answered 431
+ *   on that stream by Node (the HTTP/2 form of the HTTP/1.1 answer), the connection lives;
+ * - rapid reset (CVE-2023-44487): streams the client resets are counted per connection in a
+ *   token bucket; past it, GOAWAY ENHANCE_YOUR_CALM;
+ * - CONTINUATION floods: nghttp2 (>= 1.61, bundled in Node 24) caps CONTINUATION frames per
+ *   header block, and the header list size bounds the bytes;
+ * - SETTINGS / PING floods: own per-connection token buckets over the 'remoteSettings' and
+ *   'ping' events, plus nghttp2's cap on queued ACKs for a client that does not read;
+ * - invalid frames: maxSessionInvalidFrames;
+ * - window exhaustion / slow readers: a per-stream idle timeout resets a stream that moves
+ *   no frame either way, and a per-connection idle timeout closes a silent connection.
+ */
+import http2 from 'node:http2';
+import type { Http2Session, ServerHttp2Stream, Http2Server } from 'node:http2';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Counter } from 'prom-client';
+import { GatewayH2Request, GatewayH2Response } from './h2-compat.ts';
+
+export interface H2Limits {
+  maxConcurrentStreams: number;
+  maxHeaderListSize: number;
+  /** Resets per second allowed on average; bursts of 10x. */
+  maxResetsPerSecond: number;
+  streamIdleMs: number;
+  sessionIdleMs: number;
+  /** PING / SETTINGS frames per second allowed on average (bursts of 10x). */
+  maxControlPerSecond: number;
+}
+
+export const H2_DEFAULTS = {
+  maxConcurrentStreams: 100,
+  maxResetsPerSecond: 100,
+  streamIdle: '30s',
+  sessionIdle: '2m',
+  maxControlPerSecond: 50,
+} as const;
+
+/** A token bucket per connection: `rate` per second, `burst` at most. */
+class Bucket {
+  private tokens: number;
+  private last: number;
+  private readonly rate: number;
+  private readonly burst: number;
+  constructor(rate: number, burst: number) { this.rate = rate; this.burst = burst; this.tokens = burst; this.last = Date.now(); }
+  take(): boolean {
+    const now = Date.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) * this.rate) / 1000);
+    this.last = now;
+    if (this.tokens < 1) return false;
+    this.tokens--;
+    return true;
+  }
+}
+
+interface Guard { resets: Bucket; control: Bucket; closed: boolean }
+const GUARD = Symbol('gatehouse.h2guard');
+const FRONT = Symbol('gatehouse.h2front');
+type Guarded = Http2Session & { [GUARD]?: Guard };
+
+export type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+export class H2Front {
+  readonly server: Http2Server;
+  readonly sessions = new Set<Http2Session>();
+  private readonly limits: H2Limits;
+  private readonly closedBy: Counter<'reason'>;
+  /** Streams the node reset itself, by reason (idle). */
+  readonly streamResets: Counter<'reason'>;
+
+  constructor(handler: Handler, limits: H2Limits, closedBy: Counter<'reason'>, streamResets: Counter<'reason'>) {
+    this.limits = limits;
+    this.closedBy = closedBy;
+    this.streamResets = streamResets;
+    const server = http2.createServer({
+      settings: {
+        maxConcurrentStreams: limits.maxConcurrentStreams,
+        maxHeaderListSize: limits.maxHeaderListSize,
+        enablePush: false,
+      },
+      maxSessionInvalidFrames: 100,
+      maxSessionRejectedStreams: 100,
+      maxOutstandingPings: 10,
+      maxSettings: 32,
+      // Header lists past maxHeaderListSize: Node answers 431 on that stream.
+      maxHeaderListPairs: 256,
+      maxSessionMemory: 16,
+      // Node's own rapid-reset limiter (per connection); ours below counts and reports.
+      // Twice ours, as a backstop: it counts every RST_STREAM, ours the streams in flight.
+      streamResetBurst: limits.maxResetsPerSecond * 20,
+      streamResetRate: limits.maxResetsPerSecond * 2,
+      Http2ServerRequest: GatewayH2Request as never,
+      Http2ServerResponse: GatewayH2Response as never,
+    } as http2.ServerOptions, handler as never);
+    server.setTimeout(limits.sessionIdleMs);
+    server.on('session', (s) => { this.onSession(s); });
+    server.on('stream', (stream: ServerHttp2Stream) => { this.onStream(stream); });
+    this.server = server;
+    (server as unknown as { [FRONT]: H2Front })[FRONT] = this;
+  }
+
+  private onSession(s: Http2Session): void {
+    const l = this.limits;
+    (s as Guarded)[GUARD] = { resets: new Bucket(l.maxResetsPerSecond, l.maxResetsPerSecond * 10), control: new Bucket(l.maxControlPerSecond, l.maxControlPerSecond * 10), closed: false };
+    this.sessions.add(s);
+    s.on('close', () => { this.sessions.delete(s); });
+    s.on('ping', onControl);
+    s.on('remoteSettings', onControl);
+    s.on('error', (err: NodeJS.ErrnoException) => { this.closed(s, sessionErrorReason(err)); });
+  }
+
+  private onStream(stream: ServerHttp2Stream): void {
+    stream.setTimeout(this.limits.streamIdleMs, onStreamIdle);
+    stream.on('aborted', onStreamAborted);
+  }
+
+  /** Close a flooding connection: GOAWAY ENHANCE_YOUR_CALM, then destroy. Counted once. */
+  closed(s: Http2Session, reason: string): void {
+    const g = (s as Guarded)[GUARD];
+    if (g === undefined || g.closed) return;
+    g.closed = true;
+    this.closedBy.labels(reason).inc();
+    if (!s.destroyed) {
+      try { s.goaway(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM); } catch { /* already going */ }
+      s.destroy();
+    }
+  }
+
+  /** Drain: GOAWAY to every connection (in-flight streams finish); destroy() cuts what is left. */
+  close(): void { for (const s of this.sessions) s.close(); }
+  destroy(): void { for (const s of this.sessions) s.destroy(); }
+}
+
+/** The session's H2Front, through the server the session belongs to (shared listeners, no closures per stream). */
+function frontOf(s: Http2Session): H2Front | undefined {
+  return (s as unknown as { server?: { [FRONT]?: H2Front } }).server?.[FRONT];
+}
+
+function onControl(this: Http2Session): void {
+  const g = (this as Guarded)[GUARD];
+  if (g !== undefined && !g.control.take()) frontOf(this)?.closed(this, 'control_flood');
+}
+
+function onStreamAborted(this: ServerHttp2Stream): void {
+  const s = this.session as Guarded | undefined;
+  const g = s?.[GUARD];
+  if (g !== undefined && !g.resets.take()) frontOf(s!)?.closed(s!, 'rapid_reset');
+}
+
+function onStreamIdle(this: ServerHttp2Stream): void {
+  const s = this.session;
+  if (s) frontOf(s)?.streamResets.labels('idle').inc();
+  this.close(http2.constants.NGHTTP2_CANCEL);
+}
+
+function sessionErrorReason(err: NodeJS.ErrnoException): string {
+  // nghttp2's own limits end the session with these messages.
+  if (/CONTINUATION/.test(err.message)) return 'continuation_flood';
+  const m = /error code (\d+)/.exec(err.message);
+  if (err.code === 'ERR_HTTP2_SESSION_ERROR' && m && Number(m[1]) === http2.constants.NGHTTP2_ENHANCE_YOUR_CALM) return 'enhance_your_calm';
+  if (err.code === 'ERR_HTTP2_ERROR' || err.code === 'ERR_HTTP2_SESSION_ERROR') return 'protocol_error';
+  return 'error';
+}

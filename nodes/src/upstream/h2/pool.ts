@@ -1,0 +1,321 @@
+/**
+ * HTTP/2 to an upstream (targets `h2c://` cleartext with prior knowledge, `h2://` over TLS):
+ * one multiplexed session per target, behind the same `dispatch(request, handler)` as the
+ * HTTP/1.1 pool (h1/pool.ts), so the proxy handler, balancing, retries, breakers and
+ * timeouts work unchanged whichever protocol carries a request.
+ *
+ * - Stream cap: at most `maxStreams` streams at once (and never more than the server's
+ *   SETTINGS_MAX_CONCURRENT_STREAMS); further requests wait in a queue.
+ * - Reconnect with backoff: a session that failed to connect is not tried again before the
+ *   backoff (100 ms doubling to 5 s, reset by a successful connect); requests arriving
+ *   meanwhile fail at once as connect errors (retries move them to another target).
+ * - GOAWAY: streams the server did not process (above its last stream id, or refused with
+ *   REFUSED_STREAM) are sent again once on a new session when the body can be replayed.
+ * - Trailers reach `handler.onTrailers` before `onComplete` (gRPC's grpc-status).
+ * - A `grpc-timeout` request header bounds the whole call: past it the upstream stream is
+ *   cancelled and the client gets grpc-status 4 (DEADLINE_EXCEEDED).
+ */
+import http2 from 'node:http2';
+import type { ClientHttp2Session, ClientHttp2Stream, IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
+import tls from 'node:tls';
+import net from 'node:net';
+import type { Readable } from 'node:stream';
+import type { H1Control, H1Handler, H1Request } from '../h1/pool.ts';
+import { UpstreamError, headersTimeout, connectTimeout, bodyTimeout } from '../h1/errors.ts';
+
+export interface H2PoolOptions {
+  connectTimeout: number;
+  headersTimeout: number;
+  bodyTimeout: number;
+  /** Streams at once on the session (capped by the server's own limit). */
+  maxStreams?: number;
+  /** h2:// targets: extra trusted CAs (PEM), and the name checked in the certificate. */
+  ca?: string | Buffer | undefined;
+  servername?: string | undefined;
+}
+
+/** The handler may also take trailers (gRPC). */
+export interface H2Handler extends H1Handler { onTrailers?(trailers: string[]): void }
+
+const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = http2.constants;
+const ILLEGAL = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host', 'te']);
+
+class H2Exchange implements H1Control {
+  readonly pool: H2Pool;
+  readonly req: H1Request;
+  readonly handler: H2Handler;
+  stream: ClientHttp2Stream | undefined = undefined;
+  done = false;
+  /** Sent again once after the server refused or never processed it. */
+  resent = false;
+  gotHead = false;
+  paused = false;
+  timer: NodeJS.Timeout | undefined = undefined;
+  deadline: NodeJS.Timeout | undefined = undefined;
+
+  constructor(pool: H2Pool, req: H1Request, handler: H2Handler) { this.pool = pool; this.req = req; this.handler = handler; }
+
+  abort(err?: Error): void { this.fail(err ?? new UpstreamError('UND_ERR_ABORTED', 'aborted')); }
+
+  resume(): void {
+    if (this.done || !this.paused) return;
+    this.paused = false;
+    this.stream?.resume();
+  }
+
+  fail(err: Error): void {
+    if (this.done) return;
+    this.done = true;
+    this.clear();
+    const s = this.stream;
+    if (s !== undefined && !s.destroyed) s.close(NGHTTP2_CANCEL);
+    this.pool.released(this);
+    this.handler.onError(err);
+  }
+
+  complete(): void {
+    if (this.done) return;
+    this.done = true;
+    this.clear();
+    this.pool.released(this);
+    this.handler.onComplete();
+  }
+
+  clear(): void {
+    clearTimeout(this.timer);
+    clearTimeout(this.deadline);
+    this.timer = undefined;
+    this.deadline = undefined;
+  }
+}
+
+export class H2Pool {
+  readonly origin: string;
+  readonly hostHeader: string;
+  private readonly authority: string;
+  private readonly tls: boolean;
+  private readonly host: string;
+  private readonly port: number;
+  private readonly opts: H2PoolOptions;
+  private session: ClientHttp2Session | undefined = undefined;
+  private connected = false;
+  private readonly queue: H2Exchange[] = [];
+  private readonly active = new Set<H2Exchange>();
+  private backoff = 0;
+  private notBefore = 0;
+  closed = false;
+
+  constructor(origin: string, opts: H2PoolOptions) {
+    const m = /^(h2c?):\/\/(\[[^\]]+\]|[^:/]+)(?::(\d+))?/.exec(origin);
+    if (!m) throw new Error(`not an h2:// or h2c:// origin: ${origin}`);
+    this.tls = m[1] === 'h2';
+    this.host = m[2]!.replace(/^\[|\]$/g, '');
+    this.port = m[3] ? Number(m[3]) : this.tls ? 443 : 80;
+    this.origin = `${m[1]}://${m[2]}:${this.port}`;
+    this.hostHeader = m[3] ? `${m[2]}:${m[3]}` : m[2]!;
+    this.authority = `${this.tls ? 'https' : 'http'}://${m[2]}:${this.port}`;
+    this.opts = opts;
+  }
+
+  get maxStreams(): number {
+    const remote = this.session?.remoteSettings.maxConcurrentStreams ?? 100;
+    return Math.max(1, Math.min(this.opts.maxStreams ?? 100, remote));
+  }
+
+  /** Send one request. Never throws: failures reach `handler.onError`. */
+  dispatch(req: H1Request, handler: H2Handler): boolean {
+    const x = new H2Exchange(this, req, handler);
+    handler.onConnect(x);
+    if (x.done) return true;
+    if (this.closed) { x.fail(new UpstreamError('UND_ERR_CLOSED', 'upstream pool closed')); return false; }
+    this.schedule(x);
+    return true;
+  }
+
+  private schedule(x: H2Exchange): void {
+    const s = this.ensureSession();
+    if (s === undefined) { x.fail(Object.assign(new Error('upstream reconnect backoff'), { code: 'ECONNREFUSED' })); return; }
+    if (!this.connected || this.active.size >= this.maxStreams) { this.queue.push(x); this.armHeadTimer(x); return; }
+    this.start(x, s);
+  }
+
+  private ensureSession(): ClientHttp2Session | undefined {
+    if (this.session !== undefined && !this.session.destroyed && !this.session.closed) return this.session;
+    if (Date.now() < this.notBefore) return undefined;
+    const opts: http2.SecureClientSessionOptions = {
+      settings: { enablePush: false },
+      ...(this.tls ? {
+        ALPNProtocols: ['h2'],
+        servername: this.opts.servername ?? (net.isIP(this.host) ? undefined : this.host),
+        ...(this.opts.ca === undefined ? {} : { ca: [...tls.rootCertificates, this.opts.ca.toString()] }),
+      } : {}),
+    } as http2.SecureClientSessionOptions;
+    const s = http2.connect(this.authority, opts);
+    this.session = s;
+    this.connected = false;
+    const timer = setTimeout(() => { s.destroy(connectTimeout()); }, this.opts.connectTimeout);
+    s.once('connect', () => {
+      clearTimeout(timer);
+      this.connected = true;
+      this.backoff = 0;
+      this.drain();
+    });
+    s.on('error', () => { /* handled on close */ });
+    s.on('goaway', () => { if (this.session === s) this.session = undefined; });
+    s.once('close', () => {
+      clearTimeout(timer);
+      if (this.session === s) this.session = undefined;
+      if (!this.connected) {
+        // Never connected: back off before the next try; the waiting requests fail as connect errors.
+        this.backoff = Math.min(5000, this.backoff ? this.backoff * 2 : 100);
+        this.notBefore = Date.now() + this.backoff;
+        const err = (s as { gatehouseErr?: Error }).gatehouseErr ?? Object.assign(new Error('upstream connect failed'), { code: 'ECONNREFUSED' });
+        for (const x of this.queue.splice(0)) x.fail(err);
+      } else if (this.queue.length) {
+        this.drain();
+      }
+    });
+    s.once('error', (err: Error) => { (s as { gatehouseErr?: Error }).gatehouseErr = err; });
+    s.unref();
+    return s;
+  }
+
+  private drain(): void {
+    while (this.queue.length && !this.closed) {
+      const s = this.ensureSession();
+      if (s === undefined || !this.connected) return;
+      if (this.active.size >= this.maxStreams) return;
+      const x = this.queue.shift()!;
+      if (x.done) continue;
+      this.start(x, s);
+    }
+  }
+
+  private armHeadTimer(x: H2Exchange): void {
+    if (x.timer !== undefined) return;
+    x.timer = setTimeout(() => { x.fail(headersTimeout()); }, x.req.headersTimeout ?? this.opts.headersTimeout);
+  }
+
+  private start(x: H2Exchange, s: ClientHttp2Session): void {
+    const r = x.req;
+    const h: OutgoingHttpHeaders = { ':method': r.method, ':path': r.path, ':scheme': this.tls ? 'https' : 'http', ':authority': this.hostHeader };
+    const flat = r.headers;
+    let grpcTimeout: number | undefined;
+    for (let i = 0; i < flat.length; i += 2) {
+      const k = flat[i]!;
+      const v = flat[i + 1]!;
+      if (k === 'host') { h[':authority'] = v; continue; }
+      if (ILLEGAL.has(k)) continue;
+      if (k === 'grpc-timeout') grpcTimeout = parseGrpcTimeout(v);
+      const cur = h[k];
+      h[k] = cur === undefined ? v : Array.isArray(cur) ? [...cur, v] : [String(cur), v];
+    }
+    // gRPC servers expect it; harmless for others.
+    h.te = 'trailers';
+    let stream: ClientHttp2Stream;
+    try {
+      stream = s.request(h, { endStream: r.body === null });
+    } catch (err) {
+      // Invalid header names/values (a policy's), or a session going away.
+      x.fail(Object.assign(new Error((err as Error).message), { code: (err as { code?: string }).code === 'ERR_HTTP2_INVALID_SESSION' ? 'UND_ERR_SOCKET' : 'UND_ERR_INVALID_ARG' }));
+      return;
+    }
+    x.stream = stream;
+    this.active.add(x);
+    this.armHeadTimer(x);
+    if (grpcTimeout !== undefined) x.deadline = setTimeout(onDeadline, grpcTimeout, x);
+    stream.on('response', (headers: IncomingHttpHeaders) => { this.onResponse(x, headers); });
+    stream.on('data', (chunk: Buffer) => {
+      if (x.done) return;
+      if (!x.handler.onData(chunk)) { x.paused = true; stream.pause(); }
+    });
+    stream.on('trailers', (t: IncomingHttpHeaders) => { if (!x.done) x.handler.onTrailers?.(flatten(t)); });
+    stream.on('end', () => { x.complete(); });
+    stream.on('error', () => { /* 'close' reports */ });
+    stream.on('close', () => { this.onClose(x, stream); });
+    stream.setTimeout(this.opts.bodyTimeout, () => { if (x.gotHead) x.fail(bodyTimeout()); });
+    const body = r.body;
+    if (body === null) return;
+    if (Buffer.isBuffer(body)) { stream.end(body); return; }
+    (body as Readable).on('error', (err: Error) => { x.fail(err); }).pipe(stream);
+  }
+
+  private onResponse(x: H2Exchange, headers: IncomingHttpHeaders): void {
+    if (x.done) return;
+    const status = Number(headers[':status']);
+    clearTimeout(x.timer);
+    x.timer = undefined;
+    x.gotHead = true;
+    if (!x.handler.onHeaders(status, flatten(headers))) { x.paused = true; x.stream?.pause(); }
+  }
+
+  private onClose(x: H2Exchange, stream: ClientHttp2Stream): void {
+    if (x.done) return;
+    const code = stream.rstCode;
+    // Not processed by the server (REFUSED_STREAM, or cut by GOAWAY before a response): safe to send again.
+    const unprocessed = !x.gotHead && code === NGHTTP2_REFUSED_STREAM;
+    const replayable = x.req.body === null || Buffer.isBuffer(x.req.body);
+    if (unprocessed && replayable && !x.resent && !this.closed) {
+      x.resent = true;
+      this.active.delete(x);
+      x.stream = undefined;
+      this.schedule(x);
+      return;
+    }
+    x.fail(Object.assign(new Error(`upstream stream closed (code ${code ?? 'none'})`), { code: x.gotHead ? 'UND_ERR_SOCKET' : 'ECONNRESET' }));
+  }
+
+  /** Called when an exchange ends: frees its stream slot. */
+  released(x: H2Exchange): void {
+    if (this.active.delete(x)) this.drain();
+    else { const i = this.queue.indexOf(x); if (i >= 0) this.queue.splice(i, 1); }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const s = this.session;
+    this.session = undefined;
+    for (const x of this.queue.splice(0)) x.fail(new UpstreamError('UND_ERR_CLOSED', 'upstream pool closed'));
+    if (s === undefined || s.destroyed) return;
+    await new Promise<void>((r) => { s.close(() => r()); setTimeout(() => { s.destroy(); r(); }, 5000).unref(); });
+  }
+}
+
+function onDeadline(x: H2Exchange): void {
+  if (x.done) return;
+  if (!x.gotHead) { x.fail(headersTimeout()); return; }
+  // The head went out: end the call the gRPC way, with DEADLINE_EXCEEDED in the trailers.
+  x.handler.onTrailers?.(['grpc-status', '4', 'grpc-message', 'Deadline Exceeded']);
+  const s = x.stream;
+  x.stream = undefined;
+  x.complete();
+  if (s !== undefined && !s.destroyed) s.close(NGHTTP2_CANCEL);
+}
+
+/** grpc-timeout: 1-8 digits and a unit (H M S m u n). */
+export function parseGrpcTimeout(v: string): number | undefined {
+  const m = /^(\d{1,8})([HMSmun])$/.exec(v);
+  if (!m) return undefined;
+  const n = Number(m[1]);
+  switch (m[2]) {
+    case 'H': return n * 3_600_000;
+    case 'M': return n * 60_000;
+    case 'S': return n * 1000;
+    case 'm': return n;
+    case 'u': return Math.max(1, Math.ceil(n / 1000));
+    default: return Math.max(1, Math.ceil(n / 1_000_000));
+  }
+}
+
+function flatten(h: IncomingHttpHeaders): string[] {
+  const out: string[] = [];
+  for (const k in h) {
+    if (k.charCodeAt(0) === 58) continue;
+    const v = h[k];
+    if (v === undefined) continue;
+    if (Array.isArray(v)) for (const one of v) out.push(k, one);
+    else out.push(k, String(v));
+  }
+  return out;
+}
+

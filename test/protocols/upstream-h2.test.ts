@@ -1,0 +1,165 @@
+/**
+ * Upstream protocols: h2c:// and h2:// targets (one multiplexed session, stream cap, GOAWAY,
+ * reconnect), https:// and h2:// with a per-upstream CA and server name (verification on),
+ * and retries across HTTP/2 targets.
+ */
+import test from 'ava';
+import http2 from 'node:http2';
+import https from 'node:https';
+import fs from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { startGateway, type TestGateway } from '../helpers/gateway.ts';
+import { freePort } from '../helpers/ports.ts';
+import { waitFor } from '../helpers/wait.ts';
+import { makePki, makeCa, makeLeaf, type Pki } from './certs.ts';
+import { curl } from './run.ts';
+
+interface H2Up { port: number; sessions: number; maxActive: number; active: number; seen: string[]; goawayFirst: boolean; close(): Promise<void>; hold: boolean; held: Array<() => void> }
+
+async function h2Upstream(secure?: { key: Buffer; cert: Buffer }, port = 0): Promise<H2Up> {
+  const up: H2Up = { port: 0, sessions: 0, maxActive: 0, active: 0, seen: [], goawayFirst: false, hold: false, held: [], close: async () => undefined };
+  const onStream = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void => {
+    up.active++;
+    up.maxActive = Math.max(up.maxActive, up.active);
+    up.seen.push(`${headers[':method']} ${headers[':path']} ${headers[':authority']}`);
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('close', () => { up.active--; });
+    stream.on('error', () => { /* refused or reset: the test looks at what the gateway does */ });
+    stream.on('end', () => {
+      const answer = (): void => {
+        if (stream.destroyed) return;
+        stream.respond({ ':status': 200, 'content-type': 'application/json', 'x-proto': 'h2' });
+        stream.end(JSON.stringify({ path: headers[':path'], authority: headers[':authority'], body: Buffer.concat(chunks).toString(), xff: headers['x-forwarded-for'] }));
+      };
+      if (up.hold) up.held.push(answer); else answer();
+    });
+  };
+  const server = secure ? http2.createSecureServer({ ...secure }) : http2.createServer();
+  const sessions = new Set<http2.ServerHttp2Session>();
+  server.on('session', (s) => {
+    up.sessions++;
+    sessions.add(s);
+    s.on('close', () => sessions.delete(s));
+    if (up.goawayFirst && up.sessions === 1) {
+      // Process only stream 1 of the first session: later streams must go out again.
+      s.once('stream', () => { s.goaway(http2.constants.NGHTTP2_NO_ERROR, 1); });
+    }
+  });
+  server.on('stream', onStream);
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+  up.port = (server.address() as AddressInfo).port;
+  up.close = () => new Promise((r) => { for (const s of sessions) s.destroy(); server.close(() => r()); });
+  return up;
+}
+
+let pki: Pki;
+test.before(() => {
+  pki = makePki();
+  makeCa(pki, 'internal');
+  makeLeaf(pki, 'internal', 'svc', '/CN=users.internal', ['DNS:users.internal']);
+});
+test.after.always(() => { pki?.cleanup(); });
+
+async function gatewayFor(upstreams: Record<string, unknown>): Promise<TestGateway> {
+  const routes: Record<string, unknown> = {};
+  for (const name of Object.keys(upstreams)) routes[name] = { match: { paths: [`/${name}`, `/${name}/*`] }, upstream: name };
+  return startGateway({ node: { http2: { cleartext: true } }, upstreams, routes } as never);
+}
+
+test('h2c:// target: HTTP/1.1 and HTTP/2 clients reach it over one multiplexed session', async (t) => {
+  const up = await h2Upstream();
+  const gw = await gatewayFor({ a: { targets: [{ url: `h2c://127.0.0.1:${up.port}` }] } });
+  try {
+    const r1 = await curl(['--http1.1', '-d', 'hello', `${gw.url}/a/x?q=1`]);
+    t.is(r1.status, 200, r1.stderr);
+    const body = JSON.parse(r1.body) as { path: string; body: string; authority: string; xff: string };
+    t.is(body.path, '/a/x?q=1');
+    t.is(body.body, 'hello');
+    t.is(body.authority, `127.0.0.1:${up.port}`);
+    t.is(body.xff, '127.0.0.1');
+    const all = await Promise.all(Array.from({ length: 20 }, (_, i) => curl(['--http2-prior-knowledge', `${gw.url}/a/${i}`])));
+    t.true(all.every((r) => r.status === 200));
+    t.is(up.sessions, 1, 'one session carries every request');
+  } finally { await gw.stop(); await up.close(); }
+});
+
+test('stream cap: at most `connections` streams at once on the session', async (t) => {
+  const up = await h2Upstream();
+  const gw = await gatewayFor({ a: { targets: [{ url: `h2c://127.0.0.1:${up.port}` }], connections: 3 } });
+  try {
+    up.hold = true;
+    const calls = Promise.all(Array.from({ length: 8 }, (_, i) => curl([`${gw.url}/a/${i}`])));
+    await waitFor(() => up.held.length === 3, { message: '3 streams held' });
+    await new Promise((r) => setTimeout(r, 200));
+    t.is(up.held.length, 3, 'no fourth stream while three are open');
+    up.hold = false;
+    while (up.held.length) up.held.shift()!();
+    // Later ones are answered as they arrive (hold is off).
+    const rs = await calls;
+    t.true(rs.every((r) => r.status === 200));
+    t.is(up.maxActive, 3);
+  } finally { await gw.stop(); await up.close(); }
+});
+
+test('GOAWAY: streams the server did not process are sent again on a new session', async (t) => {
+  const up = await h2Upstream();
+  up.goawayFirst = true;
+  up.hold = false;
+  const gw = await gatewayFor({ a: { targets: [{ url: `h2c://127.0.0.1:${up.port}` }] } });
+  try {
+    const rs = await Promise.all(Array.from({ length: 5 }, (_, i) => curl([`${gw.url}/a/${i}`])));
+    t.deepEqual(rs.map((r) => r.status), [200, 200, 200, 200, 200]);
+    t.true(up.sessions >= 2, 'a second session was opened');
+  } finally { await gw.stop(); await up.close(); }
+});
+
+test('a dead h2c target is a 502; it is reached again once it is up (reconnect with backoff)', async (t) => {
+  const port = await freePort();
+  const gw = await gatewayFor({ a: { targets: [{ url: `h2c://127.0.0.1:${port}` }], timeouts: { connect: '500ms' } } });
+  let up: H2Up | undefined;
+  try {
+    const r = await curl([`${gw.url}/a/x`]);
+    t.is(r.status, 502);
+    up = await h2Upstream(undefined, port);
+    await waitFor(async () => (await curl([`${gw.url}/a/x`])).status === 200, { timeout: 15_000, message: 'the target reached again' });
+    t.pass();
+  } finally { await gw.stop(); await up?.close(); }
+});
+
+test('retries move a request from a dead h2c target to a live one', async (t) => {
+  const up = await h2Upstream();
+  const dead = await freePort();
+  const gw = await gatewayFor({ a: { targets: [{ url: `h2c://127.0.0.1:${dead}` }, { url: `h2c://127.0.0.1:${up.port}` }], retries: { attempts: 2 }, timeouts: { connect: '500ms' } } });
+  try {
+    const rs = await Promise.all(Array.from({ length: 6 }, () => curl([`${gw.url}/a/r`])));
+    t.deepEqual(rs.map((r) => r.status), [200, 200, 200, 200, 200, 200]);
+  } finally { await gw.stop(); await up.close(); }
+});
+
+test('h2:// and https:// targets: verified with the upstream CA and server name; refused without them', async (t) => {
+  const secure = { key: fs.readFileSync(pki.file('svc-key.pem')), cert: fs.readFileSync(pki.file('svc.pem')) };
+  const up = await h2Upstream(secure);
+  const h1 = https.createServer(secure, (req, res) => { res.end(`h1 ${req.url}`); });
+  await new Promise<void>((r) => h1.listen(0, '127.0.0.1', r));
+  const h1port = (h1.address() as AddressInfo).port;
+  const tlsCfg = { ca: pki.file('internal.pem'), serverName: 'users.internal' };
+  const gw = await gatewayFor({
+    h2ok: { targets: [{ url: `h2://127.0.0.1:${up.port}` }], tls: tlsCfg },
+    h2bad: { targets: [{ url: `h2://127.0.0.1:${up.port}` }] },
+    h2name: { targets: [{ url: `h2://127.0.0.1:${up.port}` }], tls: { ca: pki.file('internal.pem'), serverName: 'other.internal' } },
+    h1ok: { targets: [{ url: `https://127.0.0.1:${h1port}` }], tls: tlsCfg },
+    h1bad: { targets: [{ url: `https://127.0.0.1:${h1port}` }] },
+  });
+  try {
+    const ok = await curl([`${gw.url}/h2ok/x`]);
+    t.is(ok.status, 200, ok.body);
+    t.is((JSON.parse(ok.body) as { path: string }).path, '/h2ok/x');
+    t.is((await curl([`${gw.url}/h2bad/x`])).status, 502, 'unknown CA refused');
+    t.is((await curl([`${gw.url}/h2name/x`])).status, 502, 'wrong name refused');
+    const h1ok = await curl([`${gw.url}/h1ok/y`]);
+    t.is(h1ok.status, 200);
+    t.is(h1ok.body, 'h1 /h1ok/y');
+    t.is((await curl([`${gw.url}/h1bad/y`])).status, 502);
+  } finally { await gw.stop(); await up.close(); await new Promise((r) => h1.close(r)); }
+});
