@@ -22,6 +22,7 @@ import { onClientError } from './http/client-error.ts';
 import { createStatusServer, type StatusRoute } from './telemetry/status.ts';
 import { swapUpstreams } from './upstream/lifecycle.ts';
 import { upstreamsStatus } from './upstream/status.ts';
+import { startTracing, type Tracing } from './telemetry/tracing/setup.ts';
 
 export interface GatewayOptions {
   node: NodeSettings;
@@ -69,12 +70,14 @@ export class Gateway {
   private lastErrors: ConfigError[] = [];
   private firstLoad: (() => void) | undefined;
   private readonly flushTimer: NodeJS.Timeout | undefined;
+  readonly tracing: Tracing | undefined;
 
   constructor(opts: GatewayOptions) {
     this.opts = opts;
     this.services = opts.services ?? {};
     this.metrics = new Metrics();
     const n = opts.node;
+    this.tracing = startTracing(n.tracing, this.metrics, n.cluster?.id);
     this.rt = {
       snapshot: undefined,
       trusted: new TrustedProxies(n.trustedProxies ?? []),
@@ -84,6 +87,7 @@ export class Gateway {
       accessLog: new AccessLogger({ enabled: n.log?.access?.enabled ?? true, sample: n.log?.access?.sample ?? 1 }, opts.accessLogDestination),
       draining: false,
       inflight: 0,
+      ...(this.tracing ? { tracing: this.tracing.requests } : {}),
     };
     this.flushTimer = this.rt.accessLog.startFlushing();
     const rt = this.rt;
@@ -121,6 +125,9 @@ export class Gateway {
     }
     const old = this.rt.snapshot;
     this.rt.snapshot = snap;
+    // node.tracing.sampleRatio is the one node setting a reload changes (file source only).
+    const ratio = u.node?.tracing?.sampleRatio;
+    if (this.tracing && typeof ratio === 'number' && ratio >= 0 && ratio <= 1) this.tracing.requests.ratio = ratio;
     // Health checks and breakers run for the runtimes this snapshot uses, and only those.
     swapUpstreams(old?.upstreams.values(), snap.upstreams.values());
     this.lastErrors = [];
@@ -197,6 +204,7 @@ export class Gateway {
     await this.pools.closeAll();
     clearInterval(this.flushTimer);
     this.rt.accessLog.flush();
+    await this.tracing?.shutdown();
     this.opts.logger.info('stopped');
   }
 

@@ -47,6 +47,11 @@ export const NodeSettings = Type.Object({
     leaseTtl: Type.Optional(Type.String({ pattern: DURATION_PATTERN, 'x-message': 'must be a duration like 250ms, 5s, 1m or 2h', default: '10s', description: 'lease of this node\'s key in <prefix>/nodes/ (whole seconds): how long a dead node stays listed' })),
     startTimeout: Type.Optional(Type.String({ pattern: DURATION_PATTERN, 'x-message': 'must be a duration like 250ms, 5s, 1m or 2h', default: '3s', description: 'how long a starting node waits for etcd before it serves its snapshot' })),
   }, closed)),
+  tracing: Type.Optional(Type.Object({
+    endpoint: Type.String({ pattern: '^https?://[^/?#]+(/[^?#]*)?$', 'x-message': 'must be an http(s) URL', description: 'OTLP/HTTP (protobuf) traces URL of a collector, e.g. http://127.0.0.1:4318/v1/traces; tracing is on when set' }),
+    sampleRatio: Type.Optional(Type.Number({ minimum: 0, maximum: 1, default: 0.01, description: 'share of new traces recorded (parent-based: a sampled incoming traceparent is always kept); reloaded with the config file' })),
+    serviceName: Type.Optional(Type.String({ minLength: 1, maxLength: 128, default: 'gatehouse', description: 'service.name of the spans' })),
+  }, closed)),
   dns: Type.Optional(Type.Object({
     servers: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'DNS servers (ip or ip:port) for upstream discovery; default the system resolvers' })),
   }, closed)),
