@@ -5,6 +5,7 @@
  * is refused with every error logged and counted, and the running snapshot stays.
  */
 import http from 'node:http';
+import { resolve as resolvePath } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { NodeSettings, GatewayConfig } from './schema/model.ts';
@@ -38,7 +39,7 @@ export interface GatewayOptions {
    * uses a private loopback port ('127.0.0.1:0'); the primary serves node.status (workers/).
    */
   statusListen?: string;
-  accessLogDestination?: import('pino').DestinationStream;
+  accessLogDestination?: import('./telemetry/access-log.ts').LineSink;
 }
 
 export const DEFAULTS = {
@@ -84,7 +85,7 @@ export class Gateway {
       maxBodySize: parseSize(n.limits?.maxBodySize ?? DEFAULTS.maxBodySize),
       metrics: this.metrics,
       logger: opts.logger,
-      accessLog: new AccessLogger({ enabled: n.log?.access?.enabled ?? true, sample: n.log?.access?.sample ?? 1 }, opts.accessLogDestination),
+      accessLog: new AccessLogger(accessLogOptions(n, opts.baseDir), opts.accessLogDestination),
       draining: false,
       inflight: 0,
       ...(this.tracing ? { tracing: this.tracing.requests } : {}),
@@ -203,12 +204,23 @@ export class Gateway {
     await this.rt.snapshot?.close();
     await this.pools.closeAll();
     clearInterval(this.flushTimer);
-    this.rt.accessLog.flush();
+    this.rt.accessLog.close();
     await this.tracing?.shutdown();
     this.opts.logger.info('stopped');
   }
 
   describeErrors(): string { return formatErrors(this.lastErrors); }
+}
+
+function accessLogOptions(n: NodeSettings, baseDir: string): import('./telemetry/access-log.ts').AccessLogOptions {
+  const a = n.log?.access;
+  return {
+    enabled: a?.enabled ?? true,
+    sample: a?.sample ?? 1,
+    ...(a?.file !== undefined ? { file: resolvePath(baseDir, a.file) } : {}),
+    ...(a?.maxSize !== undefined ? { maxSize: parseSize(a.maxSize) } : {}),
+    ...(a?.redactQuery !== undefined ? { redactQuery: a.redactQuery } : {}),
+  };
 }
 
 function listen(server: http.Server, addr: string, reusePort = false, exclusive = reusePort): Promise<AddressInfo> {
