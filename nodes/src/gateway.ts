@@ -24,6 +24,7 @@ import { createStatusServer, type StatusRoute } from './telemetry/status.ts';
 import { swapUpstreams } from './upstream/lifecycle.ts';
 import { upstreamsStatus } from './upstream/status.ts';
 import { startTracing, type Tracing } from './telemetry/tracing/setup.ts';
+import { registerOperatorMetrics } from './telemetry/operator-metrics.ts';
 
 export interface GatewayOptions {
   node: NodeSettings;
@@ -91,6 +92,7 @@ export class Gateway {
       ...(this.tracing ? { tracing: this.tracing.requests } : {}),
     };
     this.flushTimer = this.rt.accessLog.startFlushing();
+    registerOperatorMetrics(this.metrics, this.rt.accessLog, this.rt.tracing);
     const rt = this.rt;
     this.metrics.inflightSource = () => rt.inflight;
     this.statusRoutes.set('/upstreams', upstreamsStatus);
