@@ -70,7 +70,7 @@ test('Prometheus scrapes a node and a two-worker node; the request counter comes
   };
   const both = await waitFor(async () => {
     const r = await query('up');
-    return r.length === 2 && r.every((x) => x.value[1] === '1') && r;
+    return r.length === 2 && r.every((x) => x.value[1] === '1') ? r : undefined;
   }, { timeout: 25_000, interval: 250, message: `both targets up\n${prom.output()}` });
   t.is(both.length, 2);
 
