@@ -20,7 +20,7 @@ export const AccessLog = Type.Object({
   enabled: Type.Optional(Type.Boolean({ default: true, description: 'write one JSON line per request' })),
   sample: Type.Optional(Type.Number({ minimum: 0, maximum: 1, default: 1, description: 'share of successful requests logged; errors (status >= 500) are always logged' })),
   file: Type.Optional(Type.String({ minLength: 1, description: 'append to this file instead of stdout; reopened on SIGUSR2 (logrotate)' })),
-  maxSize: Type.Optional(Size),
+  maxSize: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.String({ pattern: SIZE_PATTERN, 'x-message': 'must be a size like 1048576, 64kb or 1mb' })], { description: 'with file: rotate it to <file>.1 past this size (e.g. 100mb); default never (use SIGUSR2 with logrotate)' })),
   redactQuery: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 128 }), { description: 'query parameter names whose values are logged as [REDACTED] (case-insensitive); default api_key, apikey, api-key, key, token, access_token, id_token, refresh_token, auth, authorization, password, passwd, secret, client_secret, signature, sig, code' })),
 }, closed);
 
