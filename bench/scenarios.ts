@@ -100,6 +100,14 @@ export function spreadRequests(routes: number, distinct = 100): BenchRequest[] {
   return out;
 }
 
+/** bareConfig with the given access log and tracing settings. */
+function observed(p: GatehousePorts, access: Record<string, unknown>, tracing?: Record<string, unknown>): GatewayConfig {
+  const c = bareConfig(p) as { node: { log: Record<string, unknown>; tracing?: unknown } };
+  c.node.log = { level: 'warn', access };
+  if (tracing) c.node.tracing = tracing;
+  return c;
+}
+
 export const SCENARIOS: Scenario[] = [
   peer('undici-floor', 'undici-floor.ts', 'floor'),
   peer('fast-gateway', 'fast-gateway.ts'),
@@ -133,6 +141,18 @@ export const SCENARIOS: Scenario[] = [
   // Every request after the first is a hit (nginx's 200 has no freshness info: the policy ttl applies).
   gatehouse('gatehouse-cache-hit', (p) => baseConfig(p, { cached: { match: { paths: ['/*'] }, upstream: 'up', policies: { cache: { ttl: '1h' } } } }), {
     targets: [{ label: 'cache hit >= 1.5x bare', numerator: 'gatehouse-cache-hit', denominator: 'gatehouse-bare', minRatio: 1.5 }],
+  }),
+  // Observability costs (issue 12), each against gatehouse-log-off (bare, no access log, no tracing).
+  gatehouse('gatehouse-log-off', (p) => observed(p, { enabled: false })),
+  gatehouse('gatehouse-log-on', (p) => observed(p, { enabled: true, sample: 1 }), {
+    targets: [{ label: 'access log (100%) cost <= 10% vs none', numerator: 'gatehouse-log-on', denominator: 'gatehouse-log-off', maxCost: 0.1 }],
+  }),
+  // The bench upstream answers 200 to the OTLP POSTs too: a collector that costs nothing.
+  gatehouse('gatehouse-trace-1pct', (p) => observed(p, { enabled: false }, { endpoint: `${p.upstreamUrl}/v1/traces`, sampleRatio: 0.01 }), {
+    targets: [{ label: 'tracing at 1% cost <= 3% vs off', numerator: 'gatehouse-trace-1pct', denominator: 'gatehouse-log-off', maxCost: 0.03 }],
+  }),
+  gatehouse('gatehouse-trace-100pct', (p) => observed(p, { enabled: false }, { endpoint: `${p.upstreamUrl}/v1/traces`, sampleRatio: 1 }), {
+    targets: [{ label: 'tracing at 100% cost <= 15% vs off', numerator: 'gatehouse-trace-100pct', denominator: 'gatehouse-log-off', maxCost: 0.15 }],
   }),
   {
     name: 'nginx-proxy',

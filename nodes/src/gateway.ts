@@ -5,6 +5,7 @@
  * is refused with every error logged and counted, and the running snapshot stays.
  */
 import http from 'node:http';
+import { resolve as resolvePath } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { NodeSettings, GatewayConfig } from './schema/model.ts';
@@ -25,6 +26,8 @@ import { createStatusServer, type StatusRoute } from './telemetry/status.ts';
 import { swapUpstreams } from './upstream/lifecycle.ts';
 import { upstreamsStatus } from './upstream/status.ts';
 import { Listeners } from './listeners/index.ts';
+import { startTracing, type Tracing } from './telemetry/tracing/setup.ts';
+import { registerOperatorMetrics } from './telemetry/operator-metrics.ts';
 
 export interface GatewayOptions {
   node: NodeSettings;
@@ -40,7 +43,7 @@ export interface GatewayOptions {
    * uses a private loopback port ('127.0.0.1:0'); the primary serves node.status (workers/).
    */
   statusListen?: string;
-  accessLogDestination?: import('pino').DestinationStream;
+  accessLogDestination?: import('./telemetry/access-log.ts').LineSink;
 }
 
 export const DEFAULTS = {
@@ -74,23 +77,27 @@ export class Gateway {
   private lastErrors: ConfigError[] = [];
   private firstLoad: (() => void) | undefined;
   private readonly flushTimer: NodeJS.Timeout | undefined;
+  readonly tracing: Tracing | undefined;
 
   constructor(opts: GatewayOptions) {
     this.opts = opts;
     this.services = opts.services ?? {};
     this.metrics = new Metrics();
     const n = opts.node;
+    this.tracing = startTracing(n.tracing, this.metrics, n.cluster?.id);
     this.rt = {
       snapshot: undefined,
       trusted: new TrustedProxies(n.trustedProxies ?? []),
       maxBodySize: parseSize(n.limits?.maxBodySize ?? DEFAULTS.maxBodySize),
       metrics: this.metrics,
       logger: opts.logger,
-      accessLog: new AccessLogger({ enabled: n.log?.access?.enabled ?? true, sample: n.log?.access?.sample ?? 1 }, opts.accessLogDestination),
+      accessLog: new AccessLogger(accessLogOptions(n, opts.baseDir), opts.accessLogDestination),
       draining: false,
       inflight: 0,
+      ...(this.tracing ? { tracing: this.tracing.requests } : {}),
     };
     this.flushTimer = this.rt.accessLog.startFlushing();
+    registerOperatorMetrics(this.metrics, this.rt.accessLog, this.rt.tracing);
     const rt = this.rt;
     this.metrics.inflightSource = () => rt.inflight;
     this.statusRoutes.set('/upstreams', (_req, res) => upstreamsStatus(res, this.rt.snapshot));
@@ -126,6 +133,9 @@ export class Gateway {
     }
     const old = this.rt.snapshot;
     this.rt.snapshot = snap;
+    // node.tracing.sampleRatio is the one node setting a reload changes (file source only).
+    const ratio = u.node?.tracing?.sampleRatio;
+    if (this.tracing && typeof ratio === 'number' && ratio >= 0 && ratio <= 1) this.tracing.requests.ratio = ratio;
     // Health checks and breakers run for the runtimes this snapshot uses, and only those.
     swapUpstreams(old?.upstreams.values(), snap.upstreams.values());
     this.lastErrors = [];
@@ -208,11 +218,23 @@ export class Gateway {
     await this.rt.snapshot?.close();
     await this.pools.closeAll();
     clearInterval(this.flushTimer);
-    this.rt.accessLog.flush();
+    this.rt.accessLog.close();
+    await this.tracing?.shutdown();
     this.opts.logger.info('stopped');
   }
 
   describeErrors(): string { return formatErrors(this.lastErrors); }
+}
+
+function accessLogOptions(n: NodeSettings, baseDir: string): import('./telemetry/access-log.ts').AccessLogOptions {
+  const a = n.log?.access;
+  return {
+    enabled: a?.enabled ?? true,
+    sample: a?.sample ?? 1,
+    ...(a?.file !== undefined ? { file: resolvePath(baseDir, a.file) } : {}),
+    ...(a?.maxSize !== undefined ? { maxSize: parseSize(a.maxSize) } : {}),
+    ...(a?.redactQuery !== undefined ? { redactQuery: a.redactQuery } : {}),
+  };
 }
 
 function listen(server: http.Server, addr: string, reusePort = false, exclusive = reusePort): Promise<AddressInfo> {

@@ -45,8 +45,8 @@ export class FileSource implements ConfigSource {
       this.last = text;
       const { doc, error } = readConfigFile(this.path);
       this.revision++;
-      const { node: _node, ...dynamic } = (doc ?? {}) as Record<string, unknown>;
-      onUpdate({ config: dynamic, revision: this.revision, ...(error ? { error } : {}) });
+      const { node, ...dynamic } = (doc ?? {}) as Record<string, unknown>;
+      onUpdate({ config: dynamic, revision: this.revision, ...(error ? { error } : {}), ...(node && typeof node === 'object' ? { node: node as ConfigUpdate['node'] } : {}) });
     };
     emit();
     const name = basename(this.path);

@@ -15,6 +15,8 @@ export interface ConfigUpdate {
   error?: string;
   /** Per-key problems the source already found and skipped (etcd keys that failed to parse/validate). */
   skipped?: Array<{ key: string; errors: string[] }>;
+  /** The file's `node` section as read (not applied: node settings take a restart), for the few that reload (tracing ratio). */
+  node?: { tracing?: { sampleRatio?: unknown } };
 }
 
 export interface ConfigSource {

@@ -14,5 +14,6 @@ export function finish(rt: Runtime, ctx: RequestContext): void {
   if (route && route.log.length) for (const h of route.log) {
     try { h(ctx); } catch (err) { rt.logger.error({ err, route: route.name }, 'log hook failed'); }
   }
+  if (ctx.trace !== undefined) ctx.trace.end(ctx, now);
   rt.accessLog.write(ctx, now);
 }

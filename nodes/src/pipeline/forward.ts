@@ -41,7 +41,9 @@ export function forward(rt: Runtime, ctx: RequestContext, up: UpstreamRuntime): 
   pushForwarded(h, req, rt.trusted, host);
   h.push(
     'x-request-id', ctx.id,
-    'traceparent', traceparent(req.headers.traceparent, ctx.ownId ? ctx.id : undefined),
+    'traceparent', ctx.trace !== undefined ? ctx.trace.startTry(ctx, up.name, target)
+      : rt.tracing !== undefined ? rt.tracing.unsampled(req.headers.traceparent, ctx.ownId ? ctx.id : undefined)
+        : traceparent(req.headers.traceparent, ctx.ownId ? ctx.id : undefined),
   );
   let body: H1Request['body'] = null;
   if (ctx.body !== undefined) {

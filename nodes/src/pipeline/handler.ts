@@ -28,6 +28,7 @@ export function createHandler(rt: Runtime): (req: IncomingMessage, res: ServerRe
     const ctx = new RequestContext(req, res, id, stripPort(authority.toLowerCase()), 'path' in t ? t.path : '/', 'path' in t ? t.rawQuery : '', rt.trusted);
     ctx.authority = authority;
     ctx.ownId = id !== incomingId;
+    if (rt.tracing !== undefined) ctx.trace = rt.tracing.begin(ctx);
     if ('error' in t) return sendReply(rt, ctx, { code: t.error });
     if (poisoned.has(req.socket)) { res.destroy(); ctx.status = 0; return finish(rt, ctx); }
     if (hasDuplicateHost(req.rawHeaders)) return sendReply(rt, ctx, { code: 'GW_BAD_REQUEST', detail: 'Duplicate Host header' });

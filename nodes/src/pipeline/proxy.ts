@@ -63,6 +63,7 @@ export class ProxyHandler implements H1Handler, ClientWatcher {
       this.noVerdict();
       this.control?.abort(new Error('client closed'));
     }
+    this.ctx.trace?.endTry('cancelled');
     r?.end();
     this.ctx.tap?.abort();
     finish(this.rt, this.ctx);
@@ -82,6 +83,7 @@ export class ProxyHandler implements H1Handler, ClientWatcher {
     if (this.ended) return false;
     // 1xx informational responses (other than 101) are not forwarded here; wait for the final one.
     if (statusCode < 200) return true;
+    ctx.trace?.tryHead(statusCode);
     if (this.breaker !== undefined) this.verdict(statusCode >= 500);
     const r = this.retry;
     if (r !== undefined) {
@@ -143,6 +145,7 @@ export class ProxyHandler implements H1Handler, ClientWatcher {
   onComplete(tail?: Buffer): void {
     if (this.ended) return;
     this.target.inflight--;
+    this.ctx.trace?.endTry();
     const r = this.retry;
     // Reading the dropped response to its end keeps the keep-alive connection usable.
     if (r !== undefined && r.discarding) return this.backoff(r);
@@ -160,6 +163,7 @@ export class ProxyHandler implements H1Handler, ClientWatcher {
 
   onError(err: Error): void {
     if (this.ended) return;
+    this.ctx.trace?.endTry(err);
     const r = this.retry;
     if (r !== undefined) {
       if (r.discarding) { this.target.inflight--; return this.backoff(r); }
@@ -199,6 +203,7 @@ export class ProxyHandler implements H1Handler, ClientWatcher {
     this.tryStart = now;
     t.inflight++;
     this.ctx.target = t.origin;
+    if (this.ctx.trace !== undefined) this.ctx.trace.retry(this.ctx, o.headers, this.up.name, t);
     t.h1.dispatch(o, this);
   }
 

@@ -63,6 +63,10 @@ export class RequestContext {
   upstreamEnd = 0;
   target: string | undefined = undefined;
   errorCode: string | undefined = undefined;
+  /** This request's spans when it is sampled (telemetry/tracing/request.ts); undefined otherwise. */
+  trace: import('../telemetry/tracing/request.ts').RequestTrace | undefined = undefined;
+  /** The cache policy's answer (HIT, STALE, ...) when it answered from the store: access log and trace. */
+  cacheResult: string | undefined = undefined;
   /** Set once finish() ran: metrics and logs are written exactly once. */
   done = false;
   private readonly trusted: TrustedProxies;

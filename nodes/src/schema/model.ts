@@ -20,6 +20,9 @@ const Cidr = Type.String({ minLength: 2, maxLength: 64, description: 'IPv4 or IP
 export const AccessLog = Type.Object({
   enabled: Type.Optional(Type.Boolean({ default: true, description: 'write one JSON line per request' })),
   sample: Type.Optional(Type.Number({ minimum: 0, maximum: 1, default: 1, description: 'share of successful requests logged; errors (status >= 500) are always logged' })),
+  file: Type.Optional(Type.String({ minLength: 1, description: 'append to this file instead of stdout; reopened on SIGUSR2 (logrotate)' })),
+  maxSize: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.String({ pattern: SIZE_PATTERN, 'x-message': 'must be a size like 1048576, 64kb or 1mb' })], { description: 'with file: rotate it to <file>.1 past this size (e.g. 100mb); default never (use SIGUSR2 with logrotate)' })),
+  redactQuery: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 128 }), { description: 'query parameter names whose values are logged as [REDACTED] (case-insensitive); default api_key, apikey, api-key, key, token, access_token, id_token, refresh_token, auth, authorization, password, passwd, secret, client_secret, signature, sig, code' })),
 }, closed);
 
 export const NodeSettings = Type.Object({
@@ -51,6 +54,11 @@ export const NodeSettings = Type.Object({
   http2: Type.Optional(Http2Settings),
   tls: Type.Optional(TlsSettings),
   websocket: Type.Optional(WebSocketSettings),
+  tracing: Type.Optional(Type.Object({
+    endpoint: Type.String({ pattern: '^https?://[^/?#]+(/[^?#]*)?$', 'x-message': 'must be an http(s) URL', description: 'OTLP/HTTP (protobuf) traces URL of a collector, e.g. http://127.0.0.1:4318/v1/traces; tracing is on when set' }),
+    sampleRatio: Type.Optional(Type.Number({ minimum: 0, maximum: 1, default: 0.01, description: 'share of new traces recorded (parent-based: a sampled incoming traceparent is always kept); reloaded with the config file' })),
+    serviceName: Type.Optional(Type.String({ minLength: 1, maxLength: 128, default: 'gatehouse', description: 'service.name of the spans' })),
+  }, closed)),
   dns: Type.Optional(Type.Object({
     servers: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'DNS servers (ip or ip:port) for upstream discovery; default the system resolvers' })),
   }, closed)),

@@ -1,0 +1,193 @@
+/**
+ * Tracing of one request, on `@opentelemetry/api` only (the SDK is wired in setup.ts).
+ *
+ * The sampling decision is made first, from the incoming `traceparent` (parent-based: a
+ * sampled parent is always kept, an unsampled one never) or, for a new trace, the ratio.
+ * An unsampled request makes no span object at all: it only gets a `traceparent` for the
+ * upstream with a new span id and the sampled flag clear. A sampled request gets a server
+ * span named `METHOD route` and one client span per upstream try; the upstream's
+ * `traceparent` names the try's client span as its parent.
+ *
+ * Attributes follow the HTTP semantic conventions (stable, v1.2x): http.request.method,
+ * url.path, url.scheme, http.route, server.address, server.port, network.protocol.version,
+ * client.address, user_agent.original, http.response.status_code, error.type,
+ * http.request.resend_count. Decisions the gateway took are span events (auth, rate_limit,
+ * cache on the server span; breaker on a client span).
+ */
+import {
+  trace, createTraceState, ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags,
+  type Context, type Span, type SpanContext, type Tracer,
+} from '@opentelemetry/api';
+import type { RequestContext } from '../../pipeline/context.ts';
+import type { Target } from '../../upstream/target.ts';
+import { PHASE_NAMES } from '../../upstream/breaker/types.ts';
+import { randomHex } from './random.ts';
+
+const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+const ZERO_TRACE = '00000000000000000000000000000000';
+const ZERO_SPAN = '0000000000000000';
+
+/** The node's tracing: one per gateway process, `ratio` changed by config reloads. */
+export class RequestTracing {
+  readonly tracer: Tracer;
+  /** Share of new traces (no sampled parent) that are recorded, 0..1. */
+  ratio: number;
+
+  constructor(tracer: Tracer, ratio: number) {
+    this.tracer = tracer;
+    this.ratio = ratio;
+  }
+
+  /** At the start of a request: its trace when sampled, else undefined (nothing allocated). */
+  begin(ctx: RequestContext): RequestTrace | undefined {
+    const h = ctx.req.headers;
+    const tp = h.traceparent;
+    let parent: SpanContext | undefined;
+    if (typeof tp === 'string') {
+      const m = TRACEPARENT.exec(tp);
+      if (m !== null && m[1] !== ZERO_TRACE && m[2] !== ZERO_SPAN) {
+        const flags = parseInt(m[3]!, 16);
+        if ((flags & 1) === 0) return undefined;
+        const ts = h.tracestate;
+        parent = { traceId: m[1]!, spanId: m[2]!, traceFlags: TraceFlags.SAMPLED, isRemote: true, ...(typeof ts === 'string' && ts.length > 0 && ts.length <= 512 ? { traceState: createTraceState(ts) } : {}) };
+      }
+    }
+    if (parent === undefined && (this.ratio <= 0 || Math.random() >= this.ratio)) return undefined;
+    return new RequestTrace(this.tracer, ctx, parent === undefined ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, parent));
+  }
+
+  /**
+   * The upstream's `traceparent` for an unsampled request: the client's trace (or a new one,
+   * whose id is the gateway's own request id when it made one) with a new span id and the
+   * sampled flag clear, so the services downstream do not record it either.
+   */
+  unsampled(incoming: string | string[] | undefined, ownId: string | undefined): string {
+    if (typeof incoming === 'string') {
+      const m = TRACEPARENT.exec(incoming);
+      if (m !== null && m[1] !== ZERO_TRACE) return `00-${m[1]}-${randomHex(8)}-${m[3]}`;
+    }
+    return `00-${ownId ?? randomHex(16)}-${randomHex(8)}-00`;
+  }
+}
+
+/** The spans of one sampled request. */
+export class RequestTrace {
+  private readonly tracer: Tracer;
+  readonly server: Span;
+  private readonly context: Context;
+  private client: Span | undefined = undefined;
+  private tries = 0;
+
+  constructor(tracer: Tracer, ctx: RequestContext, parent: Context) {
+    this.tracer = tracer;
+    const req = ctx.req;
+    const span = this.server = tracer.startSpan(ctx.method, { kind: SpanKind.SERVER, startTime: ctx.start }, parent);
+    const sock = req.socket;
+    span.setAttribute('http.request.method', ctx.method);
+    span.setAttribute('url.path', ctx.path);
+    span.setAttribute('url.scheme', (sock as { encrypted?: boolean }).encrypted ? 'https' : 'http');
+    span.setAttribute('server.address', ctx.host);
+    if (sock.localPort !== undefined) span.setAttribute('server.port', sock.localPort);
+    span.setAttribute('network.protocol.version', req.httpVersion);
+    span.setAttribute('client.address', ctx.clientIp);
+    const ua = req.headers['user-agent'];
+    if (ua !== undefined) span.setAttribute('user_agent.original', ua);
+    span.setAttribute('gatehouse.request_id', ctx.id);
+    this.context = trace.setSpan(parent, span);
+  }
+
+  get traceId(): string { return this.server.spanContext().traceId; }
+
+  /** A try to `target` starts: its client span, and the `traceparent` the upstream gets. */
+  startTry(ctx: RequestContext, upstream: string, target: Target): string {
+    const span = this.client = this.tracer.startSpan(ctx.method, { kind: SpanKind.CLIENT }, this.context);
+    span.setAttribute('http.request.method', ctx.method);
+    const hp = target.hostHeader;
+    const colon = hp.lastIndexOf(':');
+    if (colon > 0 && hp.charCodeAt(hp.length - 1) !== 93 /* ] */) {
+      span.setAttribute('server.address', hp.slice(0, colon));
+      span.setAttribute('server.port', Number(hp.slice(colon + 1)));
+    } else {
+      span.setAttribute('server.address', hp);
+      span.setAttribute('server.port', target.origin.startsWith('https:') ? 443 : 80);
+    }
+    span.setAttribute('url.full', target.origin + ctx.path);
+    span.setAttribute('network.protocol.version', '1.1');
+    span.setAttribute('gatehouse.upstream', upstream);
+    if (this.tries > 0) span.setAttribute('http.request.resend_count', this.tries);
+    this.tries++;
+    const b = target.breaker;
+    if (b !== undefined) span.addEvent('breaker', { 'gatehouse.breaker.state': PHASE_NAMES[b.phase] });
+    const sc = span.spanContext();
+    return `00-${sc.traceId}-${sc.spanId}-01`;
+  }
+
+  /** A retry: a new client span, and its `traceparent` replaces the previous try's in `headers`. */
+  retry(ctx: RequestContext, headers: string[], upstream: string, target: Target): void {
+    const tp = this.startTry(ctx, upstream, target);
+    for (let i = 0; i < headers.length; i += 2) if (headers[i] === 'traceparent') { headers[i + 1] = tp; return; }
+    headers.push('traceparent', tp);
+  }
+
+  /** The try's response head arrived. */
+  tryHead(status: number): void {
+    const span = this.client;
+    if (span === undefined) return;
+    span.setAttribute('http.response.status_code', status);
+    if (status >= 400) {
+      span.setAttribute('error.type', String(status));
+      span.setStatus({ code: SpanStatusCode.ERROR });
+    }
+  }
+
+  /** The try is over: its body read, or failed (`err`: an Error or an error type). */
+  endTry(err?: unknown): void {
+    const span = this.client;
+    if (span === undefined) return;
+    this.client = undefined;
+    if (err !== undefined) {
+      const type = typeof err === 'string' ? err : String((err as { code?: string } | null)?.code ?? (err as Error)?.name ?? 'Error');
+      span.setAttribute('error.type', type);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: typeof err === 'string' ? err : (err as Error)?.message ?? '' });
+    }
+    span.end();
+  }
+
+  /** The request is over (finish.ts): decisions as events, the route in the name, the server span ends. */
+  end(ctx: RequestContext, now: number): void {
+    this.endTry(this.client !== undefined ? 'cancelled' : undefined);
+    const span = this.server;
+    const route = ctx.route;
+    if (route !== undefined) {
+      span.updateName(`${ctx.method} ${route.name}`);
+      span.setAttribute('http.route', route.name);
+    }
+    const status = ctx.status;
+    if (status > 0) span.setAttribute('http.response.status_code', status);
+    const code = ctx.errorCode;
+    if (ctx.consumer !== undefined) span.addEvent('auth', { 'gatehouse.auth.result': 'authenticated', 'gatehouse.consumer': ctx.consumer.name, 'gatehouse.auth.method': ctx.consumer.method ?? '' });
+    else if (code === 'GW_UNAUTHORIZED' || code === 'GW_FORBIDDEN') span.addEvent('auth', { 'gatehouse.auth.result': code === 'GW_UNAUTHORIZED' ? 'unauthenticated' : 'forbidden' });
+    const rl = rateLimitDecision(ctx);
+    if (rl !== undefined) span.addEvent('rate_limit', { 'gatehouse.rate_limit.decision': rl });
+    const cache = cacheResult(ctx);
+    if (cache !== undefined) span.addEvent('cache', { 'gatehouse.cache.result': cache });
+    if (code !== undefined) span.setAttribute('gatehouse.error_code', code);
+    if (status >= 500 || status === 0) {
+      span.setAttribute('error.type', code ?? (status === 0 ? 'aborted' : String(status)));
+      span.setStatus({ code: SpanStatusCode.ERROR, ...(code !== undefined ? { message: code } : {}) });
+    }
+    span.end(now);
+  }
+}
+
+/** 'limited' when the rate-limit policy refused, 'allowed' when it let through (its RateLimit header is set). */
+export function rateLimitDecision(ctx: RequestContext): string | undefined {
+  if (ctx.errorCode === 'GW_RATE_LIMITED') return 'limited';
+  return ctx.responseHeaders?.ratelimit !== undefined ? 'allowed' : undefined;
+}
+
+/** The cache policy's result: hit, stale, miss, bypass, revalidated (lower case), if the route caches. */
+export function cacheResult(ctx: RequestContext): string | undefined {
+  const v = ctx.cacheResult ?? ctx.responseHeaders?.['x-cache'];
+  return typeof v === 'string' ? v.toLowerCase() : undefined;
+}
