@@ -26,6 +26,13 @@ export interface LocalReply {
   status?: number;
   headers?: Record<string, string | string[]>;
   body?: string | Buffer;
+  /**
+   * A body made over time (a server-streamed gRPC answer as NDJSON, SSE or gRPC-Web frames):
+   * the head goes out at once, then the stream is piped; the request finishes when it ends.
+   * The policy still never writes to the socket: it writes to this stream, and sees the
+   * client leave as the stream being destroyed (policies/grpc-transcode/README.md).
+   */
+  stream?: import('node:stream').Readable;
 }
 
 export type HookResult = LocalReply | undefined | void;
@@ -93,5 +100,11 @@ export interface PolicyDefinition<C = any> {
    * `gatehouse validate`, the admin API and reloads report a dangling reference with its path.
    */
   upstreamRefs?(config: C): Array<[path: (string | number)[], name: string]>;
+  /**
+   * Other cross references of a (schema-valid) config against the whole document, as
+   * [relative path, message] (grpc-transcode: its proto set and services). `baseDir` is the
+   * config file's folder, for sets given by path.
+   */
+  check?(config: C, doc: GatewayConfig, baseDir: string): Array<[path: (string | number)[], message: string]>;
   create(config: C, deps: PolicyDeps): PolicyHandlers;
 }

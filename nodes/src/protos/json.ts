@@ -59,7 +59,7 @@ function info(t: protobuf.Type): TypeInfo {
       msg: r instanceof protobuf.Type ? r : undefined,
       repeated: f.repeated,
       map: f.map,
-      keyType: (f as protobuf.MapField).keyType ?? '',
+      keyType: (f as unknown as protobuf.MapField).keyType ?? '',
       oneof,
       presence: !!f.partOf || r instanceof protobuf.Type,
     };
@@ -363,7 +363,7 @@ function isDefault(f: FieldInfo, v: unknown): boolean {
   if (typeof v === 'string') return v === '';
   if (typeof v === 'number') return v === 0 && !Object.is(v, -0);
   if (typeof v === 'boolean') return !v;
-  if (v instanceof Uint8Array) return v.length === 0;
+  if (ArrayBuffer.isView(v as object)) return (v as Uint8Array).byteLength === 0;
   return false;
 }
 

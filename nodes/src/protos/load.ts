@@ -48,6 +48,7 @@ export function readProtoPath(path: string, baseDir: string): ProtoFiles {
   const entryAbs = isAbsolute(path) ? path : resolve(baseDir, path);
   const found = new Map<string, string>(); // absolute path → text
   const queue = [entryAbs];
+  let root = dirname(entryAbs); // the highest folder an import was found from: names are relative to it
   while (queue.length) {
     const abs = queue.shift()!;
     if (found.has(abs)) continue;
@@ -63,7 +64,7 @@ export function readProtoPath(path: string, baseDir: string): ProtoFiles {
         const cand = join(dir, imp);
         let exists = found.has(cand);
         if (!exists) { try { readFileSync(cand); exists = true; } catch { /* try the parent */ } }
-        if (exists) { queue.push(cand); break; }
+        if (exists) { queue.push(cand); if (root.startsWith(dir + sep) || root === dir) root = dir; break; }
         const up = dirname(dir);
         if (up === dir) {
           if (builtinProto(imp) === undefined && !isWellKnown(imp)) throw new ProtoError(`${relative(baseDir, abs) || abs}: import "${imp}" not found in its folder or any parent`);
@@ -73,8 +74,7 @@ export function readProtoPath(path: string, baseDir: string): ProtoFiles {
       }
     }
   }
-  // Name every file relative to the highest folder that holds one (so imports keep meaning).
-  let root = dirname(entryAbs);
+  // Every file's name is relative to `root`, so each import finds the same file in files mode.
   for (const abs of found.keys()) while (!abs.startsWith(root + sep)) root = dirname(root);
   const files: Record<string, string> = {};
   for (const [abs, text] of found) files[relative(root, abs).split(sep).join('/')] = text;

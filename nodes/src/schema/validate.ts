@@ -7,6 +7,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { TSchema } from 'typebox';
 import { GatewayConfig, Route, Upstream, Consumer } from './model.ts';
 import { policies } from '../policies/registry.ts';
+import { loadProtoSet } from '../protos/sets.ts';
 
 export interface ConfigError { path: string; message: string }
 
@@ -93,7 +94,7 @@ export function ajvErrors(errs: readonly ErrorObject[] | null | undefined, data:
   return out;
 }
 
-function checkPolicies(route: any, base: string, out: ConfigError[], upstreams?: Record<string, unknown>): void {
+function checkPolicies(route: any, base: string, out: ConfigError[], upstreams?: Record<string, unknown>, doc?: any, baseDir = process.cwd()): void {
   const pol = route?.policies;
   if (!pol || typeof pol !== 'object') return;
   for (const [name, cfg] of Object.entries(pol)) {
@@ -107,11 +108,12 @@ function checkPolicies(route: any, base: string, out: ConfigError[], upstreams?:
         if (!(ref in upstreams)) out.push({ path: formatPath(path, rel), message: `unknown upstream "${ref}"` });
       }
     }
+    if (doc && p.check) for (const [rel, message] of p.check(cfg ?? {}, doc, baseDir)) out.push({ path: formatPath(path, rel), message });
   }
 }
 
 /** Validate a whole document. Empty array = valid. */
-export function validateConfig(raw: unknown): ConfigError[] {
+export function validateConfig(raw: unknown, baseDir = process.cwd()): ConfigError[] {
   const v = compileSchema(GatewayConfig);
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return [{ path: '(root)', message: 'must be a mapping of node, upstreams, consumers, routes' }];
   const out: ConfigError[] = v(raw) ? [] : ajvErrors(v.errors, raw);
@@ -119,10 +121,14 @@ export function validateConfig(raw: unknown): ConfigError[] {
   const ups = doc.upstreams && typeof doc.upstreams === 'object' ? doc.upstreams : {};
   for (const [name, route] of Object.entries<any>(doc.routes ?? {})) {
     const base = formatPath('', ['routes', name]);
-    checkPolicies(route, base, out, ups);
+    checkPolicies(route, base, out, ups, doc, baseDir);
     if (route && typeof route === 'object' && typeof route.upstream === 'string' && !(route.upstream in ups)) {
       out.push({ path: `${base}.upstream`, message: `unknown upstream "${route.upstream}"` });
     }
+  }
+  // A proto set that does not parse is an error at its own path (its file and line in the message).
+  if (v(raw)) for (const [name, set] of Object.entries<any>(doc.protos ?? {})) {
+    try { loadProtoSet(set, baseDir); } catch (err) { out.push({ path: formatPath('', ['protos', name]), message: (err as Error).message }); }
   }
   for (const [name, up] of Object.entries<any>(ups)) {
     if (up && typeof up === 'object' && !up.targets?.length && !up.discovery) {
