@@ -133,8 +133,8 @@ function scalarFromJson(type: string, v: unknown, path: string, out: Issue[]): u
 
 function enumFromJson(e: protobuf.Enum, v: unknown, path: string, out: Issue[]): unknown {
   if (typeof v === 'string') {
-    const n = e.values[v];
-    if (n !== undefined) return n;
+    // Own properties only: protobufjs's `values` inherits from `valuesById` (number → name).
+    if (Object.prototype.hasOwnProperty.call(e.values, v)) return e.values[v];
     if (INT.test(v)) return Number(v);
     out.push({ path, message: `unknown value "${v.length > 64 ? v.slice(0, 64) + '…' : v}" of enum ${e.name}` });
     return undefined;
@@ -237,27 +237,40 @@ function wrapper(t: protobuf.Type, v: unknown, path: string, out: Issue[]): Reco
   return x === undefined ? undefined : { value: x };
 }
 
-function valueJson(v: unknown, path: string, out: Issue[], depth: number): Record<string, unknown> | undefined {
+/**
+ * Field names of google.protobuf.Value by number (1 null .. 6 list): protobufjs's bundled
+ * struct.proto names them in lowerCamel (nullValue), a set's own copy in snake_case.
+ */
+const valueNames = new WeakMap<protobuf.Type, string[]>();
+function vn(root: protobuf.Root): string[] {
+  const vt = root.lookupType('google.protobuf.Value');
+  let n = valueNames.get(vt);
+  if (!n) { n = [1, 2, 3, 4, 5, 6].map((id) => vt.fieldsById[id]!.name); valueNames.set(vt, n); }
+  return n;
+}
+
+function valueJson(v: unknown, path: string, out: Issue[], depth: number, root: protobuf.Root): Record<string, unknown> | undefined {
   if (depth > 100) { out.push({ path, message: 'nested too deep' }); return undefined; }
-  if (v === null) return { null_value: 0 };
+  const n = vn(root);
+  if (v === null) return { [n[0]!]: 0 };
   switch (typeof v) {
-    case 'number': return { number_value: v };
-    case 'string': return { string_value: v };
-    case 'boolean': return { bool_value: v };
+    case 'number': return { [n[1]!]: v };
+    case 'string': return { [n[2]!]: v };
+    case 'boolean': return { [n[3]!]: v };
   }
-  if (Array.isArray(v)) return { list_value: listJson(v, path, out, depth) };
-  if (isObject(v)) return { struct_value: structJson(v, path, out, depth) };
+  if (Array.isArray(v)) return { [n[5]!]: listJson(v, path, out, depth, root) };
+  if (isObject(v)) return { [n[4]!]: structJson(v, path, out, depth, root) };
   out.push({ path, message: 'must be a JSON value' });
   return undefined;
 }
-function structJson(v: Record<string, unknown>, path: string, out: Issue[], depth: number): Record<string, unknown> {
+function structJson(v: Record<string, unknown>, path: string, out: Issue[], depth: number, root: protobuf.Root): Record<string, unknown> {
   const fields: Record<string, unknown> = {};
-  for (const k in v) { const x = valueJson(v[k], at(path, k), out, depth + 1); if (x) fields[k] = x; }
+  for (const k in v) { const x = valueJson(v[k], at(path, k), out, depth + 1, root); if (x) fields[k] = x; }
   return { fields };
 }
-function listJson(v: unknown[], path: string, out: Issue[], depth: number): Record<string, unknown> {
+function listJson(v: unknown[], path: string, out: Issue[], depth: number, root: protobuf.Root): Record<string, unknown> {
   const values: unknown[] = [];
-  for (let i = 0; i < v.length; i++) { const x = valueJson(v[i], `${path}[${i}]`, out, depth + 1); if (x) values.push(x); }
+  for (let i = 0; i < v.length; i++) { const x = valueJson(v[i], `${path}[${i}]`, out, depth + 1, root); if (x) values.push(x); }
   return { values };
 }
 
@@ -300,14 +313,14 @@ const WKT_FROM: Record<string, FromFn> = {
     const paths = v === '' ? [] : v.split(',').map((p) => p.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`));
     return { paths };
   },
-  '.google.protobuf.Struct': (_t, v, path, out) => {
+  '.google.protobuf.Struct': (_t, v, path, out, root) => {
     if (!isObject(v)) { out.push({ path, message: 'must be an object' }); return undefined; }
-    return structJson(v, path, out, 0);
+    return structJson(v, path, out, 0, root);
   },
-  '.google.protobuf.Value': (_t, v, path, out) => valueJson(v, path, out, 0),
-  '.google.protobuf.ListValue': (_t, v, path, out) => {
+  '.google.protobuf.Value': (_t, v, path, out, root) => valueJson(v, path, out, 0, root),
+  '.google.protobuf.ListValue': (_t, v, path, out, root) => {
     if (!Array.isArray(v)) { out.push({ path, message: 'must be an array' }); return undefined; }
-    return listJson(v, path, out, 0);
+    return listJson(v, path, out, 0, root);
   },
   '.google.protobuf.Empty': (_t, v, path, out) => {
     if (!isObject(v)) { out.push({ path, message: 'must be an object' }); return undefined; }
@@ -394,7 +407,8 @@ export function messageToJson(t: protobuf.Type, m: Record<string, unknown>, o: P
     const key = o.protoNames ? f.name : f.json;
     if (f.map) {
       const src = v as Record<string, unknown>, dst: Record<string, unknown> = {};
-      for (const k in src) dst[k] = valueToJson(f, src[k], o, root);
+      const long = LONG_KEYS.has(f.keyType);
+      for (const k in src) dst[long ? longKey(k, f.keyType) : k] = valueToJson(f, src[k], o, root);
       out[key] = dst;
     } else if (f.repeated) {
       out[key] = (v as unknown[]).map((x) => valueToJson(f, x, o, root));
@@ -403,6 +417,14 @@ export function messageToJson(t: protobuf.Type, m: Record<string, unknown>, o: P
     }
   }
   return out;
+}
+
+const LONG_KEYS = new Set(['int64', 'uint64', 'sint64', 'fixed64', 'sfixed64']);
+/** protobufjs decodes a 64-bit map key to an 8-character "long hash"; JSON wants the decimal. */
+function longKey(k: string, type: string): string {
+  if (k.length !== 8) return k; // already decimal (a plain object, not a decoded message)
+  const u = protobuf.util as unknown as { longFromHash(h: string, unsigned: boolean): { toString(): string } };
+  return u.longFromHash(k, type === 'uint64' || type === 'fixed64').toString();
 }
 
 type ToFn = (t: protobuf.Type, m: Record<string, unknown>, o: PrintOptions, root: protobuf.Root) => unknown;
@@ -418,12 +440,13 @@ function fraction(nanos: number): string {
 }
 
 function valueOut(m: Record<string, unknown>, o: PrintOptions, root: protobuf.Root): unknown {
-  if (m.null_value !== undefined && m.null_value !== null && Object.prototype.hasOwnProperty.call(m, 'null_value')) return null;
-  if (Object.prototype.hasOwnProperty.call(m, 'number_value')) return scalarToJson('double', m.number_value);
-  if (Object.prototype.hasOwnProperty.call(m, 'string_value')) return m.string_value;
-  if (Object.prototype.hasOwnProperty.call(m, 'bool_value')) return m.bool_value;
-  if (Object.prototype.hasOwnProperty.call(m, 'struct_value')) return structOut(m.struct_value as Record<string, unknown>, o, root);
-  if (Object.prototype.hasOwnProperty.call(m, 'list_value')) return listOut(m.list_value as Record<string, unknown>, o, root);
+  const n = vn(root);
+  const has = (k: string): boolean => Object.prototype.hasOwnProperty.call(m, k) && m[k] !== undefined && m[k] !== null;
+  if (has(n[1]!)) return scalarToJson('double', m[n[1]!]);
+  if (has(n[2]!)) return m[n[2]!];
+  if (has(n[3]!)) return m[n[3]!];
+  if (has(n[4]!)) return structOut(m[n[4]!] as Record<string, unknown>, o, root);
+  if (has(n[5]!)) return listOut(m[n[5]!] as Record<string, unknown>, o, root);
   return null;
 }
 function structOut(m: Record<string, unknown>, o: PrintOptions, root: protobuf.Root): unknown {

@@ -69,17 +69,30 @@ export const grpcTranscode: PolicyDefinition<TranscodeConfig> = {
     };
     return Object.freeze<PolicyHandlers>({
       request(ctx: RequestContext) {
-        const hit = table.match(ctx.method, ctx.path);
+        const path = routedPath(ctx);
+        const hit = table.match(ctx.method, path);
         if (hit) return transcode(ctx, hit.b, hit.m, s);
-        return noBinding(table, ctx);
+        return noBinding(table, path);
       },
       close() { channels.close(); },
     });
   },
 };
 
-function noBinding(table: BindingTable, ctx: RequestContext): LocalReply {
-  const allow = table.allowed(ctx.path);
+/**
+ * The path the bindings are matched against: the normalised path after the route's
+ * stripPrefix (a REST API mounted under /api/ keeps its templates), without the query.
+ */
+function routedPath(ctx: RequestContext): string {
+  const strip = ctx.route?.stripPrefix;
+  const path = ctx.path;
+  if (strip === undefined || !path.startsWith(strip)) return path;
+  if (path.length === strip.length) return '/';
+  return path.charCodeAt(strip.length) === 47 ? path.slice(strip.length) : path;
+}
+
+function noBinding(table: BindingTable, path: string): LocalReply {
+  const allow = table.allowed(path);
   if (allow.length) return { code: 'GW_METHOD_NOT_ALLOWED', headers: { allow: allow.join(', ') } };
   return { code: 'GW_ROUTE_NOT_FOUND', detail: 'No gRPC method is bound to this path' };
 }

@@ -1,0 +1,29 @@
+/** Shared start-up for the conversion tests: a real gRPC server and a gateway routing to it. */
+import { startGateway, type TestGateway } from '../helpers/gateway.ts';
+import { startGrpcServer, BOOKSTORE, USERS, type GrpcServer } from './grpc-server.ts';
+
+export interface Bed { grpc: GrpcServer; gw: TestGateway; stop(): Promise<void> }
+
+export async function startBed(policies: Record<string, unknown> = {}, extra: Record<string, unknown> = {}): Promise<Bed> {
+  const grpc = await startGrpcServer();
+  const gw = await startGateway({
+    protos: { bookstore: { path: BOOKSTORE }, users: { path: USERS } },
+    upstreams: { store: { targets: [{ url: grpc.url }], timeouts: { response: '1s' } } },
+    routes: {
+      rest: {
+        match: { paths: ['/v1/*', '/bookstore.v1.Bookstore/*'] },
+        upstream: 'store',
+        policies: { 'grpc-transcode': { proto: 'bookstore', services: ['bookstore.v1.Bookstore'], metadata: { request: ['x-tenant'] } }, ...policies },
+      },
+      users: {
+        match: { paths: ['/users/*'] },
+        upstream: 'store',
+        rewrite: { stripPrefix: '/users' },
+        policies: { 'grpc-transcode': { proto: 'users', print: { protoFieldNames: true, defaults: true } } },
+      },
+    },
+    ...extra,
+  } as never);
+  if (gw.gw.configErrors.length) throw new Error(gw.gw.describeErrors());
+  return { grpc, gw, stop: async () => { await gw.stop(); await grpc.stop(); } };
+}
