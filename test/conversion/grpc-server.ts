@@ -19,7 +19,7 @@ type Handler = (call: any, cb?: any) => void;
 /** A service definition whose handlers see plain objects (64-bit as strings, enums as numbers). */
 function definition(root: protobuf.Root, service: string, raw: ReadonlySet<string> = new Set()): grpc.ServiceDefinition {
   const svc = root.lookupService(service);
-  const def: grpc.ServiceDefinition = {};
+  const def: Record<string, grpc.MethodDefinition<any, any>> = {};
   for (const m of svc.methodsArray) {
     m.resolve();
     const req = m.resolvedRequestType!, res = m.resolvedResponseType!;
