@@ -389,6 +389,23 @@ function valueToJson(f: FieldInfo, v: unknown, o: PrintOptions, root: protobuf.R
   return messageToJson(f.msg!, v as Record<string, unknown>, o, root);
 }
 
+/** One field's value as JSON (for response_body): an unset message is null, an unset scalar its default. */
+export function fieldToJson(f: FieldInfo, v: unknown, o: PrintOptions, root: protobuf.Root): unknown {
+  if (v === undefined || v === null) {
+    if (f.map) return {};
+    if (f.repeated) return [];
+    if (f.msg) return null;
+    v = f.enm ? 0 : f.field.typeDefault;
+  }
+  if (f.map) {
+    const src = v as Record<string, unknown>, dst: Record<string, unknown> = {};
+    for (const k in src) dst[LONG_KEYS.has(f.keyType) ? longKey(k, f.keyType) : k] = valueToJson(f, src[k], o, root);
+    return dst;
+  }
+  if (f.repeated) return (v as unknown[]).map((x) => valueToJson(f, x, o, root));
+  return valueToJson(f, v, o, root);
+}
+
 /** A decoded message (or a plain object in the same shape) as proto3 JSON. */
 export function messageToJson(t: protobuf.Type, m: Record<string, unknown>, o: PrintOptions, root: protobuf.Root): unknown {
   const wkt = WKT_TO[t.fullName];

@@ -15,7 +15,7 @@ import type { LocalReply } from '../../pipeline/types.ts';
 import type { RequestContext } from '../../pipeline/context.ts';
 import { traceparent } from '../../pipeline/ids.ts';
 import { readBody, parseMediaType, isJsonMediaType, hasBody } from '../validate/body.ts';
-import { messageToJson, type PrintOptions } from '../../protos/json.ts';
+import { messageToJson, fieldToJson, type PrintOptions } from '../../protos/json.ts';
 import { identity, reservedResponseKey, type GrpcChannels } from '../../protos/client.ts';
 import { decodeDetails, grpcProblem, httpStatusOf, CODE_NAMES } from '../../protos/status.ts';
 import type { Binding } from './bindings.ts';
@@ -203,9 +203,7 @@ class Call {
     let out: unknown;
     if (b.responseBody) {
       const f = b.responseBody;
-      const wrapper = { [f.name]: msg[f.name] };
-      const printed = messageToJson(b.method.responseType, wrapper, { ...s.print, defaults: true }, s.root) as Record<string, unknown>;
-      out = printed[s.print.protoNames ? f.name : f.json] ?? null;
+      out = fieldToJson(f, Object.prototype.hasOwnProperty.call(msg, f.name) ? msg[f.name] : undefined, s.print, s.root);
     } else out = messageToJson(b.method.responseType, msg, s.print, s.root);
     headers['content-type'] = JSON_HEADERS['content-type'];
     return { status: 200, headers, body: JSON.stringify(out) };
@@ -215,10 +213,12 @@ class Call {
     this.code = code;
     // grpc-js makes these statuses itself when no response came: its text would name the
     // target, so the client gets the gateway's own catalogue error instead.
-    if (this.headers === undefined && (code === grpc.status.UNAVAILABLE || code === grpc.status.DEADLINE_EXCEEDED || code === grpc.status.CANCELLED)
-      && !trailers?.get('grpc-status').length) {
+    // A deadline is the gateway's (timeout) or the upstream's: too slow either way.
+    if (code === grpc.status.DEADLINE_EXCEEDED) { this.transportFailure = true; return { code: 'GW_UPSTREAM_TIMEOUT' }; }
+    if (this.headers === undefined && (code === grpc.status.UNAVAILABLE || code === grpc.status.CANCELLED || code === grpc.status.INTERNAL)
+      && Object.keys(trailers?.getMap() ?? {}).length === 0) {
       this.transportFailure = true;
-      return code === grpc.status.DEADLINE_EXCEEDED ? { code: 'GW_UPSTREAM_TIMEOUT' } : { code: 'GW_UPSTREAM_UNAVAILABLE' };
+      return { code: 'GW_UPSTREAM_UNAVAILABLE' };
     }
     if (code === grpc.status.RESOURCE_EXHAUSTED && /max|larger|size/i.test(message) && this.headers !== undefined) {
       return { code: 'GW_UPSTREAM_BAD_RESPONSE', detail: 'The gRPC response is larger than the configured maxMessageSize' };
