@@ -4,7 +4,7 @@
  * failure becomes, with google.rpc.Status details decoded from grpc-status-details-bin.
  */
 import type protobuf from 'protobufjs';
-import { PROBLEM_TYPE_BASE } from '../errors.ts';
+import { PROBLEM_TYPE_BASE, errors } from '../errors.ts';
 import { messageToJson, type PrintOptions } from './json.ts';
 
 export const CODE_NAMES = ['OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND', 'ALREADY_EXISTS',
@@ -35,7 +35,7 @@ export function grpcProblem(code: number, message: string, details: unknown[], r
   const name = CODE_NAMES[code] ?? 'UNKNOWN';
   const body: Record<string, unknown> = {
     type: PROBLEM_TYPE_BASE + 'GW_GRPC_STATUS',
-    title: 'The gRPC upstream returned an error',
+    title: errors.GW_GRPC_STATUS.title,
     status,
     detail: message || name,
     code: 'GW_GRPC_STATUS',
