@@ -44,7 +44,7 @@ function isWellKnown(name: string): boolean {
  * Read a file-mode set from disk: the entry and everything it imports, named relative to
  * the highest folder any import was found in. The result is what `files` mode holds.
  */
-export function readProtoPath(path: string, baseDir: string): ProtoFiles {
+export function readProtoPath(path: string, baseDir: string, read?: Set<string>): ProtoFiles {
   const entryAbs = isAbsolute(path) ? path : resolve(baseDir, path);
   const found = new Map<string, string>(); // absolute path → text
   const queue = [entryAbs];
@@ -54,10 +54,12 @@ export function readProtoPath(path: string, baseDir: string): ProtoFiles {
     if (found.has(abs)) continue;
     if (found.size >= MAX_FILES) throw new ProtoError(`more than ${MAX_FILES} files`);
     let text: string;
+    read?.add(abs); // watched even when missing: creating it is a change
     try { text = readFileSync(abs, 'utf8'); } catch (err) {
       throw new ProtoError(`cannot read ${abs === entryAbs ? path : abs}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
     }
     found.set(abs, text);
+    read?.add(abs);
     for (const imp of importsOf(text, abs)) {
       let dir = dirname(abs);
       for (;;) {

@@ -5,7 +5,7 @@
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { TSchema } from 'typebox';
-import { GatewayConfig, Route, Upstream, Consumer } from './model.ts';
+import { GatewayConfig, Route, Upstream, Consumer, ProtoSet } from './model.ts';
 import { policies } from '../policies/registry.ts';
 import { loadProtoSet } from '../protos/sets.ts';
 
@@ -142,13 +142,17 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): ConfigErr
   return out;
 }
 
-/** Validate one item, as the etcd source does per key. `kind` is routes | upstreams | consumers. */
-export function validateItem(kind: 'routes' | 'upstreams' | 'consumers', name: string, raw: unknown): ConfigError[] {
-  const schema = kind === 'routes' ? Route : kind === 'upstreams' ? Upstream : Consumer;
+/** Validate one item, as the etcd source does per key. `kind` is routes | upstreams | consumers | protos. */
+export function validateItem(kind: 'routes' | 'upstreams' | 'consumers' | 'protos', name: string, raw: unknown): ConfigError[] {
+  const schema = kind === 'routes' ? Route : kind === 'upstreams' ? Upstream : kind === 'protos' ? ProtoSet : Consumer;
   const v = compileSchema(schema);
   const base = formatPath('', [kind, name]);
   const out = v(raw) ? [] : ajvErrors(v.errors, raw, base);
   if (kind === 'routes') checkPolicies(raw, base, out);
+  // A stored proto set must parse on its own (files mode: no local paths involved).
+  if (kind === 'protos' && !out.length) {
+    try { loadProtoSet(raw as object, process.cwd()); } catch (err) { out.push({ path: base, message: (err as Error).message }); }
+  }
   return out;
 }
 
