@@ -20,12 +20,12 @@ export { schema };
 const DEFAULT_MAX_MESSAGE = 4 * 1024 * 1024;
 
 /** The bindings of a config, or the first problem as [relative path, message]. */
-export function compileBindings(config: TranscodeConfig, doc: Pick<GatewayConfig, 'protos'>, baseDir: string): { table: BindingTable; root: import('protobufjs').Root } | [(string | number)[], string] {
+export function compileBindings(config: TranscodeConfig, doc: Pick<GatewayConfig, 'protos'>, baseDir: string): { table: BindingTable; root: import('protobufjs').Root } | [(string | number)[], string, 'set'?] {
   const spec = (doc.protos as Record<string, ProtoSpec> | undefined)?.[config.proto];
   if (!spec) return [['proto'], `unknown proto set "${config.proto}" (define it under protos)`];
   let root;
   try { root = loadProtoSet(spec, baseDir); } catch (err) {
-    return [['proto'], `proto set "${config.proto}" does not load: ${(err as Error).message}`];
+    return [['proto'], `proto set "${config.proto}" does not load: ${(err as Error).message}`, 'set'];
   }
   const all = servicesOf(root);
   const names = config.services ?? [...all.keys()].filter((n) => !n.startsWith('google.'));
@@ -46,7 +46,8 @@ export const grpcTranscode: PolicyDefinition<TranscodeConfig> = {
   schema,
   check(config, doc, baseDir) {
     const r = compileBindings(config, doc, baseDir);
-    return Array.isArray(r) ? [r] : [];
+    // A set that does not load is reported once, at protos.<name>.
+    return Array.isArray(r) ? (r[2] === 'set' ? [] : [[r[0], r[1]]]) : [];
   },
   create(config, deps) {
     const where = `routes.${deps.routeName}.policies.grpc-transcode`;
