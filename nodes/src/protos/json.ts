@@ -78,6 +78,7 @@ export function fieldByName(t: protobuf.Type, name: string): FieldInfo | undefin
 export type { FieldInfo };
 
 const at = (path: string, key: string): string => (path ? `${path}.${key}` : key);
+const MAX_DEPTH = 64;
 
 // ---------------------------------------------------------------------------------------
 // JSON → message
@@ -147,17 +148,19 @@ function enumFromJson(e: protobuf.Enum, v: unknown, path: string, out: Issue[]):
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** One value of field `f` (not a list or map). */
-function valueFromJson(f: FieldInfo, v: unknown, path: string, out: Issue[], root: protobuf.Root): unknown {
+function valueFromJson(f: FieldInfo, v: unknown, path: string, out: Issue[], root: protobuf.Root, depth: number): unknown {
   if (f.scalar) return scalarFromJson(f.scalar, v, path, out);
   if (f.enm) {
     if (f.enm.fullName === '.google.protobuf.NullValue') return 0;
     return enumFromJson(f.enm, v, path, out);
   }
-  return messageFromJson(f.msg!, v, path, out, root);
+  return messageFromJson(f.msg!, v, path, out, root, depth + 1);
 }
 
 /** A JSON value as message type `t`; undefined (with issues) when it does not fit. */
-export function messageFromJson(t: protobuf.Type, v: unknown, path: string, out: Issue[], root: protobuf.Root): Record<string, unknown> | undefined {
+export function messageFromJson(t: protobuf.Type, v: unknown, path: string, out: Issue[], root: protobuf.Root, depth = 0): Record<string, unknown> | undefined {
+  // Recursive message types could otherwise recurse as deep as a hostile body nests.
+  if (depth > MAX_DEPTH) { out.push({ path, message: `nested deeper than ${MAX_DEPTH} messages` }); return undefined; }
   const wkt = WKT_FROM[t.fullName];
   if (wkt) return wkt(t, v, path, out, root);
   if (!isObject(v)) { out.push({ path, message: 'must be an object' }); return undefined; }
@@ -179,11 +182,11 @@ export function messageFromJson(t: protobuf.Type, v: unknown, path: string, out:
     if (f.name in msg) { out.push({ path: p, message: 'set twice (by its JSON name and its proto name)' }); continue; }
     if (f.map) {
       if (!isObject(val)) { out.push({ path: p, message: 'must be an object (a map)' }); continue; }
-      const m: Record<string, unknown> = {};
+      const m: Record<string, unknown> = Object.create(null); // a "__proto__" key is just a key
       for (const k in val) {
         const key = mapKey(f.keyType, k, `${p}[${JSON.stringify(k)}]`, out);
         if (key === undefined) continue;
-        const x = valueFromJson(f, val[k], `${p}[${JSON.stringify(k)}]`, out, root);
+        const x = valueFromJson(f, val[k], `${p}[${JSON.stringify(k)}]`, out, root, depth);
         if (x !== undefined) m[key] = x;
       }
       msg[f.name] = m;
@@ -192,12 +195,12 @@ export function messageFromJson(t: protobuf.Type, v: unknown, path: string, out:
       const a: unknown[] = [];
       for (let i = 0; i < val.length; i++) {
         if (val[i] === null && f.msg?.fullName !== '.google.protobuf.Value') { out.push({ path: `${p}[${i}]`, message: 'must not be null' }); continue; }
-        const x = valueFromJson(f, val[i], `${p}[${i}]`, out, root);
+        const x = valueFromJson(f, val[i], `${p}[${i}]`, out, root, depth);
         if (x !== undefined) a.push(x);
       }
       msg[f.name] = a;
     } else {
-      const x = valueFromJson(f, val, p, out, root);
+      const x = valueFromJson(f, val, p, out, root, depth);
       if (x !== undefined) msg[f.name] = x;
     }
   }
