@@ -38,7 +38,7 @@ function definition(root: protobuf.Root, service: string, raw: ReadonlySet<strin
   return def;
 }
 
-export interface Seen { covers: Array<{ content_type: string; data: Buffer }>; metadata: grpc.Metadata[]; deleted: string[] }
+export interface Seen { covers: Array<{ content_type: string; data: Buffer }>; metadata: grpc.Metadata[]; deleted: string[]; cancelled: string[] }
 
 function md(call: any, seen: Seen): void {
   seen.metadata.push(call.metadata);
@@ -72,6 +72,12 @@ function bookstore(root: protobuf.Root, seen: Seen): Record<string, Handler> {
     GetBookEnvelope(call, cb) { md(call, seen); cb(null, { book: { title: call.request.name, pages: 0 }, etag: 'v1' }); },
     WatchShelf(call) {
       md(call, seen);
+      if (call.request.shelf === '99') { // endless, until the caller cancels
+        let i = 0;
+        const timer = setInterval(() => call.write({ id: String(++i), shelf: '99', title: `tick ${i}` }), 20);
+        call.on('cancelled', () => { clearInterval(timer); seen.cancelled.push('99'); });
+        return;
+      }
       const n = call.request.shelf === '13' ? 2 : 3;
       for (let i = 1; i <= n; i++) call.write({ id: String(i), shelf: call.request.shelf, title: `book ${i}` });
       if (call.request.shelf === '13') call.emit('error', { code: grpc.status.ABORTED, details: 'shelf 13 burned down' });
@@ -116,7 +122,7 @@ export interface GrpcServer { port: number; url: string; seen: Seen; stop(): Pro
 
 export async function startGrpcServer(): Promise<GrpcServer> {
   const server = new grpc.Server();
-  const seen: Seen = { covers: [], metadata: [], deleted: [] };
+  const seen: Seen = { covers: [], metadata: [], deleted: [], cancelled: [] };
   const br = loadRoot(BOOKSTORE);
   server.addService(definition(br, 'bookstore.v1.Bookstore', new Set(['Echo'])), bookstore(br, seen) as grpc.UntypedServiceImplementation);
   server.addService(definition(loadRoot(USERS), 'users.v1.Users'), users(seen) as grpc.UntypedServiceImplementation);

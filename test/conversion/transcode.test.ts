@@ -6,6 +6,7 @@
 import test from 'ava';
 import { startBed, type Bed } from './setup.ts';
 import { curl, json } from './curl.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 let bed: Bed;
 let u: string;
@@ -249,4 +250,16 @@ test('upstream refusing connections: 502 GW_UPSTREAM_UNAVAILABLE without the tar
   t.is(r.status, 502);
   t.like(json(r), { code: 'GW_UPSTREAM_UNAVAILABLE' });
   t.notRegex(r.body, /127\.0\.0\.1|ECONNREFUSED/);
+});
+
+test('a client leaving a stream cancels the gRPC call; the node keeps serving', async (t) => {
+  const ac = new AbortController();
+  const res = await fetch(`${u}/v1/shelves/99:watch`, { signal: ac.signal });
+  t.is(res.status, 200);
+  const reader = res.body!.getReader();
+  const first = await reader.read();
+  t.regex(Buffer.from(first.value!).toString(), /"title":"tick 1"/);
+  ac.abort();
+  await waitFor(() => bed.grpc.seen.cancelled.includes('99'), { timeout: 10_000, message: 'the upstream stream cancelled' });
+  t.is((await curl(`${u}/v1/shelves/2`)).status, 200);
 });

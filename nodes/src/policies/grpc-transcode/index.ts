@@ -45,12 +45,14 @@ export const grpcTranscode: PolicyDefinition<TranscodeConfig> = {
   priority: -1000,
   schema,
   check(config, doc, baseDir) {
+    if ((config as { enforce?: boolean }).enforce === false) return [[['enforce'], 'grpc-transcode answers the request itself: it cannot run in shadow mode']];
     const r = compileBindings(config, doc, baseDir);
     // A set that does not load is reported once, at protos.<name>.
     return Array.isArray(r) ? (r[2] === 'set' ? [] : [[r[0], r[1]]]) : [];
   },
   create(config, deps) {
     const where = `routes.${deps.routeName}.policies.grpc-transcode`;
+    if ((config as { enforce?: boolean }).enforce === false) throw new Error(`${where}.enforce: grpc-transcode answers the request itself: it cannot run in shadow mode`);
     const r = compileBindings(config, deps.config, deps.baseDir);
     if (Array.isArray(r)) throw new Error(`${where}.${r[0].join('.')}: ${r[1]}`);
     const { table, root } = r;

@@ -46,7 +46,11 @@ export const grpcWeb: PolicyDefinition<Config> = {
   phase: 'upstream',
   priority: -1000,
   schema,
+  check(config) {
+    return (config as { enforce?: boolean }).enforce === false ? [[['enforce'], 'grpc-web answers the request itself: it cannot run in shadow mode']] : [];
+  },
   create(config) {
+    if ((config as { enforce?: boolean }).enforce === false) throw new Error('grpc-web answers the request itself: it cannot run in shadow mode');
     const s: Settings = {
       max: config.maxMessageSize === undefined ? 4 * 1024 * 1024 : parseSize(config.maxMessageSize),
       timeout: config.timeout === undefined ? undefined : parseDuration(config.timeout),
