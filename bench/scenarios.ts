@@ -85,6 +85,22 @@ export function gatehouse(name: string, config: (p: GatehousePorts) => GatewayCo
   };
 }
 
+function grpcBed(name: string, mode: 'direct' | 'transcode', extra: Partial<Scenario> = {}): Scenario {
+  return {
+    name,
+    group: mode === 'direct' ? 'peer' : 'gatehouse',
+    launch: (ctx) => ({
+      command: process.execPath,
+      args: [join(BENCH, 'peers', 'grpc-bed.ts'), mode, String(ctx.port), String(ctx.statusPort), ctx.dir],
+      readyUrl: `http://127.0.0.1:${ctx.port}/v1/users/1`,
+      ports: [ctx.statusPort],
+      startTimeoutMs: 30_000,
+    }),
+    load: { path: '/v1/users/1' },
+    ...extra,
+  };
+}
+
 /**
  * 100 distinct requests spread evenly over a table of `routes` routes (see
  * manyRoutesConfig): half hit /svc<i>/items/:id, half the /svc<i>/* wildcard, each with
@@ -153,6 +169,13 @@ export const SCENARIOS: Scenario[] = [
   }),
   gatehouse('gatehouse-trace-100pct', (p) => observed(p, { enabled: false }, { endpoint: `${p.upstreamUrl}/v1/traces`, sampleRatio: 1 }), {
     targets: [{ label: 'tracing at 100% cost <= 15% vs off', numerator: 'gatehouse-trace-100pct', denominator: 'gatehouse-log-off', maxCost: 0.15 }],
+  }),
+  // Issue 14: a transcoded unary call (GET /v1/users/1 → users.v1.Users/GetUser) against a
+  // direct @grpc/grpc-js call from a minimal Node HTTP server; both include the gRPC service
+  // (a child on the same pinned core). Stands in for "vs plain gRPC pass-through" until issue 11 lands.
+  grpcBed('grpc-js-direct', 'direct'),
+  grpcBed('gatehouse-grpc-transcode', 'transcode', {
+    targets: [{ label: 'transcoded unary >= 0.5x direct grpc-js unary', numerator: 'gatehouse-grpc-transcode', denominator: 'grpc-js-direct', minRatio: 0.5 }],
   }),
   {
     name: 'nginx-proxy',

@@ -17,6 +17,8 @@ export const errors = {
   GW_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
   GW_RATE_LIMITED: { status: 429, title: 'Too many requests' },
   GW_HEADERS_TOO_LARGE: { status: 431, title: 'Request header fields too large' },
+  /** Transcoded gRPC error: the reply's status comes from the gRPC code (protos/status.ts); 500 is UNKNOWN's. */
+  GW_GRPC_STATUS: { status: 500, title: 'The gRPC upstream returned an error' },
   GW_INTERNAL: { status: 500, title: 'Internal gateway error' },
   GW_UPSTREAM_UNAVAILABLE: { status: 502, title: 'Upstream unavailable' },
   GW_UPSTREAM_BAD_RESPONSE: { status: 502, title: 'Upstream sent an invalid response' },

@@ -113,7 +113,7 @@ export class Gateway {
     const log = this.opts.logger;
     let errs: ConfigError[];
     if (u.error) errs = [{ path: '(file)', message: u.error }];
-    else errs = validateConfig({ ...u.config, node: this.opts.node });
+    else errs = validateConfig({ ...u.config, node: this.opts.node }, this.opts.baseDir);
     let snap: Snapshot | undefined;
     if (!errs.length) {
       try {

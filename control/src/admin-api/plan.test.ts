@@ -3,7 +3,7 @@ import { canonical, planApply, readDocument, referencesTo, upstreamRefs } from '
 import type { StoredConfig, StoredItem, Kind } from '../store/config-store.ts';
 
 function stored(items: Partial<Record<Kind, Record<string, unknown>>>, revision = 10): StoredConfig {
-  const s: StoredConfig = { revision, configRevision: revision, items: { upstreams: new Map(), consumers: new Map(), routes: new Map() } };
+  const s: StoredConfig = { revision, configRevision: revision, items: { upstreams: new Map(), consumers: new Map(), routes: new Map(), protos: new Map() } };
   for (const [kind, m] of Object.entries(items) as Array<[Kind, Record<string, unknown>]>) {
     for (const [name, value] of Object.entries(m)) {
       const it: StoredItem = { kind, name, key: `/p/${kind}/${name}`, raw: JSON.stringify(value), value, modRevision: 5 };
@@ -31,7 +31,7 @@ test('readDocument: null sections are empty, node is dropped with a note, the re
 test('upstreamRefs: route.upstream, traffic-split and mirror', (t) => {
   const refs = upstreamRefs({ upstream: 'a', policies: { 'traffic-split': { upstreams: [{ name: 'b' }, { weight: 1 }] }, mirror: { upstream: 'c' } } });
   t.deepEqual(refs.map((r) => r.name), ['a', 'b', 'c']);
-  t.deepEqual(referencesTo({ upstreams: {}, consumers: {}, routes: { r: { upstream: 'a' }, s: { upstream: 'b' } } }, 'a'), ['routes.r.upstream']);
+  t.deepEqual(referencesTo({ upstreams: {}, consumers: {}, protos: {}, routes: { r: { upstream: 'a' }, s: { upstream: 'b' } } }, 'a'), ['routes.r.upstream']);
   t.deepEqual(upstreamRefs(null), []);
 });
 

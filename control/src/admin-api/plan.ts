@@ -46,7 +46,7 @@ export function readDocument(raw: unknown): { doc: DocumentInput; errors: Config
   if (!isMap(raw)) return { doc, errors: [{ path: '(root)', message: 'must be a mapping of upstreams, consumers and routes' }], notes };
   for (const [k, v] of Object.entries(raw)) {
     if (k === 'node') { notes.push('the node: section was ignored: it is static node config, read by each node at start, not cluster state'); continue; }
-    if (!(KINDS as readonly string[]).includes(k)) { errors.push({ path: '(root)', message: `unknown field "${k}" (expected upstreams, consumers, routes)` }); continue; }
+    if (!(KINDS as readonly string[]).includes(k)) { errors.push({ path: '(root)', message: `unknown field "${k}" (expected upstreams, consumers, routes, protos)` }); continue; }
     if (v === null || v === undefined) { doc[k as Kind] = {}; continue; }
     if (!isMap(v)) { errors.push({ path: k, message: `must be a mapping of name to ${k.slice(0, -1)}` }); continue; }
     doc[k as Kind] = v;
@@ -56,7 +56,7 @@ export function readDocument(raw: unknown): { doc: DocumentInput; errors: Config
 
 /** Stored items as a config; items whose stored text is not JSON are left out and reported. */
 export function storedDoc(stored: StoredConfig): { config: ConfigDoc; broken: Map<string, ConfigError> } {
-  const config: ConfigDoc = { upstreams: {}, consumers: {}, routes: {} };
+  const config: ConfigDoc = { upstreams: {}, consumers: {}, routes: {}, protos: {} };
   const broken = new Map<string, ConfigError>();
   for (const kind of KINDS) {
     for (const [name, item] of stored.items[kind]) {
@@ -137,7 +137,7 @@ export function canonical(v: unknown): string {
  */
 export function planApply(stored: StoredConfig, doc: DocumentInput, prune: boolean, keyOf: (kind: Kind, name: string) => string): Plan {
   const { config: current, broken } = storedDoc(stored);
-  const merged: ConfigDoc = { upstreams: { ...current.upstreams }, consumers: { ...current.consumers }, routes: { ...current.routes } };
+  const merged: ConfigDoc = { upstreams: { ...current.upstreams }, consumers: { ...current.consumers }, routes: { ...current.routes }, protos: { ...current.protos } };
   const changes: Change[] = [];
   const kept: string[] = [];
   let unchanged = 0;

@@ -12,7 +12,7 @@
  */
 import { Range, type Etcd3, type ICompare, type IKeyValue, type IRequestOp } from 'etcd3';
 
-export const KINDS = ['upstreams', 'consumers', 'routes'] as const;
+export const KINDS = ['upstreams', 'consumers', 'routes', 'protos'] as const;
 export type Kind = (typeof KINDS)[number];
 
 export function isKind(s: string): s is Kind {
@@ -143,7 +143,7 @@ export class ConfigStore {
     });
     ranges.push({ request_range: { key: b(this.markerKey) } });
     const res = await this.#client.kv.txn({ compare: [], success: ranges, failure: [] });
-    const items = { upstreams: new Map(), consumers: new Map(), routes: new Map() } as StoredConfig['items'];
+    const items = { upstreams: new Map(), consumers: new Map(), routes: new Map(), protos: new Map() } as StoredConfig['items'];
     let configRevision = 0;
     KINDS.forEach((kind, i) => {
       const kvs: IKeyValue[] = res.responses[i]?.response_range?.kvs ?? [];

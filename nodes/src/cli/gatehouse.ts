@@ -5,6 +5,7 @@
  * `gatehouse register --etcd URL --service NAME --url URL ...` (cli/register.ts).
  */
 import { createHash } from 'node:crypto';
+import { dirname, resolve } from 'node:path';
 import { parseArgs } from './args.ts';
 import { readConfigFile } from '../config/file.ts';
 import { formatErrors } from '../schema/validate.ts';
@@ -31,7 +32,7 @@ async function main(argv: string[]): Promise<number> {
       if (!config) { console.error(USAGE); return 2; }
       const { doc, error } = readConfigFile(config);
       if (error) { console.error(`${config}: ${error}`); return 1; }
-      const errs = validateConfig(doc);
+      const errs = validateConfig(doc, dirname(resolve(config)));
       if (errs.length) { console.error(formatErrors(errs)); return 1; }
       console.log(`${config}: ok`);
       return 0;

@@ -15,7 +15,7 @@ import { GatewayConfig } from '../schema/model.ts';
 import { validateItem } from '../validation/validate.ts';
 import { createEtcdClient, PrefixWatch, type Change, type KeyValue } from '../cluster/etcd-client.ts';
 
-const KINDS = ['routes', 'upstreams', 'consumers'] as const;
+const KINDS = ['routes', 'upstreams', 'consumers', 'protos'] as const;
 type Kind = (typeof KINDS)[number];
 
 export interface EtcdSourceOptions {
@@ -195,7 +195,7 @@ export class EtcdSource implements ConfigSource {
 
   #flush(): void {
     if (this.#stopped || !this.#onUpdate) return;
-    const config: ConfigUpdate['config'] = { routes: {}, upstreams: {}, consumers: {} };
+    const config: ConfigUpdate['config'] = { routes: {}, upstreams: {}, consumers: {}, protos: {} };
     const skipped: NonNullable<ConfigUpdate['skipped']> = [];
     for (const [key, e] of this.#entries) {
       if (e.errors) skipped.push({ key, errors: e.errors });

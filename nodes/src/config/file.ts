@@ -7,6 +7,7 @@ import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import YAML from 'yaml';
 import type { ConfigSource, ConfigUpdate } from './source.ts';
+import { ProtoWatch } from '../protos/watch.ts';
 
 export interface ParsedFile { doc: unknown; error?: string }
 
@@ -34,6 +35,9 @@ export class FileSource implements ConfigSource {
   private timer: NodeJS.Timeout | undefined;
   private revision = 0;
   private last = '';
+  /** Proto files named by `protos.*.path`: a change to one reloads like a config change. */
+  private readonly protos = new ProtoWatch(() => { this.last = ''; clearTimeout(this.timer); this.timer = setTimeout(this.reload, 50); });
+  private reload: () => void = () => undefined;
 
   constructor(path: string) { this.path = path; }
 
@@ -45,9 +49,11 @@ export class FileSource implements ConfigSource {
       this.last = text;
       const { doc, error } = readConfigFile(this.path);
       this.revision++;
+      this.protos.update(doc, dirname(this.path));
       const { node, ...dynamic } = (doc ?? {}) as Record<string, unknown>;
       onUpdate({ config: dynamic, revision: this.revision, ...(error ? { error } : {}), ...(node && typeof node === 'object' ? { node: node as ConfigUpdate['node'] } : {}) });
     };
+    this.reload = emit;
     emit();
     const name = basename(this.path);
     this.watcher = watch(dirname(this.path), (_event, file) => {
@@ -61,5 +67,6 @@ export class FileSource implements ConfigSource {
   async stop(): Promise<void> {
     clearTimeout(this.timer);
     this.watcher?.close();
+    this.protos.close();
   }
 }

@@ -16,6 +16,13 @@ export interface LocalReply {
   status?: number;
   headers?: Record<string, string | string[]>;
   body?: string | Buffer;
+  /**
+   * A body made over time (a server-streamed gRPC answer as NDJSON, SSE or gRPC-Web frames):
+   * the head goes out at once, then the stream is piped; the request finishes when it ends.
+   * The policy still never writes to the socket: it writes to this stream, and sees the
+   * client leave as the stream being destroyed (policies/grpc-transcode/README.md).
+   */
+  stream?: import('node:stream').Readable;
 }
 
 export type HookResult = LocalReply | undefined | void;

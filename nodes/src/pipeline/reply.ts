@@ -11,7 +11,7 @@ import { isGrpc, grpcErrorHeaders } from '../http/grpc.ts';
 
 export function sendReply(rt: Runtime, ctx: RequestContext, reply: LocalReply): void {
   const res = ctx.res;
-  if (res.headersSent || res.destroyed) { res.destroy(); finish(rt, ctx); return; }
+  if (res.headersSent || res.destroyed) { reply.stream?.destroy(); res.destroy(); finish(rt, ctx); return; }
   let status: number;
   let body: string | Buffer;
   const headers: Record<string, string | string[]> = {};
@@ -42,6 +42,7 @@ export function sendReply(rt: Runtime, ctx: RequestContext, reply: LocalReply): 
     for (const h of route.response) h(ctx, head);
     status = head.status;
   }
+  if (reply.stream) return streamReply(rt, ctx, status, headers, reply.stream);
   // 204 and 304 have no body (RFC 9110 §6.4.1); a Content-Length there would be refused by clients.
   if (status === 204 || status === 304) body = '';
   else headers['content-length'] = String(Buffer.byteLength(body));
@@ -53,4 +54,21 @@ export function sendReply(rt: Runtime, ctx: RequestContext, reply: LocalReply): 
     res.destroy();
   }
   finish(rt, ctx);
+}
+
+/** A LocalReply with a stream: chunked, finished when the stream ends or either side goes away. */
+function streamReply(rt: Runtime, ctx: RequestContext, status: number, headers: Record<string, string | string[]>, stream: import('node:stream').Readable): void {
+  const res = ctx.res;
+  ctx.status = status;
+  const done = (): void => { if (!stream.destroyed) stream.destroy(); finish(rt, ctx); };
+  res.once('close', done);
+  stream.once('error', () => res.destroy());
+  try {
+    res.writeHead(status, headers);
+    if (ctx.method === 'HEAD') { res.end(); return; }
+    res.flushHeaders();
+    stream.pipe(res);
+  } catch {
+    res.destroy();
+  }
 }

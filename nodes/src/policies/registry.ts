@@ -16,7 +16,9 @@ import { acl } from './acl/index.ts';
 import { ipRestriction } from './ip-restriction/index.ts';
 import { validate } from './validate/index.ts';
 import { cache } from './cache/index.ts';
+import { grpcTranscode } from './grpc-transcode/index.ts';
+import { grpcWeb } from './grpc-web/index.ts';
 
 export const policies: ReadonlyMap<string, PolicyDefinition> = new Map(
-  [requestTransform, responseTransform, keyAuth, basicAuth, jwtAuth, acl, ipRestriction, validate, rateLimit, cors, trafficSplit, mirror, cache].map((p) => [p.name, p as PolicyDefinition]),
+  [requestTransform, responseTransform, keyAuth, basicAuth, jwtAuth, acl, ipRestriction, validate, rateLimit, cors, trafficSplit, mirror, cache, grpcTranscode, grpcWeb].map((p) => [p.name, p as PolicyDefinition]),
 );

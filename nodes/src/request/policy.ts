@@ -61,5 +61,11 @@ export interface PolicyDefinition<C = any> {
    * `gatehouse validate`, the admin API and reloads report a dangling reference with its path.
    */
   upstreamRefs?(config: C): Array<[path: (string | number)[], name: string]>;
+  /**
+   * Other cross references of a (schema-valid) config against the whole document, as
+   * [relative path, message] (grpc-transcode: its proto set and services). `baseDir` is the
+   * config file's folder, for sets given by path.
+   */
+  check?(config: C, doc: GatewayConfig, baseDir: string): Array<[path: (string | number)[], message: string]>;
   create(config: C, deps: PolicyDeps): PolicyHandlers;
 }

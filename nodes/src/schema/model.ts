@@ -167,12 +167,22 @@ export const Route = Type.Object({
   websocket: Type.Optional(Type.Boolean({ default: false, description: 'accept Upgrade: websocket on this route (docs/websocket.md); other routes refuse upgrades' })),
 }, closed);
 
+// Protocol conversion (docs/policies/grpc-transcode.md): a named set of .proto sources.
+export const ProtoSet = Type.Union([
+  Type.Object({ path: Type.String({ minLength: 1, description: 'the entry .proto file, relative to the config file; imports are looked up in its folder, then each parent folder' }) }, closed),
+  Type.Object({
+    files: Type.Record(Type.String({ minLength: 1, maxLength: 512 }), Type.String({ maxLength: 4194304 }), { description: 'name (as imports spell it) -> .proto text; what gatewayctl apply stores' }),
+    entry: Type.String({ minLength: 1, description: 'the file of `files` the set starts from' }),
+  }, closed),
+], { description: 'a proto set: path (file mode) or files + entry' });
+
 export const GatewayConfig = Type.Object({
   node: Type.Optional(NodeSettings),
   // Closed maps: a name that breaks the Name pattern is reported, in file and etcd mode alike.
   upstreams: Type.Optional(Type.Record(Name, Upstream, closed)),
   consumers: Type.Optional(Type.Record(Name, Consumer, closed)),
   routes: Type.Optional(Type.Record(Name, Route, closed)),
+  protos: Type.Optional(Type.Record(Name, ProtoSet, closed)),
 }, closed);
 
 export type GatewayConfig = Static<typeof GatewayConfig>;
@@ -181,3 +191,4 @@ export type Upstream = Static<typeof Upstream>;
 export type Consumer = Static<typeof Consumer>;
 export type Route = Static<typeof Route>;
 export type RouteMatch = Static<typeof RouteMatch>;
+export type ProtoSet = Static<typeof ProtoSet>;

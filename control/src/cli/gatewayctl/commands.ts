@@ -4,6 +4,8 @@
  * errors are printed one per line as `path: message`, like `gatehouse validate`).
  */
 import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { readProtoPath } from '../../../../nodes/src/protos/load.ts';
 import YAML from 'yaml';
 import { bool, str, UsageError, type Parsed } from './args.ts';
 import type { AdminClient, ApiProblem } from './client.ts';
@@ -59,9 +61,26 @@ function readDocumentFile(file: string, io: IO): unknown {
   if (doc && typeof doc === 'object' && !Array.isArray(doc) && 'node' in doc) {
     io.err(`note: ${file}: the node: section is ignored (static node config, read by each node at start; not cluster state)`);
     const { node: _node, ...rest } = doc as Record<string, unknown>;
-    return rest;
+    return protoPathsToFiles(rest, file);
   }
-  return doc ?? {};
+  return protoPathsToFiles(doc ?? {}, file);
+}
+
+/**
+ * `protos.<name>.path` → `{ files, entry }`: the sources are read here, relative to the
+ * applied file, so every node gets the same text through etcd (no node reads a local path).
+ */
+function protoPathsToFiles(doc: unknown, file: string): unknown {
+  const protos = (doc as { protos?: unknown } | null)?.protos;
+  if (!protos || typeof protos !== 'object' || Array.isArray(protos)) return doc;
+  const base = file === '-' ? process.cwd() : dirname(resolve(file));
+  const out: Record<string, unknown> = {};
+  for (const [name, set] of Object.entries(protos as Record<string, unknown>)) {
+    const path = (set as { path?: unknown } | null)?.path;
+    if (typeof path !== 'string') { out[name] = set; continue; }
+    try { out[name] = readProtoPath(path, base); } catch (err) { throw new Failure(`${file}: protos.${name}.path: ${(err as Error).message}`); }
+  }
+  return { ...(doc as object), protos: out };
 }
 
 /** An expected failure with a message for the user; exit 1. */

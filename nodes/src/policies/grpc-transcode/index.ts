@@ -1,0 +1,101 @@
+/**
+ * grpc-transcode: REST/JSON ↔ gRPC from google.api.http rules (docs/policies/grpc-transcode.md).
+ * Everything is compiled when the config loads: the proto set, each method's bindings
+ * (templates → regexes, field paths resolved), the JSON field tables. A request only
+ * matches, converts and calls. The policy answers the request itself (call.ts), so it runs
+ * last: phase `upstream`, lowest priority.
+ */
+import type { PolicyDefinition, PolicyHandlers, LocalReply } from '../../pipeline/types.ts';
+import type { RequestContext } from '../../pipeline/context.ts';
+import type { GatewayConfig } from '../../schema/model.ts';
+import { parseDuration, parseSize } from '../../schema/duration.ts';
+import { loadProtoSet, servicesOf, type ProtoSpec } from '../../protos/sets.ts';
+import { GrpcChannels } from '../../protos/client.ts';
+import { BindingTable, serviceBindings, type Binding } from './bindings.ts';
+import { transcode, type Settings } from './call.ts';
+import { schema, type TranscodeConfig } from './schema.ts';
+
+export { schema };
+
+const DEFAULT_MAX_MESSAGE = 4 * 1024 * 1024;
+
+/** The bindings of a config, or the first problem as [relative path, message]. */
+export function compileBindings(config: TranscodeConfig, doc: Pick<GatewayConfig, 'protos'>, baseDir: string): { table: BindingTable; root: import('protobufjs').Root } | [(string | number)[], string, 'set'?] {
+  const spec = (doc.protos as Record<string, ProtoSpec> | undefined)?.[config.proto];
+  if (!spec) return [['proto'], `unknown proto set "${config.proto}" (define it under protos)`];
+  let root;
+  try { root = loadProtoSet(spec, baseDir); } catch (err) {
+    return [['proto'], `proto set "${config.proto}" does not load: ${(err as Error).message}`, 'set'];
+  }
+  const all = servicesOf(root);
+  const names = config.services ?? [...all.keys()].filter((n) => !n.startsWith('google.'));
+  if (!names.length) return [['proto'], `proto set "${config.proto}" has no services`];
+  const bindings: Binding[] = [];
+  for (let i = 0; i < names.length; i++) {
+    const svc = all.get(names[i]!);
+    if (!svc) return [['services', i], `unknown service "${names[i]}" in proto set "${config.proto}" (known: ${[...all.keys()].filter((n) => !n.startsWith('google.')).join(', ') || 'none'})`];
+    try { bindings.push(...serviceBindings(svc)); } catch (err) { return [['services', i], (err as Error).message]; }
+  }
+  return { table: new BindingTable(bindings), root };
+}
+
+export const grpcTranscode: PolicyDefinition<TranscodeConfig> = {
+  name: 'grpc-transcode',
+  phase: 'upstream',
+  priority: -1000,
+  schema,
+  check(config, doc, baseDir) {
+    if ((config as { enforce?: boolean }).enforce === false) return [[['enforce'], 'grpc-transcode answers the request itself: it cannot run in shadow mode']];
+    const r = compileBindings(config, doc, baseDir);
+    // A set that does not load is reported once, at protos.<name>.
+    return Array.isArray(r) ? (r[2] === 'set' ? [] : [[r[0], r[1]]]) : [];
+  },
+  create(config, deps) {
+    const where = `routes.${deps.routeName}.policies.grpc-transcode`;
+    if ((config as { enforce?: boolean }).enforce === false) throw new Error(`${where}.enforce: grpc-transcode answers the request itself: it cannot run in shadow mode`);
+    const r = compileBindings(config, deps.config, deps.baseDir);
+    if (Array.isArray(r)) throw new Error(`${where}.${r[0].join('.')}: ${r[1]}`);
+    const { table, root } = r;
+    const maxMessageSize = config.maxMessageSize === undefined ? DEFAULT_MAX_MESSAGE : parseSize(config.maxMessageSize);
+    const channels = new GrpcChannels({ maxMessageSize });
+    const s: Settings = {
+      root,
+      print: { protoNames: config.print?.protoFieldNames ?? false, defaults: config.print?.defaults ?? false },
+      query: { ignore: new Set(config.query?.ignore ?? []), ignoreUnknown: config.query?.ignoreUnknown ?? false },
+      requestHeaders: (config.metadata?.request ?? []).map((h) => h.toLowerCase()),
+      responseHeaders: config.metadata?.response ? new Set(config.metadata.response.map((h) => h.toLowerCase())) : undefined,
+      maxMessageSize,
+      timeout: config.timeout === undefined ? undefined : parseDuration(config.timeout),
+      channels,
+      calls: deps.metrics.counter('gatehouse_grpc_transcode_calls_total', 'Transcoded gRPC calls by route, gRPC method and gRPC status code name.', ['route', 'method', 'code']),
+      route: deps.routeName,
+    };
+    return Object.freeze<PolicyHandlers>({
+      request(ctx: RequestContext) {
+        const path = routedPath(ctx);
+        const hit = table.match(ctx.method, path);
+        if (hit) return transcode(ctx, hit.b, hit.m, s);
+        return noBinding(table, path);
+      },
+      close() { channels.close(); },
+    });
+  },
+};
+
+/**
+ * The path the bindings are matched against: the normalised path after the route's
+ * stripPrefix (a REST API mounted under /api/ keeps its templates), without the query.
+ */
+function routedPath(ctx: RequestContext): string {
+  const strip = ctx.route?.stripPrefix;
+  const path = ctx.path;
+  if (strip === undefined || !path.startsWith(strip)) return path;
+  if (path.length === strip.length) return '/';
+  return path.charCodeAt(strip.length) === 47 ? path.slice(strip.length) : path;
+}
+
+function noBinding(table: BindingTable, path: string): LocalReply {
+  const allow = table.allowed(path);
+  if (allow.length) return { code: 'GW_METHOD_NOT_ALLOWED', headers: { allow: allow.join(', ') } };
+  return { code: 'GW_ROUTE_NOT_FOUND', detail: 'No gRPC method is bound to this path' };
+}
