@@ -6,9 +6,9 @@ import path from 'node:path';
 
 const base = ['errors.ts', 'core'];
 const leaf = [...base, 'http', 'router', 'schema', 'telemetry'];
-const lib = [...leaf, 'cluster', 'upstream'];
+const lib = [...leaf, 'cluster', 'upstream', 'protos'];
 const model = [...lib, 'request'];
-const data = [...model, 'policies', 'validation', 'pipeline', 'config'];
+const data = [...model, 'policies', 'validation', 'pipeline', 'config', 'listeners'];
 
 /** Layer → the layers its files may import (its own always). Bottom first. */
 export const LAYERS = {
@@ -18,14 +18,16 @@ export const LAYERS = {
   router: base,
   schema: base,
   telemetry: base,
+  protos: [...base, 'schema'],
   cluster: [...base, 'http', 'schema', 'telemetry'],
   upstream: [...base, 'http', 'schema', 'telemetry', 'cluster'],
   request: [...base, 'http', 'router', 'schema', 'telemetry', 'upstream'],
   discovery: lib,
   policies: model,
-  validation: [...base, 'schema', 'policies'],
+  validation: [...base, 'schema', 'policies', 'protos'],
   pipeline: [...model, 'policies'],
-  config: [...base, 'schema', 'cluster', 'validation'],
+  config: [...base, 'schema', 'cluster', 'validation', 'protos'],
+  listeners: [...base, 'http', 'schema', 'telemetry', 'pipeline'],
   'gateway.ts': data,
   workers: [...base, 'http', 'telemetry', 'cluster'],
   app: [...data, 'discovery', 'workers', 'gateway.ts'],

@@ -26,8 +26,8 @@ import { createStatusServer, type StatusRoute } from './telemetry/status.ts';
 import { swapUpstreams } from './upstream/lifecycle.ts';
 import { upstreamsStatus } from './upstream/status.ts';
 import { Listeners } from './listeners/index.ts';
-import { startTracing, type Tracing } from './telemetry/tracing/setup.ts';
-import { registerOperatorMetrics } from './telemetry/operator-metrics.ts';
+import { startTracing, type Tracing } from './pipeline/tracing-setup.ts';
+import { registerOperatorMetrics } from './pipeline/operator-metrics.ts';
 
 export interface GatewayOptions {
   node: NodeSettings;
@@ -43,7 +43,7 @@ export interface GatewayOptions {
    * uses a private loopback port ('127.0.0.1:0'); the primary serves node.status (workers/).
    */
   statusListen?: string;
-  accessLogDestination?: import('./telemetry/access-log.ts').LineSink;
+  accessLogDestination?: import('./pipeline/access-log.ts').LineSink;
 }
 
 export const DEFAULTS = {
@@ -226,7 +226,7 @@ export class Gateway {
   describeErrors(): string { return formatErrors(this.lastErrors); }
 }
 
-function accessLogOptions(n: NodeSettings, baseDir: string): import('./telemetry/access-log.ts').AccessLogOptions {
+function accessLogOptions(n: NodeSettings, baseDir: string): import('./pipeline/access-log.ts').AccessLogOptions {
   const a = n.log?.access;
   return {
     enabled: a?.enabled ?? true,

@@ -9,7 +9,7 @@ import { Writable } from 'node:stream';
 import { mkdtempSync, writeFileSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { validateConfig } from '../../nodes/src/schema/validate.ts';
+import { validateConfig } from '../../nodes/src/validation/validate.ts';
 import { Gateway } from '../../nodes/src/gateway.ts';
 import { FileSource } from '../../nodes/src/config/file.ts';
 import { freePort } from '../helpers/ports.ts';

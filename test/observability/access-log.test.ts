@@ -11,8 +11,8 @@ import { startGateway } from '../helpers/gateway.ts';
 import { startUpstream } from '../helpers/upstream.ts';
 import { http } from '../helpers/http.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { AccessLogger } from '../../nodes/src/telemetry/access-log.ts';
-import type { RequestContext } from '../../nodes/src/pipeline/context.ts';
+import { AccessLogger } from '../../nodes/src/pipeline/access-log.ts';
+import type { RequestContext } from '../../nodes/src/request/context.ts';
 
 const digest = (k: string): string => `sha256:${createHash('sha256').update(k).digest('hex')}`;
 

@@ -19,8 +19,8 @@ import type { Metrics } from '../telemetry/metrics.ts';
 import { parseDuration } from '../schema/duration.ts';
 import { CertStore } from './certs.ts';
 import { H2Front, H2_DEFAULTS, type Handler } from './h2.ts';
-import { CLIENT_CERT, judgeClientCert, type ClientAuthMode } from './client-cert.ts';
-import { WebSocketFront, WS_DEFAULTS } from './websocket.ts';
+import { CLIENT_CERT, judgeClientCert, type ClientAuthMode } from '../http/client-cert.ts';
+import { WebSocketFront, WS_DEFAULTS } from '../pipeline/websocket.ts';
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 

@@ -15,7 +15,7 @@
  */
 import { closeSync, openSync, renameSync, statSync, write, writeSync } from 'node:fs';
 import type { RequestContext } from '../request/context.ts';
-import { cacheResult, rateLimitDecision } from '../telemetry/tracing/request.ts';
+import { cacheResult, rateLimitDecision } from '../request/tracing.ts';
 
 export interface AccessLogOptions {
   enabled: boolean;

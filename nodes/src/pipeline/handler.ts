@@ -14,8 +14,8 @@ import { forward } from './forward.ts';
 import type { Runtime } from './runtime.ts';
 import type { HookResult } from '../request/policy.ts';
 import type { CompiledRoute } from '../request/route.ts';
-import { clientCertOf, H_CERT_SUBJECT, H_CERT_FINGERPRINT } from '../listeners/client-cert.ts';
-import { tunnel } from '../listeners/websocket.ts';
+import { clientCertOf, H_CERT_SUBJECT, H_CERT_FINGERPRINT } from '../http/client-cert.ts';
+import { tunnel } from './websocket.ts';
 
 export function createHandler(rt: Runtime): (req: IncomingMessage, res: ServerResponse) => void {
   return function handle(req, res) {
@@ -41,7 +41,7 @@ export function createHandler(rt: Runtime): (req: IncomingMessage, res: ServerRe
     if (rt.draining) res.shouldKeepAlive = false;
     const cl = req.headers['content-length'];
     if (cl !== undefined && Number(cl) > rt.maxBodySize) return sendReply(rt, ctx, { code: 'GW_PAYLOAD_TOO_LARGE' });
-    // mTLS (listeners/client-cert.ts): the verdict was taken once, at the handshake.
+    // mTLS (http/client-cert.ts): the verdict was taken once, at the handshake.
     const cert = clientCertOf(req.socket);
     if (cert !== undefined) {
       if (cert.state === 'refused') return sendReply(rt, ctx, { code: 'GW_UNAUTHORIZED', detail: cert.reason });
@@ -90,7 +90,7 @@ function runFrom(rt: Runtime, ctx: RequestContext, route: CompiledRoute, start: 
   if (ctx.res.destroyed) { ctx.status = 0; return finish(rt, ctx); }
   const up = ctx.upstream ?? route.upstream;
   if (!up) return sendReply(rt, ctx, { code: 'GW_ROUTE_NOT_FOUND', detail: 'Route has no upstream' });
-  // A WebSocket upgrade whose request-phase policies all passed (listeners/websocket.ts).
+  // A WebSocket upgrade whose request-phase policies all passed (pipeline/websocket.ts).
   if ((ctx.req as { upgrade?: boolean }).upgrade === true) return tunnel(rt, ctx, up);
   forward(rt, ctx, up);
 }

@@ -15,8 +15,8 @@ export interface Runtime {
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly accessLog: AccessLogger;
-  /** Set when node.tracing is configured (telemetry/tracing/setup.ts). */
-  readonly tracing?: import('../telemetry/tracing/request.ts').RequestTracing;
+  /** Set when node.tracing is configured (pipeline/tracing-setup.ts). */
+  readonly tracing?: import('../request/tracing.ts').RequestTracing;
   draining: boolean;
   inflight: number;
 }

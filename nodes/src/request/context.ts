@@ -43,7 +43,7 @@ export class RequestContext {
   params: Record<string, string> | undefined = undefined;
   consumer: ConsumerIdentity | undefined = undefined;
   /** The verified client certificate (mTLS on the TLS listener), for policies and identity headers. */
-  clientCert: import('../listeners/client-cert.ts').ClientCert | undefined = undefined;
+  clientCert: import('../http/client-cert.ts').ClientCert | undefined = undefined;
   /** Headers the gateway sets on the upstream request; they win over client headers. */
   upstreamHeaders: Record<string, string> | undefined = undefined;
   /** Client request headers to drop before forwarding (lower-case names). */
@@ -63,8 +63,8 @@ export class RequestContext {
   upstreamEnd = 0;
   target: string | undefined = undefined;
   errorCode: string | undefined = undefined;
-  /** This request's spans when it is sampled (telemetry/tracing/request.ts); undefined otherwise. */
-  trace: import('../telemetry/tracing/request.ts').RequestTrace | undefined = undefined;
+  /** This request's spans when it is sampled (request/tracing.ts); undefined otherwise. */
+  trace: import('./tracing.ts').RequestTrace | undefined = undefined;
   /** The cache policy's answer (HIT, STALE, ...) when it answered from the store: access log and trace. */
   cacheResult: string | undefined = undefined;
   /** Set once finish() ran: metrics and logs are written exactly once. */

@@ -3,10 +3,11 @@
  * (each policy's own schema from the registry) and the reference pass (a route names a known
  * upstream). Errors carry a dotted path as users write it.
  */
-import { GatewayConfig, Route, Upstream, Consumer } from '../schema/model.ts';
+import { GatewayConfig, Route, Upstream, Consumer, ProtoSet } from '../schema/model.ts';
 import { ajvErrors, compileSchema, formatPath, type ConfigError } from '../schema/validate.ts';
 import { policies } from '../policies/registry.ts';
 import { templateErrors } from '../core/template.ts';
+import { loadProtoSet } from '../protos/sets.ts';
 
 /** A route's rewrite.path may use only params every match path defines (core/template.ts). */
 function checkRewrite(route: any, base: string, out: ConfigError[]): void {
@@ -16,7 +17,7 @@ function checkRewrite(route: any, base: string, out: ConfigError[]): void {
   for (const message of templateErrors(tpl, paths)) out.push({ path: `${base}.rewrite.path`, message });
 }
 
-function checkPolicies(route: any, base: string, out: ConfigError[], upstreams?: Record<string, unknown>): void {
+function checkPolicies(route: any, base: string, out: ConfigError[], upstreams?: Record<string, unknown>, doc?: any, baseDir = process.cwd()): void {
   const pol = route?.policies;
   if (!pol || typeof pol !== 'object') return;
   for (const [name, cfg] of Object.entries(pol)) {
@@ -30,11 +31,12 @@ function checkPolicies(route: any, base: string, out: ConfigError[], upstreams?:
         if (!(ref in upstreams)) out.push({ path: formatPath(path, rel), message: `unknown upstream "${ref}"` });
       }
     }
+    if (doc && p.check) for (const [rel, message] of p.check(cfg ?? {}, doc, baseDir)) out.push({ path: formatPath(path, rel), message });
   }
 }
 
 /** Validate a whole document. Empty array = valid. */
-export function validateConfig(raw: unknown): ConfigError[] {
+export function validateConfig(raw: unknown, baseDir = process.cwd()): ConfigError[] {
   const v = compileSchema(GatewayConfig);
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return [{ path: '(root)', message: 'must be a mapping of node, upstreams, consumers, routes' }];
   const out: ConfigError[] = v(raw) ? [] : ajvErrors(v.errors, raw);
@@ -42,11 +44,15 @@ export function validateConfig(raw: unknown): ConfigError[] {
   const ups = doc.upstreams && typeof doc.upstreams === 'object' ? doc.upstreams : {};
   for (const [name, route] of Object.entries<any>(doc.routes ?? {})) {
     const base = formatPath('', ['routes', name]);
-    checkPolicies(route, base, out, ups);
+    checkPolicies(route, base, out, ups, doc, baseDir);
     checkRewrite(route, base, out);
     if (route && typeof route === 'object' && typeof route.upstream === 'string' && !(route.upstream in ups)) {
       out.push({ path: `${base}.upstream`, message: `unknown upstream "${route.upstream}"` });
     }
+  }
+  // A proto set that does not parse is an error at its own path (its file and line in the message).
+  if (v(raw)) for (const [name, set] of Object.entries<any>(doc.protos ?? {})) {
+    try { loadProtoSet(set, baseDir); } catch (err) { out.push({ path: formatPath('', ['protos', name]), message: (err as Error).message }); }
   }
   for (const [name, up] of Object.entries<any>(ups)) {
     if (up && typeof up === 'object' && !up.targets?.length && !up.discovery) {
@@ -61,12 +67,16 @@ export function validateConfig(raw: unknown): ConfigError[] {
 }
 
 /** Validate one item, as the etcd source does per key. `kind` is routes | upstreams | consumers. */
-export function validateItem(kind: 'routes' | 'upstreams' | 'consumers', name: string, raw: unknown): ConfigError[] {
-  const schema = kind === 'routes' ? Route : kind === 'upstreams' ? Upstream : Consumer;
+export function validateItem(kind: 'routes' | 'upstreams' | 'consumers' | 'protos', name: string, raw: unknown): ConfigError[] {
+  const schema = kind === 'routes' ? Route : kind === 'upstreams' ? Upstream : kind === 'protos' ? ProtoSet : Consumer;
   const v = compileSchema(schema);
   const base = formatPath('', [kind, name]);
   const out = v(raw) ? [] : ajvErrors(v.errors, raw, base);
   if (kind === 'routes') { checkPolicies(raw, base, out); checkRewrite(raw, base, out); }
+  // A stored proto set must parse on its own (files mode: no local paths involved).
+  if (kind === 'protos' && !out.length) {
+    try { loadProtoSet(raw as object, process.cwd()); } catch (err) { out.push({ path: base, message: (err as Error).message }); }
+  }
   return out;
 }
 

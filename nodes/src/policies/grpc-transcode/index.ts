@@ -5,8 +5,8 @@
  * matches, converts and calls. The policy answers the request itself (call.ts), so it runs
  * last: phase `upstream`, lowest priority.
  */
-import type { PolicyDefinition, PolicyHandlers, LocalReply } from '../../pipeline/types.ts';
-import type { RequestContext } from '../../pipeline/context.ts';
+import type { PolicyDefinition, PolicyHandlers, LocalReply } from '../../request/policy.ts';
+import type { RequestContext } from '../../request/context.ts';
 import type { GatewayConfig } from '../../schema/model.ts';
 import { parseDuration, parseSize } from '../../schema/duration.ts';
 import { loadProtoSet, servicesOf, type ProtoSpec } from '../../protos/sets.ts';

@@ -1,15 +1,15 @@
 /**
- * Per-request CPU of tracing, alone: `node nodes/src/telemetry/tracing/tracing.bench.ts`.
+ * Per-request CPU of tracing, alone: `node nodes/src/pipeline/tracing.bench.ts`.
  * A sampled request's spans (server + one client span) made, ended, encoded and posted to a
  * local sink (in this process: its CPU is counted too); an unsampled request's decision and
  * traceparent. Prints CPU µs per request.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Metrics } from '../metrics.ts';
-import { startTracing } from './setup.ts';
-import type { RequestContext } from '../../pipeline/context.ts';
-import type { Target } from '../../upstream/target.ts';
+import { Metrics } from '../telemetry/metrics.ts';
+import { startTracing } from './tracing-setup.ts';
+import type { RequestContext } from '../request/context.ts';
+import type { Target } from '../upstream/target.ts';
 
 const sink = http.createServer((req, res) => { req.resume(); req.on('end', () => res.end()); });
 await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r));

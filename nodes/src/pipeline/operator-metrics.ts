@@ -5,9 +5,9 @@
  * un-suffixed twins (gatehouse_nodejs_active_handles, ...) stay.
  */
 import client from 'prom-client';
-import type { Metrics } from './metrics.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
 import type { AccessLogger } from './access-log.ts';
-import type { RequestTracing } from './tracing/request.ts';
+import type { RequestTracing } from '../request/tracing.ts';
 
 const MISNAMED = ['gatehouse_nodejs_active_handles_total', 'gatehouse_nodejs_active_requests_total', 'gatehouse_nodejs_active_resources_total'];
 

@@ -18,15 +18,15 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { Counter, Gauge } from 'prom-client';
-import type { RequestContext } from '../pipeline/context.ts';
-import type { Runtime } from '../pipeline/runtime.ts';
+import type { RequestContext } from '../request/context.ts';
+import type { Runtime } from './runtime.ts';
 import type { UpstreamRuntime } from '../upstream/upstream.ts';
 import { forwardableRequestHeaders } from '../http/headers.ts';
 import { pushForwarded } from '../http/client-ip.ts';
-import { sendReply } from '../pipeline/reply.ts';
-import { finish } from '../pipeline/finish.ts';
+import { sendReply } from './reply.ts';
+import { finish } from './finish.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
-import { upstreamPath } from '../upstream/path.ts';
+import { upstreamPath } from '../request/upstream-path.ts';
 import { performance } from 'node:perf_hooks';
 
 export interface WsSettings { maxConnections: number; idleMs: number }

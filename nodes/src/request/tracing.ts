@@ -18,10 +18,10 @@ import {
   trace, createTraceState, ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags,
   type Context, type Span, type SpanContext, type Tracer,
 } from '@opentelemetry/api';
-import type { RequestContext } from '../../pipeline/context.ts';
-import type { Target } from '../../upstream/target.ts';
-import { PHASE_NAMES } from '../../upstream/breaker/types.ts';
-import { randomHex } from './random.ts';
+import type { RequestContext } from './context.ts';
+import type { Target } from '../upstream/target.ts';
+import { PHASE_NAMES } from '../upstream/breaker/types.ts';
+import { randomHex } from '../telemetry/tracing/random.ts';
 
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 const ZERO_TRACE = '00000000000000000000000000000000';

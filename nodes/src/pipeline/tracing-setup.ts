@@ -5,9 +5,9 @@
  * `node.tracing` nothing is created and the data path only forwards `traceparent`.
  */
 import { hostname } from 'node:os';
-import type { Metrics } from '../metrics.ts';
-import { BatchExporter, GatehouseTracerProvider } from './sdk.ts';
-import { RequestTracing } from './request.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
+import { BatchExporter, GatehouseTracerProvider } from '../telemetry/tracing/sdk.ts';
+import { RequestTracing } from '../request/tracing.ts';
 
 export interface TracingSettings {
   endpoint: string;

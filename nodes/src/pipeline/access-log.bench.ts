@@ -1,10 +1,10 @@
 /**
- * CPU per access-log line, alone: `node nodes/src/telemetry/access-log.bench.ts [file]`.
+ * CPU per access-log line, alone: `node nodes/src/pipeline/access-log.bench.ts [file]`.
  * Writes 200k lines of a typical proxied request to /dev/null (or `file`) and prints CPU µs
  * per line (the request loop's own cost subtracted).
  */
 import { AccessLogger } from './access-log.ts';
-import type { RequestContext } from '../pipeline/context.ts';
+import type { RequestContext } from '../request/context.ts';
 
 const file = process.argv[2] ?? '/dev/null';
 const socket = { bytesWritten: 0 };
