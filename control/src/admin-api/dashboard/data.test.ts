@@ -1,6 +1,6 @@
 import test from 'ava';
 import { parseMetrics, p99 } from './data.ts';
-import { nodeStatus } from '../status.ts';
+import { nodeStatus, Sightings } from '../status.ts';
 import { nodeEntry } from '../../store/config-store.ts';
 import { nodeState, statusLines, type NodeView } from '../../cli/gatewayctl/convergence.ts';
 
@@ -47,4 +47,24 @@ test('status states: stale over refused over behind; a refusal superseded by a n
   t.is(nodeState(n({ skipped: [{ key: 'k', errors: ['bad'] }] }), 10), 'skipping');
   const lines = statusLines({ revision: 12, configRevision: 10, prefix: '/g', time: '', behind: 0, stale: 0, nodes: [n({ skipped: [{ key: '/g/routes/x', errors: ['routes.x.match: bad'] }] })] });
   t.deepEqual(lines.slice(-1), ['n1 skips /g/routes/x: routes.x.match: bad']);
+});
+
+test('with regular looks, a skewed node clock neither hides a dead node nor makes a live one stale', (t) => {
+  const sightings = new Sightings();
+  const entry = (beatAt: number) => nodeEntry('n1', { revision: 1, heartbeatMs: 1000, lastHeartbeat: new Date(beatAt).toISOString() });
+  // Node clock 10 s behind: every beat looks 10 s old, but each changed since the last look 1 s ago.
+  let now = 1_000_000;
+  t.true(nodeStatus(entry(now - 10_000), 1, now, sightings.bounds).stale, 'a single look trusts the clocks');
+  for (let i = 1; i <= 3; i++) {
+    now += 1000;
+    t.like(nodeStatus(entry(now - 10_000 - 200), 1, now, sightings.bounds), { stale: false, lastSeenMs: 1000 });
+  }
+  // Node clock 10 s ahead, then the node dies: its last beat looks fresh, but stays the same value.
+  const ahead = new Sightings();
+  const last = now + 10_000;
+  t.false(nodeStatus(entry(last), 1, now, ahead.bounds).stale);
+  now += 1000;
+  t.like(nodeStatus(entry(last), 1, now, ahead.bounds), { stale: false, lastSeenMs: 1000 });
+  now += 1000;
+  t.like(nodeStatus(entry(last), 1, now, ahead.bounds), { stale: true, lastSeenMs: 2000 });
 });

@@ -8,7 +8,7 @@
  * A node that does not answer within 1 s is shown with its error; the rest still render.
  */
 import type { HandlerContext, Reply } from '../context.ts';
-import { nodeStatus, type NodeStatus } from '../status.ts';
+import { nodeStatus, sightingsOf, type NodeStatus } from '../status.ts';
 
 interface Sample {
   at: number;
@@ -85,7 +85,8 @@ interface RouteRow { route: string; rps: number; errorRatio: number | null; p99m
 export async function dashboard(ctx: HandlerContext): Promise<Reply> {
   const [s, n, hist] = await Promise.all([ctx.store.read(), ctx.store.nodes(), ctx.store.history()]);
   const now = Date.now();
-  const nodes = n.nodes.map((x) => nodeStatus(x, s.configRevision, now));
+  const bounds = sightingsOf(ctx.store);
+  const nodes = n.nodes.map((x) => nodeStatus(x, s.configRevision, now, bounds));
   const routes = new Map<string, { reqs: number; errs: number; seconds: number; buckets: Map<number, number> }>();
   const counters = new Map<string, number>();
   const upstreams: Record<string, { targets: Record<string, { nodes: number; available: number; health: Record<string, number>; breaker: Record<string, number> }> }> = {};
