@@ -109,7 +109,9 @@ export async function dashboard(ctx: HandlerContext): Promise<Reply> {
         row.seconds = Math.max(row.seconds, dt);
         const pb = prev?.buckets.get(route);
         for (const [le, c] of cur.buckets.get(route) ?? []) {
-          const d = pb && c >= (pb.get(le) ?? 0) ? c - (pb.get(le) ?? 0) : 0;
+          // A route absent from the previous sample had no requests then: count from 0.
+          const was = pb?.get(le) ?? 0;
+          const d = prev && c >= was ? c - was : 0;
           row.buckets.set(le, (row.buckets.get(le) ?? 0) + d);
         }
         routes.set(route, row);
@@ -140,7 +142,7 @@ export async function dashboard(ctx: HandlerContext): Promise<Reply> {
     route,
     rps: r.seconds > 0 ? r.reqs / r.seconds : 0,
     errorRatio: r.reqs ? r.errs / r.reqs : null,
-    p99ms: (() => { const v = p99(r.buckets); return v === null || !Number.isFinite(v) ? null : v * 1000; })(),
+    p99ms: (() => { const v = p99(r.buckets); return v === null || !Number.isFinite(v) ? null : Math.round(v * 100_000) / 100; })(),
   })).sort((a, b) => (a.route < b.route ? -1 : 1));
   return {
     status: 200,
