@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startCluster, COMPILE_CACHE_ENV, type TestCluster } from '../helpers/cluster.ts';
+import { spawnTracked, killTracked } from '../helpers/child.ts';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { configKeys, startAdmin, TOKEN, type Admin } from './harness.ts';
@@ -127,8 +128,12 @@ test.serial('a config the nodes refuse makes --wait fail with their errors; roll
   t.like(last, { revision: rbRev, who: 'admin', op: `rollback ${goodRev}` });
 });
 
-test.serial('a SIGKILLed node (lease still alive) shows stale within 2 s; --wait then waits for the live nodes only', async (t) => {
+test.serial('a SIGKILLed node (lease still alive) shows stale within 2 s; status --watch redraws; --wait then waits for the live nodes only', async (t) => {
   const victim = cluster.nodes[2]!;
+  // status --watch, piped: a new timestamped table each time something changes.
+  const watch = spawnTracked(process.execPath, [BIN, 'status', '--watch', '--interval', '200ms', '--admin', admin.url, '--token-file', tokenFile], { ...COMPILE_CACHE_ENV, GATEHOUSE_ADMIN_TOKEN: '' });
+  t.teardown(() => killTracked(watch, 'SIGTERM'));
+  await waitFor(() => new RegExp(`^${victim.id} +\\S+ +\\S+ +\\d+ +serving `, 'm').test(watch.output()), { timeout: 20_000, message: 'watch shows the node serving' });
   const t0 = performance.now();
   await victim.stop('SIGKILL');
   const staleAfter = await waitFor(async () => {
@@ -139,6 +144,8 @@ test.serial('a SIGKILLed node (lease still alive) shows stale within 2 s; --wait
   t.true(staleAfter <= 2000, `stale after ${Math.round(staleAfter)} ms`);
   const st = await gw('status');
   t.regex(st.stdout, new RegExp(`^${victim.id} +\\S+ +\\S+ +\\d+ +stale +\\d+\\.\\ds `, 'm'));
+  await waitFor(() => new RegExp(`^${victim.id} +\\S+ +\\S+ +\\d+ +stale `, 'm').test(watch.output()), { timeout: 5000, message: 'watch redrew with the node stale' });
+  t.true((watch.output().match(/^--- \d{4}-/gm) ?? []).length >= 2, 'one block per change');
   t.regex(st.stdout, /, 1 stale/);
 
   const r = await gw('apply', '-f', file('c.json', base('/v3')), '--wait', '--timeout', '20s');

@@ -81,6 +81,8 @@ test('the dashboard shows nodes, routes, upstreams and history, then a config ch
   try {
     const rps = row(page, 'routes', 'users-api').locator('td').nth(1);
     await waitFor(async () => Number(await rps.textContent()) > 0, { timeout: 15_000, interval: 200, message: 'users-api req/s above 0' });
+    // The same poll's latency: a p99 in ms from the requests since the previous poll.
+    t.regex(await row(page, 'routes', 'users-api').locator('td').nth(3).textContent() ?? '', /^\d+(\.\d+)? ms$/);
   } finally {
     clearInterval(load);
   }

@@ -8,7 +8,7 @@
  * A node that does not answer within 1 s is shown with its error; the rest still render.
  */
 import type { HandlerContext, Reply } from '../context.ts';
-import { nodeStatus, type NodeStatus } from '../status.ts';
+import { nodeStatus, sightingsOf, type NodeStatus } from '../status.ts';
 
 interface Sample {
   at: number;
@@ -85,7 +85,8 @@ interface RouteRow { route: string; rps: number; errorRatio: number | null; p99m
 export async function dashboard(ctx: HandlerContext): Promise<Reply> {
   const [s, n, hist] = await Promise.all([ctx.store.read(), ctx.store.nodes(), ctx.store.history()]);
   const now = Date.now();
-  const nodes = n.nodes.map((x) => nodeStatus(x, s.configRevision, now));
+  const bounds = sightingsOf(ctx.store);
+  const nodes = n.nodes.map((x) => nodeStatus(x, s.configRevision, now, bounds));
   const routes = new Map<string, { reqs: number; errs: number; seconds: number; buckets: Map<number, number> }>();
   const counters = new Map<string, number>();
   const upstreams: Record<string, { targets: Record<string, { nodes: number; available: number; health: Record<string, number>; breaker: Record<string, number> }> }> = {};
@@ -108,7 +109,9 @@ export async function dashboard(ctx: HandlerContext): Promise<Reply> {
         row.seconds = Math.max(row.seconds, dt);
         const pb = prev?.buckets.get(route);
         for (const [le, c] of cur.buckets.get(route) ?? []) {
-          const d = pb && c >= (pb.get(le) ?? 0) ? c - (pb.get(le) ?? 0) : 0;
+          // A route absent from the previous sample had no requests then: count from 0.
+          const was = pb?.get(le) ?? 0;
+          const d = prev && c >= was ? c - was : 0;
           row.buckets.set(le, (row.buckets.get(le) ?? 0) + d);
         }
         routes.set(route, row);
@@ -139,7 +142,7 @@ export async function dashboard(ctx: HandlerContext): Promise<Reply> {
     route,
     rps: r.seconds > 0 ? r.reqs / r.seconds : 0,
     errorRatio: r.reqs ? r.errs / r.reqs : null,
-    p99ms: (() => { const v = p99(r.buckets); return v === null || !Number.isFinite(v) ? null : v * 1000; })(),
+    p99ms: (() => { const v = p99(r.buckets); return v === null || !Number.isFinite(v) ? null : Math.round(v * 100_000) / 100; })(),
   })).sort((a, b) => (a.route < b.route ? -1 : 1));
   return {
     status: 200,
