@@ -116,9 +116,10 @@ export class AccessLogger {
     const route = ctx.route;
     const consumer = ctx.consumer;
     const sock = req.socket as typeof req.socket & { [OUT]?: number };
-    const written = sock.bytesWritten;
-    const out = written - (sock[OUT] ?? 0);
-    sock[OUT] = written;
+    // An HTTP/2 stream has no socket of its own (listeners/h2-compat.ts): no byte count there.
+    const written = sock?.bytesWritten;
+    let out = 0;
+    if (typeof written === 'number') { out = written - (sock[OUT] ?? 0); sock[OUT] = written; }
     const cl = req.headers['content-length'];
     const bytesIn = ctx.body !== undefined ? ctx.body.length : cl !== undefined ? Number(cl) || 0 : 0;
     let line = `{"time":"${this.lastIso}","type":"access","requestId":${str(ctx.id)}`;
