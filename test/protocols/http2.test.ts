@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { startGateway, type TestGateway } from '../helpers/gateway.ts';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
 import { curl, run } from './run.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 let up: TestUpstream;
 let gw: TestGateway;
@@ -107,7 +108,8 @@ test.serial('connection-specific upstream headers are dropped, not fatal, on an 
 test.serial('logs and metrics count HTTP/2 requests on their route', async (t) => {
   const before = gw.accessLog.length;
   await h2c('/open/logged');
-  const line = gw.accessLog.slice(before).find((l) => String(l.path ?? l.url ?? '').includes('/open/logged'));
+  // The access log writes in batches (at least once a second): wait for the line.
+  const line = await waitFor(() => gw.accessLog.slice(before).find((l) => String(l.path ?? l.url ?? '').includes('/open/logged')), { timeout: 5000 }).catch(() => undefined);
   t.truthy(line, JSON.stringify(gw.accessLog.slice(before)));
   t.is(line!.route, 'open');
   const text = await (await fetch(`${gw.statusUrl}/metrics`)).text();

@@ -64,7 +64,8 @@ const ws = (g: TestGateway, path: string): string => `ws://127.0.0.1:${g.port}${
 test.serial('messages echo through a websocket route, text and binary; bytes are counted', async (t) => {
   t.deepEqual(await client(ws(gw, '/ws/room?x=1'), 'echo'), { ok: true, got: ['one', 'two', '00017468726565'] });
   await waitFor(async () => /gatehouse_websocket_bytes_total\{direction="in"\} [1-9]/.test(await (await fetch(`${gw.statusUrl}/metrics`)).text()), { message: 'bytes counted' });
-  const line = gw.accessLog.find((l) => l.path === '/ws/room');
+  // The access log writes in batches (at least once a second): wait for the line.
+  const line = await waitFor(() => gw.accessLog.find((l) => l.path === '/ws/room'), { timeout: 5000 }).catch(() => undefined);
   t.is(line?.status, 101);
   t.is(line?.route, 'chat');
 });
