@@ -5,7 +5,7 @@
  */
 import { GatewayConfig, Route, Upstream, Consumer } from '../schema/model.ts';
 import { ajvErrors, compileSchema, formatPath, type ConfigError } from '../schema/validate.ts';
-import { policies } from '../policies/registry.ts';
+import { policySpecs as policies } from '../policies/specs.ts';
 import { templateErrors } from '../core/template.ts';
 
 /** A route's rewrite.path may use only params every match path defines (core/template.ts). */
@@ -16,7 +16,7 @@ function checkRewrite(route: any, base: string, out: ConfigError[]): void {
   for (const message of templateErrors(tpl, paths)) out.push({ path: `${base}.rewrite.path`, message });
 }
 
-function checkPolicies(route: any, base: string, out: ConfigError[], upstreams?: Record<string, unknown>): void {
+function checkPolicies(route: any, routeName: string, doc: any, base: string, out: ConfigError[], upstreams?: Record<string, unknown>): void {
   const pol = route?.policies;
   if (!pol || typeof pol !== 'object') return;
   for (const [name, cfg] of Object.entries(pol)) {
@@ -30,10 +30,31 @@ function checkPolicies(route: any, base: string, out: ConfigError[], upstreams?:
         if (!(ref in upstreams)) out.push({ path: formatPath(path, rel), message: `unknown upstream "${ref}"` });
       }
     }
+    if (p.check) out.push(...p.check(cfg ?? {}, { routeName, doc, path }));
   }
 }
 
-/** Validate a whole document. Empty array = valid. */
+/**
+ * One key, two consumers: whichever won would be an accident of map order. Digests are
+ * hashed into a Map (one pass), so a thousand consumers cost a thousand lookups.
+ */
+function checkKeys(consumers: unknown, out: ConfigError[]): void {
+  if (!consumers || typeof consumers !== 'object') return;
+  const owner = new Map<string, string>();
+  for (const [name, c] of Object.entries<any>(consumers)) {
+    const keys = c?.keys;
+    if (!Array.isArray(keys)) continue;
+    keys.forEach((k: unknown, i: number) => {
+      if (typeof k !== 'string') return;
+      const digest = k.toLowerCase();
+      const other = owner.get(digest);
+      if (other === undefined) owner.set(digest, name);
+      else if (other !== name) out.push({ path: formatPath('', ['consumers', name, 'keys', i]), message: `the same key is also a key of consumer "${other}"` });
+    });
+  }
+}
+
+/** Validate a whole document: every error, each with its path. Empty array = valid. */
 export function validateConfig(raw: unknown): ConfigError[] {
   const v = compileSchema(GatewayConfig);
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return [{ path: '(root)', message: 'must be a mapping of node, upstreams, consumers, routes' }];
@@ -42,12 +63,13 @@ export function validateConfig(raw: unknown): ConfigError[] {
   const ups = doc.upstreams && typeof doc.upstreams === 'object' ? doc.upstreams : {};
   for (const [name, route] of Object.entries<any>(doc.routes ?? {})) {
     const base = formatPath('', ['routes', name]);
-    checkPolicies(route, base, out, ups);
+    checkPolicies(route, name, doc, base, out, ups);
     checkRewrite(route, base, out);
     if (route && typeof route === 'object' && typeof route.upstream === 'string' && !(route.upstream in ups)) {
       out.push({ path: `${base}.upstream`, message: `unknown upstream "${route.upstream}"` });
     }
   }
+  checkKeys(doc.consumers, out);
   for (const [name, up] of Object.entries<any>(ups)) {
     if (up && typeof up === 'object' && !up.targets?.length && !up.discovery) {
       out.push({ path: formatPath('', ['upstreams', name]), message: 'needs targets or discovery' });
@@ -66,7 +88,8 @@ export function validateItem(kind: 'routes' | 'upstreams' | 'consumers', name: s
   const v = compileSchema(schema);
   const base = formatPath('', [kind, name]);
   const out = v(raw) ? [] : ajvErrors(v.errors, raw, base);
-  if (kind === 'routes') { checkPolicies(raw, base, out); checkRewrite(raw, base, out); }
+  if (kind === 'routes') { checkPolicies(raw, name, { routes: { [name]: raw } }, base, out); checkRewrite(raw, base, out); }
+  if (kind === 'consumers') checkKeys({ [name]: raw }, out);
   return out;
 }
 
