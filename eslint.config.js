@@ -16,4 +16,6 @@ export default tseslint.config(
     },
   },
   { files: ['nodes/src/**/*.ts'], plugins: { layers: layersPlugin }, rules: { 'layers/imports-point-down': 'error' } },
+  // The control plane reaches the node only through its package exports (nodes/package.json).
+  { files: ['control/**/*.ts'], rules: { 'no-restricted-imports': ['error', { patterns: [{ regex: '(^|/)nodes/src(/|$)', message: 'use the @gatehouse/node exports (nodes/package.json), never nodes/src' }] }] } },
 );

@@ -5,7 +5,7 @@
  * revision it was validated against. `ETag` / `If-Match` carry an item's mod revision for
  * read-modify-write clients.
  */
-import { validateItem } from '../../../nodes/src/validation/validate.ts';
+import { validateItem } from '@gatehouse/node/schema';
 import { KINDS, type Kind, type StoredConfig, type StoredItem } from '../store/config-store.ts';
 import { requireWrite, type HandlerContext, type Reply } from './context.ts';
 import { canonical, errorsUnder, itemPath, nameError, referencesTo, storedDoc, validateMerged } from './plan.ts';

@@ -8,9 +8,7 @@
  * that --prune would remove. Everything in etcd is cluster mode, so the merged config is
  * validated as if it had a `node.cluster` section.
  */
-import { GatewayConfig } from '../../../nodes/src/schema/model.ts';
-import { formatPath, type ConfigError } from '../../../nodes/src/schema/validate.ts';
-import { validateConfig } from '../../../nodes/src/validation/validate.ts';
+import { GatewayConfig, formatPath, validateConfig, type ConfigError } from '@gatehouse/node/schema';
 import { KINDS, type Kind, type StoredConfig } from '../store/config-store.ts';
 
 export type { ConfigError };

@@ -5,7 +5,7 @@
  * Node error message stays in the server log).
  */
 // The gateway's problem type base, so one page (docs/errors.md) documents both catalogues.
-import { PROBLEM_TYPE_BASE } from '../../../nodes/src/errors.ts';
+import { PROBLEM_TYPE_BASE } from '@gatehouse/node/errors';
 import type { ServerResponse } from 'node:http';
 
 export const adminErrors = {

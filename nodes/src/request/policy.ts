@@ -5,7 +5,7 @@
  * limiters); the handlers it returns only do per-request work. A handler ends a request
  * by returning a LocalReply; it never writes to the socket itself.
  */
-import type { TSchema } from 'typebox';
+import type { PolicySpec } from '../schema/policy-spec.ts';
 import type { HookResult, ResponseHead } from '../core/reply.ts';
 import type { RequestContext } from './context.ts';
 import type { GatewayConfig } from '../schema/model.ts';
@@ -14,9 +14,7 @@ import type { Logger } from 'pino';
 /** The plain-data reply types live in core/ (the upstream library uses them too). */
 export type { LocalReply, HookResult, ResponseHead, ResponseTap } from '../core/reply.ts';
 
-/** Phases in the order they run. A policy's phase decides its order, not the config map's order. */
-export const PHASES = ['request', 'authenticate', 'authorize', 'validate', 'traffic', 'upstream'] as const;
-export type Phase = (typeof PHASES)[number];
+export { PHASES, type Phase } from '../schema/policy-spec.ts';
 
 export interface PolicyHandlers {
   /** Before the upstream call, in the policy's phase. May be async; a sync handler costs no promise. */
@@ -49,23 +47,8 @@ export interface PolicyDeps {
   metrics: import('../telemetry/metrics.ts').Metrics;
 }
 
-export interface PolicyDefinition<C = any> {
-  name: string;
-  phase: Phase;
-  /** Higher runs first within a phase (Kong's convention). */
-  priority: number;
-  /** JSON Schema of the config (TypeBox). `enforce` is added by the registry for every policy. */
-  schema: TSchema;
-  /**
-   * Upstream names a (schema-valid) config refers to, as [relative path, name] pairs, so
-   * `gatehouse validate`, the admin API and reloads report a dangling reference with its path.
-   */
-  upstreamRefs?(config: C): Array<[path: (string | number)[], name: string]>;
-  /**
-   * Other cross references of a (schema-valid) config against the whole document, as
-   * [relative path, message] (grpc-transcode: its proto set and services). `baseDir` is the
-   * config file's folder, for sets given by path.
-   */
-  check?(config: C, doc: GatewayConfig, baseDir: string): Array<[path: (string | number)[], message: string]>;
+/** A policy: its config side (schema/policy-spec.ts, what validation uses) plus its runtime. */
+export interface PolicyDefinition<C = any> extends PolicySpec<C> {
+  /** Load time only; the config passed validation, `check` included. */
   create(config: C, deps: PolicyDeps): PolicyHandlers;
 }

@@ -38,3 +38,27 @@ test('a path template may use only params the route defines (rewrite.path)', (t)
   ]);
   t.deepEqual(validateConfig(route('/v2/:id/*')).map((e) => e.message), ['"*" is not defined by the route path /v1/:id']);
 });
+
+test('the config side and the runtime list the same policies, in the same order, with the same contract', async (t) => {
+  const { policies } = await import('../policies/registry.ts');
+  const { policySpecs } = await import('../policies/specs.ts');
+  t.deepEqual([...policySpecs.keys()], [...policies.keys()]);
+  for (const [name, spec] of policySpecs) {
+    const def = policies.get(name)!;
+    t.is(def.schema, spec.schema, name);
+    t.is(def.phase, spec.phase, name);
+    t.is(def.priority, spec.priority, name);
+    t.is(def.check, spec.check, name);
+  }
+});
+
+test('each refused example alone gives exactly its one error', (t) => {
+  const key = `sha256:${'cd'.repeat(32)}`;
+  const one = (doc: object) => validateConfig({ ...base, ...doc }).map((e) => `${e.path}: ${e.message}`);
+  t.deepEqual(one({ routes: { r: { match: { paths: ['/r'] }, upstream: 'a', policies: { 'key-auth': { header: null } } } } }),
+    ['routes.r.policies.key-auth.header: is null and no query is set, so no key could ever be presented']);
+  t.deepEqual(one({ routes: { r: { match: { paths: ['/r'] }, upstream: 'a', policies: { 'key-auth': { header: null, query: 'k' } } } } }), []);
+  t.deepEqual(one({ consumers: { a: { keys: [key, key] }, b: { keys: [key] } } }), ['consumers.b.keys[0]: the same key is also a key of consumer "a"']);
+  t.deepEqual(one({ routes: { r: { match: { paths: ['/v1/:id'] }, upstream: 'a', policies: { 'request-transform': { path: '/v2/:nope' } } } } }),
+    ['routes.r.policies.request-transform.path: ":nope" is not defined by the route path /v1/:id']);
+});

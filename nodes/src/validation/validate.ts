@@ -5,7 +5,7 @@
  */
 import { GatewayConfig, Route, Upstream, Consumer, ProtoSet } from '../schema/model.ts';
 import { ajvErrors, compileSchema, formatPath, type ConfigError } from '../schema/validate.ts';
-import { policies } from '../policies/registry.ts';
+import { policySpecs as policies } from '../policies/specs.ts';
 import { templateErrors } from '../core/template.ts';
 import { loadProtoSet } from '../protos/sets.ts';
 
@@ -17,7 +17,7 @@ function checkRewrite(route: any, base: string, out: ConfigError[]): void {
   for (const message of templateErrors(tpl, paths)) out.push({ path: `${base}.rewrite.path`, message });
 }
 
-function checkPolicies(route: any, base: string, out: ConfigError[], upstreams?: Record<string, unknown>, doc?: any, baseDir = process.cwd()): void {
+function checkPolicies(route: any, routeName: string, doc: any, base: string, out: ConfigError[], upstreams?: Record<string, unknown>, baseDir = process.cwd()): void {
   const pol = route?.policies;
   if (!pol || typeof pol !== 'object') return;
   for (const [name, cfg] of Object.entries(pol)) {
@@ -31,11 +31,31 @@ function checkPolicies(route: any, base: string, out: ConfigError[], upstreams?:
         if (!(ref in upstreams)) out.push({ path: formatPath(path, rel), message: `unknown upstream "${ref}"` });
       }
     }
-    if (doc && p.check) for (const [rel, message] of p.check(cfg ?? {}, doc, baseDir)) out.push({ path: formatPath(path, rel), message });
+    if (p.check) out.push(...p.check(cfg ?? {}, { routeName, doc, path, baseDir }));
   }
 }
 
-/** Validate a whole document. Empty array = valid. */
+/**
+ * One key, two consumers: whichever won would be an accident of map order. Digests are
+ * hashed into a Map (one pass), so a thousand consumers cost a thousand lookups.
+ */
+function checkKeys(consumers: unknown, out: ConfigError[]): void {
+  if (!consumers || typeof consumers !== 'object') return;
+  const owner = new Map<string, string>();
+  for (const [name, c] of Object.entries<any>(consumers)) {
+    const keys = c?.keys;
+    if (!Array.isArray(keys)) continue;
+    keys.forEach((k: unknown, i: number) => {
+      if (typeof k !== 'string') return;
+      const digest = k.toLowerCase();
+      const other = owner.get(digest);
+      if (other === undefined) owner.set(digest, name);
+      else if (other !== name) out.push({ path: formatPath('', ['consumers', name, 'keys', i]), message: `the same key is also a key of consumer "${other}"` });
+    });
+  }
+}
+
+/** Validate a whole document: every error, each with its path. Empty array = valid. */
 export function validateConfig(raw: unknown, baseDir = process.cwd()): ConfigError[] {
   const v = compileSchema(GatewayConfig);
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return [{ path: '(root)', message: 'must be a mapping of node, upstreams, consumers, routes' }];
@@ -44,12 +64,13 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): ConfigErr
   const ups = doc.upstreams && typeof doc.upstreams === 'object' ? doc.upstreams : {};
   for (const [name, route] of Object.entries<any>(doc.routes ?? {})) {
     const base = formatPath('', ['routes', name]);
-    checkPolicies(route, base, out, ups, doc, baseDir);
+    checkPolicies(route, name, doc, base, out, ups, baseDir);
     checkRewrite(route, base, out);
     if (route && typeof route === 'object' && typeof route.upstream === 'string' && !(route.upstream in ups)) {
       out.push({ path: `${base}.upstream`, message: `unknown upstream "${route.upstream}"` });
     }
   }
+  checkKeys(doc.consumers, out);
   // A proto set that does not parse is an error at its own path (its file and line in the message).
   if (v(raw)) for (const [name, set] of Object.entries<any>(doc.protos ?? {})) {
     try { loadProtoSet(set, baseDir); } catch (err) { out.push({ path: formatPath('', ['protos', name]), message: (err as Error).message }); }
@@ -72,7 +93,8 @@ export function validateItem(kind: 'routes' | 'upstreams' | 'consumers' | 'proto
   const v = compileSchema(schema);
   const base = formatPath('', [kind, name]);
   const out = v(raw) ? [] : ajvErrors(v.errors, raw, base);
-  if (kind === 'routes') { checkPolicies(raw, base, out); checkRewrite(raw, base, out); }
+  if (kind === 'routes') { checkPolicies(raw, name, { routes: { [name]: raw } }, base, out); checkRewrite(raw, base, out); }
+  if (kind === 'consumers') checkKeys({ [name]: raw }, out);
   // A stored proto set must parse on its own (files mode: no local paths involved).
   if (kind === 'protos' && !out.length) {
     try { loadProtoSet(raw as object, process.cwd()); } catch (err) { out.push({ path: base, message: (err as Error).message }); }

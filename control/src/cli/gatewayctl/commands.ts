@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { readProtoPath } from '../../../../nodes/src/protos/load.ts';
+import { readProtoPath } from '@gatehouse/node/schema';
 import YAML from 'yaml';
 import { bool, str, UsageError, type Parsed } from './args.ts';
 import type { AdminClient, ApiProblem } from './client.ts';

@@ -3,7 +3,7 @@
  * the operator where the cluster stands. Live nodes are the listed nodes that still
  * heartbeat; a stale node (killed, hung, cut off) is named but never waited for.
  */
-import { parseDuration } from '../../../../nodes/src/schema/duration.ts';
+import { parseDuration } from '@gatehouse/node/schema';
 import { UsageError } from './args.ts';
 import type { AdminClient } from './client.ts';
 import { table } from './output.ts';

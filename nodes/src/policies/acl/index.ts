@@ -8,26 +8,13 @@
  * pass is a 403 GW_FORBIDDEN. A missing scope on a JWT consumer adds RFC 6750 §3.1
  * `error="insufficient_scope"` so OAuth clients know to ask for more.
  */
-import Type from 'typebox';
 import type { PolicyDefinition, PolicyHandlers, LocalReply, PolicyDeps } from '../../request/policy.ts';
 import type { ConsumerIdentity, RequestContext } from '../../request/context.ts';
 import { challenge, unauthorized, DEFAULT_REALM } from '../auth-common/challenge.ts';
 import { claimValues } from './claims.ts';
+import { spec, type AclConfig } from './spec.ts';
 
-const Group = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$', 'x-message': 'must be a group name' });
 
-export const schema = Type.Object({
-  enforce: Type.Optional(Type.Boolean()),
-  allow: Type.Optional(Type.Array(Group, { description: 'consumer groups allowed; absent = any consumer' })),
-  deny: Type.Optional(Type.Array(Group, { description: 'consumer groups refused; wins over allow' })),
-  requireClaims: Type.Optional(Type.Record(
-    Type.String({ pattern: '^[A-Za-z0-9_:./-]{1,64}$' }),
-    Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
-    { description: 'claim name (dots walk into objects) -> values that must all be present' },
-  )),
-}, { additionalProperties: false });
-
-interface AclConfig { allow?: string[]; deny?: string[]; requireClaims?: Record<string, string[]> }
 
 const FORBIDDEN: LocalReply = Object.freeze({ code: 'GW_FORBIDDEN', detail: 'This consumer may not use this route' }) as LocalReply;
 
@@ -86,10 +73,7 @@ function bearerRealm(deps: PolicyDeps): string {
 }
 
 export const acl: PolicyDefinition<AclConfig> = {
-  name: 'acl',
-  phase: 'authorize',
-  priority: 950,
-  schema,
+  ...spec,
   create(config, deps) {
     return Object.freeze(new Acl(config, deps));
   },

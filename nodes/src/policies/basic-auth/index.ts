@@ -10,13 +10,14 @@ import type { PolicyDefinition, PolicyHandlers, LocalReply, HookResult } from '.
 import type { ConsumerIdentity, RequestContext } from '../../request/context.ts';
 import type { Logger } from 'pino';
 import { parseDuration } from '../../schema/duration.ts';
-import { schema, type BasicAuthConfig } from './schema.ts';
+import type { BasicAuthConfig } from './schema.ts';
+import { spec } from './spec.ts';
 import { parseBasic } from './parse.ts';
 import { parseScrypt, verifyScrypt, DEFAULT_PARAMS, type ScryptHash } from './scrypt.ts';
 import { VerifiedCache } from './cache.ts';
 import { setIdentity } from '../auth-common/identity.ts';
 import { challenge, unauthorized, DEFAULT_REALM } from '../auth-common/challenge.ts';
-import { anonymousFallback, markRejected, wasRejected, AUTH_PRIORITY } from '../auth-common/anonymous.ts';
+import { anonymousFallback, markRejected, wasRejected } from '../auth-common/anonymous.ts';
 import { consumerIdentity } from '../auth-common/schema.ts';
 
 interface Account { identity: ConsumerIdentity; hashes: readonly ScryptHash[] }
@@ -82,10 +83,7 @@ class BasicAuth implements PolicyHandlers {
 }
 
 export const basicAuth: PolicyDefinition<BasicAuthConfig> = {
-  name: 'basic-auth',
-  phase: 'authenticate',
-  priority: AUTH_PRIORITY['basic-auth'],
-  schema,
+  ...spec,
   create(config, deps) {
     const accounts = new Map<string, Account>();
     for (const [name, c] of Object.entries(deps.config.consumers ?? {})) {

@@ -15,7 +15,8 @@ import type { HookResult, LocalReply, PolicyDefinition, PolicyDeps, PolicyHandle
 import type { RequestContext } from '../../request/context.ts';
 import type { Metrics } from '../../telemetry/metrics.ts';
 import { parseDuration, parseSize } from '../../schema/duration.ts';
-import { schema, type Config } from './schema.ts';
+import type { Config } from './schema.ts';
+import { spec } from './spec.ts';
 import { compileKey, type CompiledKey } from './key.ts';
 import { parseRequestDirectives, type RequestDirectives } from './directives.ts';
 import { decide, FRESH, STALE_OK, STALE_REFRESH, staleOnErrorAllowed } from './freshness.ts';
@@ -197,12 +198,7 @@ class CachePolicy implements PolicyHandlers, Owner {
 }
 
 export const cache: PolicyDefinition<Config> = {
-  name: 'cache',
-  phase: 'upstream',
-  // After traffic-split (100) and request-transform (0): the cache's own upstream call must
-  // send what the forwarder would. Before mirror (-100): a hit is not mirrored.
-  priority: -50,
-  schema,
+  ...spec,
   create(config, deps) {
     // Nothing to count in shadow mode: `enforce: false` is off.
     if (config.enforce === false) return Object.freeze({});

@@ -11,25 +11,12 @@
  *  - `credentials: true` never goes with `*`: the origin is echoed instead (Fetch forbids
  *    the pair), with `Vary: Origin` whenever the answer depends on the origin.
  */
-import Type from 'typebox';
 import type { PolicyDefinition, PolicyHandlers, LocalReply } from '../../request/policy.ts';
-import { Duration } from '../../schema/model.ts';
 import { parseDuration } from '../../schema/duration.ts';
-import { compileOrigins, ORIGIN_PATTERN } from './origins.ts';
+import { compileOrigins } from './origins.ts';
+import { spec, type Config } from './spec.ts';
 
-const HeaderName = Type.String({ pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$", 'x-message': 'must be an HTTP header name' });
 
-export const schema = Type.Object({
-  enforce: Type.Optional(Type.Boolean({ description: 'false = the policy does nothing (browsers enforce CORS; nothing to count)' })),
-  origins: Type.Array(Type.String({ pattern: ORIGIN_PATTERN, 'x-message': 'must be *, null, an origin (https://app.example.com[:port]) or a pattern (https://*.example.com)' }), { minItems: 1, description: 'allowed origins' }),
-  methods: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Z]{1,16}$', 'x-message': 'must be an upper-case HTTP method' }), { minItems: 1, description: 'default GET, HEAD, PUT, PATCH, POST, DELETE' })),
-  headers: Type.Optional(Type.Array(HeaderName, { description: 'request headers allowed; default: those the preflight asks for' })),
-  exposeHeaders: Type.Optional(Type.Array(HeaderName, { description: 'response headers the page may read' })),
-  credentials: Type.Optional(Type.Boolean({ description: 'allow cookies / Authorization (origin echoed, never *)' })),
-  maxAge: Type.Optional(Type.String({ ...Duration, description: 'how long browsers cache a preflight answer (sent in seconds)' })),
-}, { additionalProperties: false });
-
-interface Config { enforce?: boolean; origins: string[]; methods?: string[]; headers?: string[]; exposeHeaders?: string[]; credentials?: boolean; maxAge?: string }
 
 const DEFAULT_METHODS = ['GET', 'HEAD', 'PUT', 'PATCH', 'POST', 'DELETE'];
 const CORS_RESPONSE_HEADERS = ['access-control-allow-origin', 'access-control-allow-credentials', 'access-control-expose-headers'];
@@ -45,10 +32,7 @@ export function addVary(h: Record<string, string | string[]>, token: string): vo
 }
 
 export const cors: PolicyDefinition<Config> = {
-  name: 'cors',
-  phase: 'request',
-  priority: 2000,
-  schema,
+  ...spec,
   create(config) {
     // Shadow mode has nothing to count that a browser would not decide anyway: do nothing.
     if (config.enforce === false) return Object.freeze({});

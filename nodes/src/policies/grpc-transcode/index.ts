@@ -7,11 +7,11 @@
  */
 import type { PolicyDefinition, PolicyHandlers, LocalReply } from '../../request/policy.ts';
 import type { RequestContext } from '../../request/context.ts';
-import type { GatewayConfig } from '../../schema/model.ts';
 import { parseDuration, parseSize } from '../../schema/duration.ts';
-import { loadProtoSet, servicesOf, type ProtoSpec } from '../../protos/sets.ts';
 import { GrpcChannels } from '../../protos/client.ts';
-import { BindingTable, serviceBindings, type Binding } from './bindings.ts';
+import { compileBindings } from './compile.ts';
+import type { BindingTable } from './bindings.ts';
+import { spec } from './spec.ts';
 import { transcode, type Settings } from './call.ts';
 import { schema, type TranscodeConfig } from './schema.ts';
 
@@ -19,37 +19,8 @@ export { schema };
 
 const DEFAULT_MAX_MESSAGE = 4 * 1024 * 1024;
 
-/** The bindings of a config, or the first problem as [relative path, message]. */
-export function compileBindings(config: TranscodeConfig, doc: Pick<GatewayConfig, 'protos'>, baseDir: string): { table: BindingTable; root: import('protobufjs').Root } | [(string | number)[], string, 'set'?] {
-  const spec = (doc.protos as Record<string, ProtoSpec> | undefined)?.[config.proto];
-  if (!spec) return [['proto'], `unknown proto set "${config.proto}" (define it under protos)`];
-  let root;
-  try { root = loadProtoSet(spec, baseDir); } catch (err) {
-    return [['proto'], `proto set "${config.proto}" does not load: ${(err as Error).message}`, 'set'];
-  }
-  const all = servicesOf(root);
-  const names = config.services ?? [...all.keys()].filter((n) => !n.startsWith('google.'));
-  if (!names.length) return [['proto'], `proto set "${config.proto}" has no services`];
-  const bindings: Binding[] = [];
-  for (let i = 0; i < names.length; i++) {
-    const svc = all.get(names[i]!);
-    if (!svc) return [['services', i], `unknown service "${names[i]}" in proto set "${config.proto}" (known: ${[...all.keys()].filter((n) => !n.startsWith('google.')).join(', ') || 'none'})`];
-    try { bindings.push(...serviceBindings(svc)); } catch (err) { return [['services', i], (err as Error).message]; }
-  }
-  return { table: new BindingTable(bindings), root };
-}
-
 export const grpcTranscode: PolicyDefinition<TranscodeConfig> = {
-  name: 'grpc-transcode',
-  phase: 'upstream',
-  priority: -1000,
-  schema,
-  check(config, doc, baseDir) {
-    if ((config as { enforce?: boolean }).enforce === false) return [[['enforce'], 'grpc-transcode answers the request itself: it cannot run in shadow mode']];
-    const r = compileBindings(config, doc, baseDir);
-    // A set that does not load is reported once, at protos.<name>.
-    return Array.isArray(r) ? (r[2] === 'set' ? [] : [[r[0], r[1]]]) : [];
-  },
+  ...spec,
   create(config, deps) {
     const where = `routes.${deps.routeName}.policies.grpc-transcode`;
     if ((config as { enforce?: boolean }).enforce === false) throw new Error(`${where}.enforce: grpc-transcode answers the request itself: it cannot run in shadow mode`);

@@ -10,26 +10,19 @@
  * sees with what gRPC-Web clients need; on a route with authentication, add the `cors`
  * policy, which answers preflights before authentication runs.
  */
-import Type from 'typebox';
 import { PassThrough } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
 import type { PolicyDefinition, PolicyHandlers, LocalReply } from '../../request/policy.ts';
 import type { RequestContext } from '../../request/context.ts';
-import { Duration } from '../../schema/model.ts';
+import { spec, schema, type Config } from './spec.ts';
 import { parseDuration, parseSize } from '../../schema/duration.ts';
 import { traceparent } from '../../http/ids.ts';
 import { readBody } from '../validate/body.ts';
 import { GrpcChannels, identity, parseGrpcTimeout, reservedResponseKey, RESERVED_REQUEST } from '../../protos/client.ts';
 import { parseFrames, decodeText, dataFrame, trailerFrame, encodeGrpcMessage } from './frames.ts';
 
-export const schema = Type.Object({
-  origins: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'origins allowed by the preflight answer and Access-Control-Allow-Origin; default *' })),
-  maxMessageSize: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.String({ pattern: '^[0-9]+(b|kb|mb|gb)?$', 'x-message': 'must be a size like 1048576, 64kb or 1mb' })], { description: 'largest message either way (default 4mb)' })),
-  timeout: Type.Optional(Type.String({ ...Duration, description: "deadline when the client sends no grpc-timeout; default the upstream's timeouts.response" })),
-}, { additionalProperties: false });
-
-interface Config { origins?: string[]; maxMessageSize?: number | string; timeout?: string }
+export { schema };
 
 const EXPOSE = 'grpc-status, grpc-message, grpc-status-details-bin';
 const ALLOW_HEADERS = 'content-type, x-grpc-web, x-user-agent, grpc-timeout, authorization, x-api-key';
@@ -42,13 +35,7 @@ const PATH = /^\/[A-Za-z_][A-Za-z0-9_.]*\/[A-Za-z_][A-Za-z0-9_]*$/;
 interface Settings { max: number; timeout: number | undefined; channels: GrpcChannels; origins: string[] | undefined }
 
 export const grpcWeb: PolicyDefinition<Config> = {
-  name: 'grpc-web',
-  phase: 'upstream',
-  priority: -1000,
-  schema,
-  check(config) {
-    return (config as { enforce?: boolean }).enforce === false ? [[['enforce'], 'grpc-web answers the request itself: it cannot run in shadow mode']] : [];
-  },
+  ...spec,
   create(config) {
     if ((config as { enforce?: boolean }).enforce === false) throw new Error('grpc-web answers the request itself: it cannot run in shadow mode');
     const s: Settings = {

@@ -17,23 +17,12 @@
  * A request is refused when any deny rule matches or an allow list does not contain its
  * address; deny wins (an address in both lists is refused).
  */
-import Type from 'typebox';
 import type { PolicyDefinition, PolicyHandlers, LocalReply } from '../../request/policy.ts';
 import { CidrSet } from '../../http/cidr.ts';
 import { compileGlobs, type Matcher } from './glob.ts';
+import { spec, type Config } from './spec.ts';
 
-const Cidr = Type.String({ minLength: 1, maxLength: 64, description: 'IPv4 or IPv6 address or CIDR' });
-const Pattern = Type.String({ minLength: 1, maxLength: 256, description: 'substring, or a glob with * (case-insensitive; no regex)' });
 
-export const schema = Type.Object({
-  enforce: Type.Optional(Type.Boolean()),
-  allow: Type.Optional(Type.Array(Cidr, { minItems: 1, description: 'only these addresses may pass' })),
-  deny: Type.Optional(Type.Array(Cidr, { description: 'these addresses are refused (wins over allow)' })),
-  denyUserAgents: Type.Optional(Type.Array(Pattern, { description: 'User-Agent patterns to refuse; a missing User-Agent is matched as ""' })),
-  denyReferers: Type.Optional(Type.Array(Pattern, { description: 'Referer patterns to refuse; a missing Referer is matched as ""' })),
-}, { additionalProperties: false });
-
-interface Config { allow?: string[]; deny?: string[]; denyUserAgents?: string[]; denyReferers?: string[] }
 
 const FORBIDDEN: LocalReply = Object.freeze({ code: 'GW_FORBIDDEN' as const, detail: 'Access denied by an IP or client restriction' });
 
@@ -55,11 +44,7 @@ function globs(list: string[] | undefined, where: string): Matcher | undefined {
 }
 
 export const ipRestriction: PolicyDefinition<Config> = {
-  name: 'ip-restriction',
-  phase: 'request',
-  // Early in the first phase: refuse before any other work (Kong runs it at 990, before auth).
-  priority: 1000,
-  schema,
+  ...spec,
   create(config, deps) {
     const where = `routes.${deps.routeName}.policies.ip-restriction`;
     const allow = cidrs(config.allow, `${where}.allow`);

@@ -11,13 +11,14 @@ import type { PolicyDefinition, PolicyHandlers, LocalReply, HookResult } from '.
 import type { ConsumerIdentity, RequestContext } from '../../request/context.ts';
 import type { Logger } from 'pino';
 import { parseDuration } from '../../schema/duration.ts';
-import { schema, type JwtAuthConfig } from './schema.ts';
+import type { JwtAuthConfig } from './schema.ts';
+import { spec } from './spec.ts';
 import { findToken, precheck, withoutCookie, type Decoded } from './token.ts';
 import { importStaticKeys, importSecret, remoteKeySet, candidates, isHmac, type StaticKey } from './keys.ts';
 import { subjectMap, idClaim, identityOf, type Known } from './claims.ts';
 import { setIdentity } from '../auth-common/identity.ts';
 import { challenge, unauthorized, DEFAULT_REALM } from '../auth-common/challenge.ts';
-import { anonymousFallback, markRejected, wasRejected, AUTH_PRIORITY } from '../auth-common/anonymous.ts';
+import { anonymousFallback, markRejected, wasRejected } from '../auth-common/anonymous.ts';
 
 type Verifier = (token: string, d: Decoded) => Promise<JWTPayload>;
 
@@ -167,10 +168,7 @@ async function verifyRemote(token: string, set: JWTVerifyGetKey, options: JWTVer
 }
 
 export const jwtAuth: PolicyDefinition<JwtAuthConfig> = {
-  name: 'jwt-auth',
-  phase: 'authenticate',
-  priority: AUTH_PRIORITY['jwt-auth'],
-  schema,
+  ...spec,
   create(config, deps) {
     let verify: Verifier;
     try { verify = buildVerifier(config, deps.logger); } catch (err) { throw new Error(`routes.${deps.routeName}.policies.jwt-auth: ${(err as Error).message}`, { cause: err }); }

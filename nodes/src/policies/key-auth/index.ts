@@ -15,11 +15,12 @@
 import { hash } from 'node:crypto';
 import type { PolicyDefinition, PolicyHandlers, LocalReply } from '../../request/policy.ts';
 import type { ConsumerIdentity, RequestContext } from '../../request/context.ts';
-import { schema, type KeyAuthConfig } from './schema.ts';
+import type { KeyAuthConfig } from './schema.ts';
+import { spec } from './spec.ts';
 import { removeQueryParam } from './query.ts';
 import { setIdentity } from '../auth-common/identity.ts';
 import { challenge, unauthorized, DEFAULT_REALM } from '../auth-common/challenge.ts';
-import { anonymousFallback, markRejected, wasRejected, AUTH_PRIORITY } from '../auth-common/anonymous.ts';
+import { anonymousFallback, markRejected, wasRejected } from '../auth-common/anonymous.ts';
 import { consumerIdentity } from '../auth-common/schema.ts';
 
 interface KeyEntry { hex: string; identity: ConsumerIdentity }
@@ -87,20 +88,14 @@ class KeyAuth implements PolicyHandlers {
 }
 
 export const keyAuth: PolicyDefinition<KeyAuthConfig> = {
-  name: 'key-auth',
-  phase: 'authenticate',
-  priority: AUTH_PRIORITY['key-auth'],
-  schema,
+  ...spec,
   create(config, deps) {
-    if (config.header === null && config.query === undefined) throw new Error(`routes.${deps.routeName}.policies.key-auth: header is null and no query is set, so no key could ever be presented`);
     const keys = new Map<string, KeyEntry>();
     for (const [name, c] of Object.entries(deps.config.consumers ?? {})) {
       const identity = consumerIdentity(name, c, 'key-auth');
       for (const k of c.keys ?? []) {
         const hex = k.slice('sha256:'.length).toLowerCase();
-        const other = keys.get(hex);
-        // One key, two consumers: whichever won would be an accident of map order.
-        if (other && other.identity.name !== name) throw new Error(`consumers.${name}.keys: the same key is also a key of consumer "${other.identity.name}"`);
+        // One key, two consumers is refused by validation (validation/validate.ts).
         keys.set(hex, { hex, identity });
       }
     }

@@ -10,7 +10,6 @@
  * At most `maxConcurrent` copies are in flight; above that a copy is dropped, so a slow
  * mirror cannot pile up memory or sockets.
  */
-import Type from 'typebox';
 import type { Dispatcher } from 'undici';
 import type { PolicyDefinition, PolicyHandlers } from '../../request/policy.ts';
 import type { RequestContext } from '../../request/context.ts';
@@ -19,15 +18,9 @@ import type { UpstreamRuntime } from '../../upstream/upstream.ts';
 import { forwardableRequestHeaders } from '../../http/headers.ts';
 import { traceparent } from '../../http/ids.ts';
 import { upstreamPath } from '../../request/upstream-path.ts';
+import { spec, type Config } from './spec.ts';
 
-export const schema = Type.Object({
-  enforce: Type.Optional(Type.Boolean({ description: 'false = no copies' })),
-  upstream: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$', 'x-message': 'must be an upstream name', description: 'where the copies go' }),
-  percent: Type.Optional(Type.Number({ minimum: 0, maximum: 100, description: 'share of requests copied (default 100)' })),
-  maxConcurrent: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, description: 'copies in flight at most (default 64)' })),
-}, { additionalProperties: false });
 
-interface Config { enforce?: boolean; upstream: string; percent?: number; maxConcurrent?: number }
 
 interface Tally { inc(): void }
 
@@ -148,11 +141,7 @@ function nameIndex(h: readonly string[], name: string): number {
 }
 
 export const mirror: PolicyDefinition<Config> = {
-  name: 'mirror',
-  phase: 'upstream',
-  upstreamRefs: (c) => [[['upstream'], c.upstream]],
-  priority: -100,
-  schema,
+  ...spec,
   create(config, deps) {
     const up = deps.upstreams.get(config.upstream);
     if (!up) throw new Error(`routes.${deps.routeName}.policies.mirror.upstream: unknown upstream "${config.upstream}"`);

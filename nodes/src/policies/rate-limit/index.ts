@@ -14,7 +14,8 @@ import type { RequestContext } from '../../request/context.ts';
 import { parseDuration } from '../../schema/duration.ts';
 import type { CounterStore, Decision, RateCounter } from '../../cluster/counters/store.ts';
 import { clusterCounterStore, nodeCounterStore } from '../../cluster/counters/services.ts';
-import { schema, type Config } from './schema.ts';
+import type { Config } from './schema.ts';
+import { spec } from './spec.ts';
 import { compileKey } from './key.ts';
 import { policyHeader, rateItemPrefix, seconds, type AdvertisedLimit } from './headers.ts';
 import { rateLimitMetrics } from './metrics.ts';
@@ -54,10 +55,7 @@ function storeFor(c: Config, deps: PolicyDeps): CounterStore {
 function newDecision(): Decision { return { allowed: false, remaining: 0, resetMs: 0, retryAfterMs: 0 }; }
 
 export const rateLimit: PolicyDefinition<Config> = {
-  name: 'rate-limit',
-  phase: 'traffic',
-  priority: 900,
-  schema,
+  ...spec,
   create(config, deps) {
     const where = `routes.${deps.routeName}.policies.rate-limit`;
     const limits = limitsOf(config, where);

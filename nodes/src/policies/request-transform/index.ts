@@ -10,22 +10,13 @@
  * header to the upstream as the gateway's word. `enforce: false` turns it off: a
  * transform has nothing to count.
  */
-import Type from 'typebox';
-import type { PolicyDefinition, PolicyDeps, PolicyHandlers } from '../../request/policy.ts';
+import type { PolicyDefinition, PolicyHandlers } from '../../request/policy.ts';
 import type { RequestContext } from '../../request/context.ts';
-import { isIdentityHeader } from '../../http/headers.ts';
-import { HeaderOps, QueryOps, type HeaderOpsConfig, type QueryOpsConfig } from './schema.ts';
+import { spec, type Config } from './spec.ts';
 import { compileQuery } from './query.ts';
-import { compileTemplate, templateErrors } from '../../core/template.ts';
+import { compileTemplate } from '../../core/template.ts';
 
-export const schema = Type.Object({
-  enforce: Type.Optional(Type.Boolean({ description: 'false = the transform is off' })),
-  headers: Type.Optional(HeaderOps),
-  query: Type.Optional(QueryOps),
-  path: Type.Optional(Type.String({ pattern: '^/[^\\r\\n\\x00?#]*$', 'x-message': 'must start with / (may use :param and * from the route match), no ? or #', description: 'path sent upstream' })),
-}, { additionalProperties: false });
 
-interface Config { enforce?: boolean; headers?: HeaderOpsConfig; query?: QueryOpsConfig; path?: string }
 
 const lower = (m: Record<string, string> | undefined): Array<readonly [string, string]> =>
   Object.entries(m ?? {}).map(([k, v]) => [k.toLowerCase(), v] as const);
@@ -39,30 +30,16 @@ function current(ctx: RequestContext, name: string): string | undefined {
   return typeof v === 'string' ? v : v?.join(', ');
 }
 
-/** Params a path template may use: those every match path of the route defines. */
-function checkTemplate(tpl: string, deps: PolicyDeps, where: string): void {
-  const route = deps.config.routes?.[deps.routeName];
-  if (route?.rewrite?.path || route?.rewrite?.stripPrefix) throw new Error(`${where}.path: the route already rewrites its path (rewrite); use one or the other`);
-  const bad = templateErrors(tpl, route?.match.paths ?? []);
-  if (bad.length) throw new Error(`${where}.path: ${bad[0]}`);
-}
-
 export const requestTransform: PolicyDefinition<Config> = {
-  name: 'request-transform',
-  phase: 'upstream',
-  priority: 0,
-  schema,
-  create(config, deps) {
+  ...spec,
+  create(config) {
     if (config.enforce === false) return Object.freeze({});
-    const where = `routes.${deps.routeName}.policies.request-transform`;
     const h = config.headers ?? {};
     const remove = (h.remove ?? []).map((n) => n.toLowerCase());
     const rename = lower(h.rename).map(([from, to]) => [from, to.toLowerCase()] as const);
-    for (const [, to] of rename) if (isIdentityHeader(to)) throw new Error(`${where}.headers.rename: may not rename into ${to} (identity headers come from the gateway only)`);
     const set = lower(h.set);
     const add = lower(h.add);
     const query = compileQuery(config.query);
-    if (config.path !== undefined) checkTemplate(config.path, deps, where);
     const path = config.path !== undefined ? compileTemplate(config.path) : undefined;
 
     return Object.freeze<PolicyHandlers>({

@@ -4,25 +4,16 @@
  * add (another field line, e.g. a second Set-Cookie), in that order; names compiled to
  * lower case at load time. `enforce: false` turns it off: a transform has nothing to count.
  */
-import Type from 'typebox';
 import type { PolicyDefinition, PolicyHandlers } from '../../request/policy.ts';
-import { HeaderOps, type HeaderOpsConfig } from '../request-transform/schema.ts';
+import { spec, type Config } from './spec.ts';
 
-interface Config { enforce?: boolean; headers?: HeaderOpsConfig }
 
-export const schema = Type.Object({
-  enforce: Type.Optional(Type.Boolean({ description: 'false = the transform is off' })),
-  headers: Type.Optional(HeaderOps),
-}, { additionalProperties: false });
 
 const lower = (m: Record<string, string> | undefined): Array<readonly [string, string]> =>
   Object.entries(m ?? {}).map(([k, v]) => [k.toLowerCase(), v] as const);
 
 export const responseTransform: PolicyDefinition<Config> = {
-  name: 'response-transform',
-  phase: 'request',
-  priority: 0,
-  schema,
+  ...spec,
   create(config) {
     if (config.enforce === false) return Object.freeze({});
     const h = config.headers ?? {};

@@ -5,22 +5,13 @@
  * refused with the config, never discovered by a request. With `sticky`, a missing key
  * (no consumer, no header) falls back to the client IP, as rate-limit does.
  */
-import Type from 'typebox';
 import type { PolicyDefinition, PolicyHandlers } from '../../request/policy.ts';
 import type { RequestContext } from '../../request/context.ts';
 import type { UpstreamRuntime } from '../../upstream/upstream.ts';
 import { HashedWeighted, SmoothWeighted } from './pick.ts';
+import { spec, type Config } from './spec.ts';
 
-export const schema = Type.Object({
-  enforce: Type.Optional(Type.Boolean({ description: 'false = no split: everything goes to the route\'s upstream' })),
-  upstreams: Type.Array(Type.Object({
-    name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$', 'x-message': 'must be an upstream name' }),
-    weight: Type.Integer({ minimum: 0, maximum: 10_000, description: 'share of the traffic, relative to the others' }),
-  }, { additionalProperties: false }), { minItems: 1, maxItems: 16, description: 'upstreams and their weights (list the route\'s own to keep traffic there)' }),
-  sticky: Type.Optional(Type.String({ pattern: "^(consumer|ip|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$", 'x-message': 'must be consumer, ip or header:NAME', description: 'keep one client on one upstream (missing key: the client IP)' })),
-}, { additionalProperties: false });
 
-interface Config { enforce?: boolean; upstreams: Array<{ name: string; weight: number }>; sticky?: string }
 
 function stickyKey(spec: string): (ctx: RequestContext) => string {
   if (spec === 'ip') return (ctx) => ctx.clientIp;
@@ -34,11 +25,7 @@ function stickyKey(spec: string): (ctx: RequestContext) => string {
 }
 
 export const trafficSplit: PolicyDefinition<Config> = {
-  name: 'traffic-split',
-  phase: 'upstream',
-  upstreamRefs: (c) => c.upstreams.map((u, i) => [['upstreams', i, 'name'], u.name]),
-  priority: 100,
-  schema,
+  ...spec,
   create(config, deps) {
     const where = `routes.${deps.routeName}.policies.traffic-split.upstreams`;
     const items = config.upstreams.map((u, i) => {
@@ -46,7 +33,6 @@ export const trafficSplit: PolicyDefinition<Config> = {
       if (!up) throw new Error(`${where}[${i}].name: unknown upstream "${u.name}"`);
       return { value: up, weight: u.weight };
     });
-    if (!items.some((i) => i.weight > 0)) throw new Error(`${where}: at least one weight must be above 0`);
     // Shadow mode: a split either happens or not; there is nothing to count.
     if (config.enforce === false) return Object.freeze({});
     const live = items.filter((i) => i.weight > 0);

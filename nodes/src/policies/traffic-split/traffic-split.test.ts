@@ -37,9 +37,10 @@ test('90/10: exactly 90 and 10 of every 100 requests, interleaved', (t) => {
   }
 });
 
-test('unknown upstream or all weights 0 are refused at load time', (t) => {
+test('unknown upstream (load time) or all weights 0 (validation) are refused', (t) => {
   t.throws(() => make({ upstreams: [{ name: 'v1', weight: 1 }, { name: 'nope', weight: 1 }] }), { message: 'routes.r.policies.traffic-split.upstreams[1].name: unknown upstream "nope"' });
-  t.throws(() => make({ upstreams: [{ name: 'v1', weight: 0 }] }), { message: /at least one weight/ });
+  t.deepEqual(trafficSplit.check!({ upstreams: [{ name: 'v1', weight: 0 }] }, { routeName: 'r', doc: {}, path: 'routes.r.policies.traffic-split' }),
+    [{ path: 'routes.r.policies.traffic-split.upstreams', message: 'at least one weight must be above 0' }]);
 });
 
 test('weight 0 takes nothing; a single live upstream takes all', (t) => {

@@ -16,6 +16,7 @@ import { isJsonMediaType } from './body.ts';
 import { OpenApiCompiler, loadOpenApi, type Operations } from './openapi.ts';
 import type { PathMatcher } from './path-match.ts';
 import { schema, type ValidateConfig } from './schema.ts';
+import { spec } from './spec.ts';
 import type { Ajv2020 } from 'ajv/dist/2020.js';
 
 export { schema };
@@ -26,10 +27,7 @@ const DEFAULT_MAX_DEPTH = 32;
 const DECLARATIVE = new Set(['type', 'properties', 'required', 'title', 'description', '$comment']);
 
 export const validate: PolicyDefinition<ValidateConfig> = {
-  name: 'validate',
-  phase: 'validate',
-  priority: 0,
-  schema,
+  ...spec,
   create(config, deps) {
     const where = `routes.${deps.routeName}.policies.validate`;
     const limits = {

@@ -1,0 +1,45 @@
+/**
+ * A policy's config side: what validation needs of it, with no runtime attached. Each policy
+ * folder has a `spec.ts` exporting one PolicySpec (pure: no timers, sockets or data-plane
+ * libraries at load), and its runtime definition (request/policy.ts) extends it with
+ * `create()`. Validation (validation/validate.ts) runs `check` for every policy of every
+ * route, so `gatehouse validate`, the admin API and a node refuse the same configs with the
+ * same messages, all at once.
+ */
+import type { TSchema } from 'typebox';
+import type { GatewayConfig } from './model.ts';
+
+/** Phases in the order they run. A policy's phase decides its order, not the config map's order. */
+export const PHASES = ['request', 'authenticate', 'authorize', 'validate', 'traffic', 'upstream'] as const;
+export type Phase = (typeof PHASES)[number];
+
+export interface CheckContext {
+  readonly routeName: string;
+  /** The whole document (schema-valid where the policy's check runs). */
+  readonly doc: GatewayConfig;
+  /** The policy's own path as users write it, e.g. `routes.users.policies.key-auth`. */
+  readonly path: string;
+  /** The config file's folder, for files a policy's config names (proto sets given by path). */
+  readonly baseDir?: string;
+}
+
+export interface ConfigProblem { path: string; message: string }
+
+export interface PolicySpec<C = any> {
+  name: string;
+  phase: Phase;
+  /** Higher runs first within a phase (Kong's convention). */
+  priority: number;
+  /** JSON Schema of the config (TypeBox). */
+  schema: TSchema;
+  /**
+   * Upstream names a (schema-valid) config refers to, as [relative path, name] pairs, so
+   * validation reports a dangling reference with its path.
+   */
+  upstreamRefs?(config: C): Array<[path: (string | number)[], name: string]>;
+  /**
+   * The semantic check of a schema-valid config: every problem `create()` would otherwise
+   * meet, with its path. Pure: no I/O, timers or network.
+   */
+  check?(config: C, ctx: CheckContext): ConfigProblem[];
+}
