@@ -93,10 +93,12 @@ test.serial('a config the nodes refuse makes --wait fail with their errors; roll
   const goodRev = Number(/at revision (\d+)/.exec(good.stdout)?.[1]);
   const before = await configKeys(cluster.etcd, cluster.prefix);
 
-  // The admin API accepts two consumers sharing one key; a node refuses it when it compiles key-auth.
+  // Validation is one function, so what the admin API accepts a node accepts too, except what
+  // only the node can see: a file the config names that is missing on the node's disk.
   const bad = {
-    consumers: { alice: { keys: [sha('shared-key-0123456789')] }, bob: { keys: [sha('shared-key-0123456789')] } },
-    routes: { 'users-api': { match: { paths: ['/v2'] }, upstream: 'users', policies: { 'key-auth': {} } } },
+    consumers: { alice: { keys: [sha('alice-key-0123456789')] }, bob: { keys: [sha('bob-key-0123456789')] } },
+    upstreams: { users: { targets: [{ url: `https://127.0.0.1:${upstream.port}` }], tls: { ca: 'no-such-ca.pem' } } },
+    routes: { 'users-api': { match: { paths: ['/v2'] }, upstream: 'users' } },
   };
   const r = await gw('apply', '-f', file('bad.json', bad), '--wait', '--timeout', '20s');
   t.is(r.code, 1, r.stdout + r.stderr);
@@ -104,7 +106,7 @@ test.serial('a config the nodes refuse makes --wait fail with their errors; roll
   t.true(badRev > goodRev);
   t.regex(r.stdout, new RegExp(`^revision ${badRev} refused after \\d+\\.\\ds`, 'm'));
   t.regex(r.stderr, new RegExp(`^node n\\d refused revision ${badRev} and still serves revision ${goodRev}:$`, 'm'));
-  t.regex(r.stderr, /the same key is also a key of consumer/);
+  t.regex(r.stderr, /upstreams\.users\.tls\.ca: cannot read no-such-ca\.pem/);
   // Every node still serves the good revision; status names the refusal.
   for (const n of cluster.nodes) t.is(await n.revision(), goodRev);
   const st = await gw('status');
@@ -114,7 +116,7 @@ test.serial('a config the nodes refuse makes --wait fail with their errors; roll
   // History names both writes; rollback brings back the good revision's objects, and waits.
   const h = await gw('history');
   t.is(h.code, 0, h.stderr);
-  t.regex(h.stdout, new RegExp(`^${badRev} +\\S+ \\S+ +admin +apply +~consumers/alice \\+consumers/bob ~routes/users-api`, 'm'));
+  t.regex(h.stdout, new RegExp(`^${badRev} +\\S+ \\S+ +admin +apply +\\+consumers/bob ~upstreams/users`, 'm'));
   const d = await gw('diff', '--revision', String(goodRev));
   t.is(d.code, 0, d.stderr);
   t.regex(d.stdout, /^- consumers\/bob$/m);
