@@ -70,6 +70,8 @@ test.serial('a sampled request: the client trace continues, server span → clie
   t.is(client.attributes['server.address'], '127.0.0.1');
   t.is(client.attributes['http.response.status_code'], 200);
   t.true(client.startNs >= server.startNs && client.endNs <= server.endNs);
+  const nowNs = BigInt(Date.now()) * 1_000_000n;
+  t.true(server.startNs > nowNs - 60_000_000_000n && server.endNs <= nowNs + 1_000_000_000n, `timestamps in epoch ns (${server.startNs})`);
   // The upstream's traceparent: same trace, its parent is the client span.
   const up = parse(a.received[0]!.headers.traceparent);
   t.is(up.trace, clientTrace);
@@ -190,6 +192,7 @@ for (const mode of ['hang', 'down'] as const) {
     const probe = setInterval(() => { maxQueued = Math.max(maxQueued, exporter.queued); }, 5);
     t.teardown(() => clearInterval(probe));
     const heapBefore = process.memoryUsage().heapUsed;
+    const began = Date.now();
     const statuses = await load(`${g.url}/api/x`, 3000, 32);
     clearInterval(probe);
     t.deepEqual([...statuses.entries()], [[200, 3000]]);
@@ -197,7 +200,8 @@ for (const mode of ['hang', 'down'] as const) {
     // 6000 spans made; what did not fit, or whose export failed, is counted.
     const dropped = await waitFor(async () => (await metric(g, 'gatehouse_tracing_spans_dropped_total{reason="queue_full"}')) + (await metric(g, 'gatehouse_tracing_spans_dropped_total{reason="export_failed"}')), { timeout: 10_000 });
     t.true(dropped > 0);
-    if (mode === 'hang') t.true(hung.requests <= 2, `one export at a time (${hung.requests})`);
+    // One export at a time, each given up after 5 s: a hung collector sees few requests, not one per batch.
+    if (mode === 'hang') t.true(hung.requests <= 2 + Math.ceil((Date.now() - began) / 5000), `one export at a time (${hung.requests})`);
     t.true(process.memoryUsage().heapUsed - heapBefore < 64 * 1024 * 1024);
   });
 }
