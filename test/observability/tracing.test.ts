@@ -93,6 +93,20 @@ test.serial('one trace per request; a new trace without a client traceparent', a
   }
 });
 
+test.serial('an invalid traceparent is not continued: a new trace starts', async (t) => {
+  for (const bad of ['00-00000000000000000000000000000000-00f067aa0ba902b7-01', '00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01', '00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01', '01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra', 'garbage']) {
+    a.received.length = 0;
+    t.is((await http(`${gw.url}/api/bad`, { headers: { traceparent: bad } })).status, 200);
+    const up = parse(a.received[0]!.headers.traceparent);
+    t.false(bad.toLowerCase().includes(up.trace), bad);
+    t.is(up.flags, '01'); // sampled: ratio 1 here
+  }
+  // Flags other than 01 with the sampled bit set (W3C: only bit 0 means sampled) are continued.
+  a.received.length = 0;
+  t.is((await http(`${gw.url}/api/flags`, { headers: { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4737-00f067aa0ba902b7-03' } })).status, 200);
+  t.is(parse(a.received[0]!.headers.traceparent).trace, '4bf92f3577b34da6a3ce929d0e0e4737');
+});
+
 test.serial('retries are separate client spans; each try gets its own traceparent', async (t) => {
   a.mode = { kind: 'status', status: 503 };
   b.mode = { kind: 'status', status: 503 };

@@ -136,8 +136,8 @@ class GatehouseTracer implements Tracer {
       traceId: valid ? parent.traceId : randomHex(16),
       spanId: randomHex(8),
       traceFlags: sampled ? TraceFlags.SAMPLED : TraceFlags.NONE,
-      ...(valid && parent.traceState ? { traceState: parent.traceState } : {}),
     };
+    if (valid && parent.traceState !== undefined) sc.traceState = parent.traceState;
     if (!sampled) return trace.wrapSpanContext(sc);
     const span = new RecordedSpan(this.provider.queue, name, options?.kind ?? SpanKind.INTERNAL, sc, valid ? parent : undefined, epochMs(options?.startTime));
     if (options?.attributes) span.setAttributes(options.attributes);
