@@ -191,6 +191,7 @@ async function metric(g: TestGateway, line: string): Promise<number> {
 
 for (const mode of ['hang', 'down'] as const) {
   test(`a collector that is ${mode === 'hang' ? 'hanging' : 'down'} costs no request and the span queue stays bounded`, async (t) => {
+    t.timeout(120_000); // thousands of requests: slow on a loaded machine
     const hung = await startReceiver();
     hung.mode = 'hang';
     t.teardown(() => hung.close());
@@ -207,11 +208,11 @@ for (const mode of ['hang', 'down'] as const) {
     t.teardown(() => clearInterval(probe));
     const heapBefore = process.memoryUsage().heapUsed;
     const began = Date.now();
-    const statuses = await load(`${g.url}/api/x`, 3000, 32);
+    const statuses = await load(`${g.url}/api/x`, 2500, 32);
     clearInterval(probe);
-    t.deepEqual([...statuses.entries()], [[200, 3000]]);
+    t.deepEqual([...statuses.entries()], [[200, 2500]]);
     t.true(maxQueued <= 4096, `queue peaked at ${maxQueued}`);
-    // 6000 spans made; what did not fit, or whose export failed, is counted.
+    // 5000 spans made (more than the queue holds); what did not fit, or whose export failed, is counted.
     const dropped = await waitFor(async () => (await metric(g, 'gatehouse_tracing_spans_dropped_total{reason="queue_full"}')) + (await metric(g, 'gatehouse_tracing_spans_dropped_total{reason="export_failed"}')), { timeout: 10_000 });
     t.true(dropped > 0);
     // One export at a time, each given up after 5 s: a hung collector sees few requests, not one per batch.
