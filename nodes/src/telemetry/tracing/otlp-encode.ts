@@ -86,38 +86,58 @@ export class OtlpWriter {
 
   private string(field: number, s: string): void {
     this.tag(field, WIRE_LEN);
-    const max = s.length * 3;
-    this.ensure(max + 5);
-    if (max < 128) {
-      const mark = this.pos++;
-      const n = this.buf.write(s, this.pos, 'utf8');
-      this.buf[mark] = n;
-      this.pos += n;
-      return;
+    const n = s.length;
+    if (n < 128) {
+      // Short ASCII (attribute keys, methods, paths, ids): copied in JS, no call into the Buffer binding.
+      this.ensure(n + 1);
+      const b = this.buf;
+      let p = this.pos + 1;
+      let i = 0;
+      for (; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c > 127) break;
+        b[p++] = c;
+      }
+      if (i === n) { b[this.pos] = n; this.pos = p; return; }
     }
-    const n = Buffer.byteLength(s, 'utf8');
-    this.varint(n);
+    const len = Buffer.byteLength(s, 'utf8');
+    this.varint(len);
+    this.ensure(len);
     this.buf.write(s, this.pos, 'utf8');
-    this.pos += n;
+    this.pos += len;
   }
 
   private hexBytes(field: number, hex: string): void {
     const n = hex.length >> 1;
     this.tag(field, WIRE_LEN);
     this.ensure(n + 1);
-    this.buf[this.pos++] = n;
-    this.buf.write(hex, this.pos, 'hex');
-    this.pos += n;
+    const b = this.buf;
+    b[this.pos++] = n;
+    for (let i = 0; i < n; i++) b[this.pos++] = (nibble(hex.charCodeAt(2 * i)) << 4) | nibble(hex.charCodeAt(2 * i + 1));
   }
 
-  /** fixed64 nanoseconds since the epoch from fractional epoch milliseconds. */
+  /** fixed64 nanoseconds since the epoch from fractional epoch milliseconds, exact, without BigInt. */
   private nanos(field: number, ms: number): void {
     this.tag(field, WIRE_I64);
     this.ensure(8);
     const whole = Math.floor(ms);
-    const ns = BigInt(whole) * 1_000_000n + BigInt(Math.round((ms - whole) * 1e6));
-    this.buf.writeBigUInt64LE(ns, this.pos);
-    this.pos += 8;
+    const frac = Math.round((ms - whole) * 1e6); // ns within the ms
+    // whole * 1e6 + frac = (wh * 2^20 + wl) * 1e6 + frac, each product exact in a double.
+    const wh = Math.floor(whole / 1048576);
+    const wl = whole - wh * 1048576;
+    const x = wh * 1e6; // times 2^20
+    let hi = Math.floor(x / 4096);
+    let lo = (x - hi * 4096) * 1048576;
+    const y = wl * 1e6 + frac;
+    const yHi = Math.floor(y / 4294967296);
+    lo += y - yHi * 4294967296;
+    hi += yHi;
+    if (lo >= 4294967296) { lo -= 4294967296; hi++; }
+    const b = this.buf;
+    const p = this.pos;
+    b[p] = lo & 255; b[p + 1] = (lo >>> 8) & 255; b[p + 2] = (lo >>> 16) & 255; b[p + 3] = (lo >>> 24) & 255;
+    b[p + 4] = hi & 255; b[p + 5] = (hi >>> 8) & 255; b[p + 6] = (hi >>> 16) & 255; b[p + 7] = (hi >>> 24) & 255;
+    this.pos = p + 8;
   }
 
   private anyValue(field: number, v: unknown): void {
@@ -150,7 +170,8 @@ export class OtlpWriter {
     }
   }
 
-  private span(s: EncodableSpan): void {
+  /** Append one span as ScopeSpans field 2 (a complete, length-delimited span). */
+  appendSpan(s: EncodableSpan): void {
     const m = this.open(2);
     this.hexBytes(1, s.traceId);
     this.hexBytes(2, s.spanId);
@@ -183,6 +204,16 @@ export class OtlpWriter {
     this.close(m);
   }
 
+  get length(): number { return this.pos; }
+
+  /** A copy of what was written, and the writer emptied for reuse. */
+  take(): Buffer {
+    const out = Buffer.allocUnsafe(this.pos);
+    this.buf.copy(out, 0, 0, this.pos);
+    this.pos = 0;
+    return out;
+  }
+
   /**
    * One ExportTraceServiceRequest: a single ResourceSpans (this node's resource) with one
    * ScopeSpans. The returned buffer is a view of the writer's own memory: valid until the
@@ -199,9 +230,50 @@ export class OtlpWriter {
     this.string(1, scopeName);
     this.string(2, scopeVersion);
     this.close(sc);
-    for (let i = from; i < to; i++) this.span(spans[i]!);
+    for (let i = from; i < to; i++) this.appendSpan(spans[i]!);
     this.close(ss);
     this.close(rs);
     return this.buf.subarray(0, this.pos);
   }
+
+  /**
+   * The parts of an ExportTraceServiceRequest around already-encoded spans (appendSpan
+   * output), for `frame()`: the resource field and the scope field, encoded once.
+   */
+  static envelope(resource: readonly unknown[], scopeName: string, scopeVersion: string): Envelope {
+    const w = new OtlpWriter(1024);
+    const r = w.open(1);
+    w.attributes(1, resource);
+    w.close(r);
+    const resourceField = w.take();
+    const sc = w.open(1);
+    w.string(1, scopeName);
+    w.string(2, scopeVersion);
+    w.close(sc);
+    return { resourceField, scopeField: w.take() };
+  }
+
+  /** A whole ExportTraceServiceRequest from the envelope and a run of encoded spans. */
+  static frame(e: Envelope, spans: Buffer): Buffer {
+    const ssLen = e.scopeField.length + spans.length;
+    const rsLen = e.resourceField.length + 1 + varintSize(ssLen) + ssLen;
+    const head = new OtlpWriter(64);
+    head.tag(1, WIRE_LEN); head.varint(rsLen);
+    const a = head.take();
+    head.tag(2, WIRE_LEN); head.varint(ssLen);
+    const b = head.take();
+    return Buffer.concat([a, e.resourceField, b, e.scopeField, spans]);
+  }
+}
+
+export interface Envelope { readonly resourceField: Buffer; readonly scopeField: Buffer }
+
+function varintSize(v: number): number {
+  let n = 1;
+  while (v > 127) { v = Math.floor(v / 128); n++; }
+  return n;
+}
+
+function nibble(c: number): number {
+  return c <= 57 ? c - 48 : (c | 32) - 87; // 0-9, a-f (A-F)
 }

@@ -17,7 +17,7 @@ import {
   type Attributes, type Context, type Exception, type Link, type Span, type SpanAttributeValue,
   type SpanContext, type SpanOptions, type SpanStatus, type TimeInput, type Tracer, type TracerProvider,
 } from '@opentelemetry/api';
-import { OtlpWriter, type EncodableEvent, type EncodableSpan } from './otlp-encode.ts';
+import { OtlpWriter, type EncodableEvent, type EncodableSpan, type Envelope } from './otlp-encode.ts';
 import { randomHex } from './random.ts';
 
 const ORIGIN = performance.timeOrigin;
@@ -136,8 +136,8 @@ class GatehouseTracer implements Tracer {
       traceId: valid ? parent.traceId : randomHex(16),
       spanId: randomHex(8),
       traceFlags: sampled ? TraceFlags.SAMPLED : TraceFlags.NONE,
-      ...(valid && parent.traceState ? { traceState: parent.traceState } : {}),
     };
+    if (valid && parent.traceState !== undefined) sc.traceState = parent.traceState;
     if (!sampled) return trace.wrapSpanContext(sc);
     const span = new RecordedSpan(this.provider.queue, name, options?.kind ?? SpanKind.INTERNAL, sc, valid ? parent : undefined, epochMs(options?.startTime));
     if (options?.attributes) span.setAttributes(options.attributes);
@@ -170,16 +170,23 @@ export interface ExporterOptions {
   counters?: ExportCounters;
 }
 
-/** Bounded queue + batching OTLP/HTTP exporter. */
+/**
+ * Bounded queue + batching OTLP/HTTP exporter. A span is encoded to protobuf when it ends
+ * (appended to the open batch's bytes) and the span object is let go: nothing the queue
+ * holds is on the JS heap for the garbage collector to copy and promote, and the bound is
+ * on encoded spans. Full batches wait in `ready`; one export runs at a time.
+ */
 export class BatchExporter implements SpanSink {
-  private queue: RecordedSpan[] = [];
+  private open = new OtlpWriter();
+  private openCount = 0;
+  private readonly ready: Array<{ bytes: Buffer; count: number }> = [];
+  private readyCount = 0;
   private readonly maxQueue: number;
   private readonly batchSize: number;
   private readonly timeoutMs: number;
   private readonly url: URL;
   private readonly agent: http.Agent;
-  private readonly resource: readonly unknown[];
-  private readonly writer = new OtlpWriter();
+  private readonly envelope: Envelope;
   private readonly counters: ExportCounters | undefined;
   private readonly timer: NodeJS.Timeout;
   private inFlight = false;
@@ -192,32 +199,44 @@ export class BatchExporter implements SpanSink {
     this.batchSize = o.batchSize ?? 512;
     this.timeoutMs = o.timeoutMs ?? 5000;
     this.counters = o.counters;
-    this.resource = ['service.name', o.serviceName, 'telemetry.sdk.name', 'gatehouse', 'telemetry.sdk.language', 'nodejs', ...(o.resource ?? [])];
+    const resource = ['service.name', o.serviceName, 'telemetry.sdk.name', 'gatehouse', 'telemetry.sdk.language', 'nodejs', ...(o.resource ?? [])];
+    this.envelope = OtlpWriter.envelope(resource, 'gatehouse', '1');
     const mod = this.url.protocol === 'https:' ? https : http;
     this.agent = new mod.Agent({ keepAlive: true, maxSockets: 1 });
     this.timer = setInterval(() => this.flush(), o.intervalMs ?? 1000);
     this.timer.unref();
   }
 
-  get queued(): number { return this.queue.length; }
+  /** Finished spans waiting for export (encoded). */
+  get queued(): number { return this.openCount + this.readyCount; }
 
   push(span: RecordedSpan): void {
-    const q = this.queue;
-    if (q.length >= this.maxQueue || this.stopped) { this.counters?.dropped(1, 'queue_full'); return; }
-    q.push(span);
-    if (q.length >= this.batchSize && !this.inFlight && !this.scheduled) {
+    if (this.openCount + this.readyCount >= this.maxQueue || this.stopped) { this.counters?.dropped(1, 'queue_full'); return; }
+    this.open.appendSpan(span);
+    if (++this.openCount < this.batchSize) return;
+    this.seal();
+    if (!this.inFlight && !this.scheduled) {
       this.scheduled = true;
-      setImmediate(() => { this.scheduled = false; this.flush(); });
+      setImmediate(() => { this.scheduled = false; void this.flush(); });
     }
   }
 
-  /** Send what is queued (one batch at a time). Resolves when this batch is answered or given up. */
+  /** Close the open batch: its bytes move to `ready`. */
+  private seal(): void {
+    if (this.openCount === 0) return;
+    this.ready.push({ bytes: this.open.take(), count: this.openCount });
+    this.readyCount += this.openCount;
+    this.openCount = 0;
+  }
+
+  /** Send the oldest batch (or what is open). Resolves when it is answered or given up. */
   flush(): Promise<void> {
-    if (this.inFlight || this.queue.length === 0) return Promise.resolve();
-    const all = this.queue;
-    const batch = all.length <= this.batchSize ? all : all.slice(0, this.batchSize);
-    this.queue = all.length <= this.batchSize ? [] : all.slice(this.batchSize);
-    const body = Buffer.from(this.writer.encode(this.resource, 'gatehouse', '1', batch));
+    if (this.inFlight) return Promise.resolve();
+    if (this.ready.length === 0) this.seal();
+    const batch = this.ready.shift();
+    if (batch === undefined) return Promise.resolve();
+    this.readyCount -= batch.count;
+    const body = OtlpWriter.frame(this.envelope, batch.bytes);
     this.inFlight = true;
     return new Promise<void>((resolve) => {
       let settled = false;
@@ -225,10 +244,10 @@ export class BatchExporter implements SpanSink {
         if (settled) return;
         settled = true;
         this.inFlight = false;
-        if (ok) this.counters?.exported(batch.length);
-        else this.counters?.dropped(batch.length, 'export_failed');
+        if (ok) this.counters?.exported(batch.count);
+        else this.counters?.dropped(batch.count, 'export_failed');
         resolve();
-        if (this.queue.length >= this.batchSize && !this.stopped) setImmediate(() => this.flush());
+        if (this.ready.length > 0 && !this.stopped) setImmediate(() => { void this.flush(); });
       };
       const req = (this.url.protocol === 'https:' ? https : http).request(this.url, {
         method: 'POST', agent: this.agent, timeout: this.timeoutMs,
@@ -244,10 +263,10 @@ export class BatchExporter implements SpanSink {
     });
   }
 
-  /** Send what is left (bounded by `timeoutMs` per batch), then stop. */
+  /** Send what is left (each batch bounded by `timeoutMs`), then stop. */
   async shutdown(): Promise<void> {
     clearInterval(this.timer);
-    for (let i = 0; i < 8 && this.queue.length > 0; i++) {
+    for (let i = 0; i < 8 && this.queued > 0; i++) {
       await this.flush();
       if (this.inFlight) break;
     }
