@@ -38,7 +38,7 @@ function ctl(...args: string[]): Promise<{ code: number; stdout: string; stderr:
 
 test.before(async () => {
   grpc = await startGrpcServer();
-  cluster = await startCluster({ nodes: 2 });
+  cluster = await startCluster({ nodes: 2, startTimeout: 40_000 }); // node start-up is slow on a busy 2-core box
   const port = await freePort();
   adminUrl = `http://127.0.0.1:${port}`;
   serve = spawnTracked(process.execPath, [BIN, 'serve', '--etcd', cluster.etcd.endpoint, '--prefix', cluster.prefix, '--listen', `127.0.0.1:${port}`, '--token-file', tokenFile], { ...COMPILE_CACHE_ENV, GATEHOUSE_ADMIN_TOKEN: '' });
