@@ -126,7 +126,7 @@ test('the document shape: a node section is ignored with a note, unknown section
   const bad = await a.call('POST', '/v1/apply', { services: {}, routes: [] });
   t.is(bad.status, 400);
   t.deepEqual(bad.json().errors, [
-    { path: '(root)', message: 'unknown field "services" (expected upstreams, consumers, routes)' },
+    { path: '(root)', message: 'unknown field "services" (expected upstreams, consumers, routes, protos)' },
     { path: 'routes', message: 'must be a mapping of name to route' },
   ]);
   t.is((await a.call('POST', '/v1/apply', '[1, 2]')).json().errors[0].path, '(root)');

@@ -38,14 +38,14 @@ function ctl(...args: string[]): Promise<{ code: number; stdout: string; stderr:
 
 test.before(async () => {
   grpc = await startGrpcServer();
-  cluster = await startCluster({ nodes: 2 });
+  cluster = await startCluster({ nodes: 2, startTimeout: 40_000 }); // node start-up is slow on a busy 2-core box
   const port = await freePort();
   adminUrl = `http://127.0.0.1:${port}`;
   serve = spawnTracked(process.execPath, [BIN, 'serve', '--etcd', cluster.etcd.endpoint, '--prefix', cluster.prefix, '--listen', `127.0.0.1:${port}`, '--token-file', tokenFile], { ...COMPILE_CACHE_ENV, GATEHOUSE_ADMIN_TOKEN: '' });
   await waitFor(async () => {
     if (serve.child.exitCode !== null) throw new Error(`serve exited: ${serve.output()}`);
     return (await http(`${adminUrl}/v1/status`, { headers: { authorization: `Bearer ${TOKEN}` } })).status === 200;
-  }, { timeout: 15_000, message: 'gatewayctl serve answering' });
+  }, { timeout: 30_000, message: 'gatewayctl serve answering' });
 });
 
 test.after.always(async () => {
@@ -82,7 +82,7 @@ routes:
   t.is(stored.entry, 'users.proto');
   t.is(stored.files['users.proto'], original);
   for (const n of cluster.nodes) {
-    await waitFor(async () => (await http(`${n.url}/v1/users/1`)).status === 200, { timeout: 15_000, message: `${n.name} serves GET /v1/users/1` });
+    await waitFor(async () => (await http(`${n.url}/v1/users/1`)).status === 200, { timeout: 30_000, message: `${n.name} serves GET /v1/users/1` });
     t.like(JSON.parse((await http(`${n.url}/v1/users/2`)).body), { id: '2', name: 'Grace' });
   }
   const pids = cluster.nodes.map((n) => n.proc?.child.pid);

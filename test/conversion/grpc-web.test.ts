@@ -4,6 +4,7 @@
  */
 import test from 'ava';
 import http from 'node:http';
+import { createHash } from 'node:crypto';
 import { create, createFileRegistry } from '@bufbuild/protobuf';
 import { FileDescriptorProtoSchema } from '@bufbuild/protobuf/wkt';
 import { createClient, ConnectError, Code } from '@connectrpc/connect';
@@ -37,7 +38,19 @@ test.before(async () => {
   srv = await startGrpcServer();
   gw = await startGateway({
     upstreams: { users: { targets: [{ url: srv.url }] } },
-    routes: { web: { match: { paths: ['/users.v1.Users/*'] }, upstream: 'users', policies: { 'grpc-web': {} } } },
+    consumers: { app: { keys: [`sha256:${createHash('sha256').update('web-key').digest('hex')}`] } },
+    routes: {
+      web: { match: { paths: ['/users.v1.Users/*'] }, upstream: 'users', policies: { 'grpc-web': {} } },
+      // Mounted under /secure with key-auth; cors answers preflights before authentication.
+      secure: {
+        match: { paths: ['/secure/*'] }, upstream: 'users', rewrite: { stripPrefix: '/secure' },
+        policies: {
+          cors: { origins: ['https://app.example'], exposeHeaders: ['grpc-status', 'grpc-message'] },
+          'key-auth': { header: 'x-api-key' },
+          'grpc-web': { origins: ['https://app.example'] },
+        },
+      },
+    },
   });
   if (gw.gw.configErrors.length) throw new Error(gw.gw.describeErrors());
 });
@@ -147,4 +160,15 @@ test('broken frames and a wrong content type are refused without reaching the se
   t.is(j.status, 415);
   const txt = await post('/users.v1.Users/GetUser', ['!!!notbase64'], { 'content-type': 'application/grpc-web-text' });
   t.is(txt.headers['grpc-status'], '13');
+});
+
+test('authentication in front of grpc-web: no key is 401 (the client sees UNAUTHENTICATED), a key passes; cors answers the preflight', async (t) => {
+  const pre = await fetch(`${gw.url}/secure/users.v1.Users/GetUser`, { method: 'OPTIONS', headers: { origin: 'https://app.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,x-api-key,x-grpc-web' } });
+  t.is(pre.status, 204);
+  t.is(pre.headers.get('access-control-allow-origin'), 'https://app.example');
+  const transport = (key?: string) => createGrpcWebTransport({ baseUrl: `${gw.url}/secure`, fetch: globalThis.fetch, ...(key ? { interceptors: [(next) => (req) => { req.header.set('x-api-key', key); return next(req); }] } : {}) });
+  const err = await t.throwsAsync((createClient(Users, transport()) as any).getUser({ id: 1n }));
+  t.is(ConnectError.from(err).code, Code.Unauthenticated);
+  const u = await (createClient(Users, transport('web-key')) as any).getUser({ id: 2n });
+  t.is(u.name, 'Grace');
 });

@@ -10,12 +10,20 @@ export async function startBed(policies: Record<string, unknown> = {}, extra: Re
   const deadPort = await freePort(); // nothing listens there
   const gw = await startGateway({
     protos: { bookstore: { path: BOOKSTORE }, users: { path: USERS } },
-    upstreams: { store: { targets: [{ url: grpc.url }], timeouts: { response: '1s' } }, dead: { targets: [{ url: `http://127.0.0.1:${deadPort}` }] } },
+    upstreams: { store: { targets: [{ url: grpc.url }] }, dead: { targets: [{ url: `http://127.0.0.1:${deadPort}` }] } },
     routes: {
       rest: {
         match: { paths: ['/v1/*', '/bookstore.v1.Bookstore/*'] },
         upstream: 'store',
         policies: { 'grpc-transcode': { proto: 'bookstore', services: ['bookstore.v1.Bookstore'], metadata: { request: ['x-tenant'] } }, ...policies },
+      },
+      // The policy's own deadline (1 s) on a route of its own: other routes keep the upstream's
+      // 30 s, so a busy machine cannot turn their calls into 504s.
+      slow: {
+        match: { paths: ['/slow/*'] },
+        upstream: 'store',
+        rewrite: { stripPrefix: '/slow' },
+        policies: { 'grpc-transcode': { proto: 'bookstore', timeout: '1s' } },
       },
       dead: {
         match: { paths: ['/dead/*'] },

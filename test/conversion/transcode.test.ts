@@ -239,7 +239,7 @@ test('an oversize body is 413 before any gRPC call', async (t) => {
 });
 
 test('upstream too slow: 504; the node keeps serving', async (t) => {
-  const r = await curl(`${u}/v1/shelves/7`); // the server answers after 3 s; the upstream's response timeout is 1 s
+  const r = await curl(`${u}/slow/v1/shelves/7`); // the server answers after 3 s; this route's policy timeout is 1 s
   t.is(r.status, 504);
   t.like(json(r), { code: 'GW_UPSTREAM_TIMEOUT' });
   t.is((await curl(`${u}/v1/shelves/8`)).status, 200);

@@ -70,6 +70,8 @@ export interface ClusterOptions {
   /** Extra node settings (e.g. dns). */
   node?: Record<string, unknown>;
   healthInterval?: number;
+  /** How long each node may take to become ready at start (ms, default 15000). */
+  startTimeout?: number;
   /** Keys (relative to the prefix) and values put into etcd before the nodes start. */
   seed?: Record<string, unknown>;
   /** How long each node may take to answer /readyz at the first start (default 15 s). */

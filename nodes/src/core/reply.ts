@@ -20,7 +20,7 @@ export interface LocalReply {
    * A body made over time (a server-streamed gRPC answer as NDJSON, SSE or gRPC-Web frames):
    * the head goes out at once, then the stream is piped; the request finishes when it ends.
    * The policy still never writes to the socket: it writes to this stream, and sees the
-   * client leave as the stream being destroyed (policies/grpc-transcode/README.md).
+   * client leave as the stream being destroyed (docs/decisions/0007-streamed-local-replies.md).
    */
   stream?: import('node:stream').Readable;
 }

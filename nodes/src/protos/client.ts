@@ -8,7 +8,17 @@
  * balancer, breakers and discovery); `http://` and `h2c://` targets are plaintext HTTP/2
  * (prior knowledge), `https://` and `h2://` use TLS.
  */
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
+import { createRequire } from 'node:module';
+
+let loaded: typeof grpc | undefined;
+/**
+ * @grpc/grpc-js, loaded on first use: a node whose config has no gRPC route does not pay
+ * for it at start-up (about half a second of module loading on a busy machine).
+ */
+export function grpcjs(): typeof grpc {
+  return (loaded ??= createRequire(import.meta.url)('@grpc/grpc-js') as typeof grpc);
+}
 
 export const identity = (b: Buffer): Buffer => b;
 
@@ -29,7 +39,8 @@ export class GrpcChannels {
     const u = new URL(url);
     const tls = u.protocol === 'https:' || u.protocol === 'h2:';
     const port = u.port || (tls ? '443' : '80');
-    c = new grpc.Client(`${u.hostname}:${port}`, tls ? grpc.credentials.createSsl() : grpc.credentials.createInsecure(), {
+    const g = grpcjs();
+    c = new g.Client(`${u.hostname}:${port}`, tls ? g.credentials.createSsl() : g.credentials.createInsecure(), {
       'grpc.max_receive_message_length': this.opts.maxMessageSize,
       'grpc.max_send_message_length': this.opts.maxMessageSize,
       // Reconnect soon after an upstream restart instead of grpc's growing default backoff.

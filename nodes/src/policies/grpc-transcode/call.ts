@@ -9,15 +9,15 @@
  */
 import { PassThrough } from 'node:stream';
 import { performance } from 'node:perf_hooks';
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import type protobuf from 'protobufjs';
 import type { LocalReply } from '../../request/policy.ts';
 import type { RequestContext } from '../../request/context.ts';
 import { traceparent } from '../../http/ids.ts';
 import { readBody, parseMediaType, isJsonMediaType, hasBody } from '../validate/body.ts';
 import { messageToJson, fieldToJson, type PrintOptions } from '../../protos/json.ts';
-import { identity, reservedResponseKey, type GrpcChannels } from '../../protos/client.ts';
-import { decodeDetails, grpcProblem, httpStatusOf, CODE_NAMES } from '../../protos/status.ts';
+import { grpcjs, identity, reservedResponseKey, type GrpcChannels } from '../../protos/client.ts';
+import { decodeDetails, grpcProblem, httpStatusOf, CODE_NAMES, Code } from '../../protos/status.ts';
 import type { Binding } from './bindings.ts';
 import { buildMessage, type QueryOptions, type PartIssue } from './request.ts';
 import type { Counter } from 'prom-client';
@@ -113,7 +113,7 @@ export async function transcode(ctx: RequestContext, b: Binding, groups: RegExpE
   const ticket = up.ticket;
   const breaker = ticket >= 0 ? target.breaker : undefined;
   ctx.target = target.origin;
-  const md = new grpc.Metadata();
+  const md = new (grpcjs().Metadata)();
   const h = ctx.req.headers;
   for (const name of s.requestHeaders) {
     const v = h[name];
@@ -214,13 +214,13 @@ class Call {
     // grpc-js makes these statuses itself when no response came: its text would name the
     // target, so the client gets the gateway's own catalogue error instead.
     // A deadline is the gateway's (timeout) or the upstream's: too slow either way.
-    if (code === grpc.status.DEADLINE_EXCEEDED) { this.transportFailure = true; return { code: 'GW_UPSTREAM_TIMEOUT' }; }
-    if (this.headers === undefined && (code === grpc.status.UNAVAILABLE || code === grpc.status.CANCELLED || code === grpc.status.INTERNAL)
+    if (code === Code.DEADLINE_EXCEEDED) { this.transportFailure = true; return { code: 'GW_UPSTREAM_TIMEOUT' }; }
+    if (this.headers === undefined && (code === Code.UNAVAILABLE || code === Code.CANCELLED || code === Code.INTERNAL)
       && Object.keys(trailers?.getMap() ?? {}).length === 0) {
       this.transportFailure = true;
       return { code: 'GW_UPSTREAM_UNAVAILABLE' };
     }
-    if (code === grpc.status.RESOURCE_EXHAUSTED && /max|larger|size/i.test(message) && this.headers !== undefined) {
+    if (code === Code.RESOURCE_EXHAUSTED && /max|larger|size/i.test(message) && this.headers !== undefined) {
       return { code: 'GW_UPSTREAM_BAD_RESPONSE', detail: 'The gRPC response is larger than the configured maxMessageSize' };
     }
     const bin = trailers?.get('grpc-status-details-bin')[0];
@@ -276,7 +276,7 @@ class Call {
     call.on('error', (err: grpc.ServiceError) => {
       if (!out) { resolve(this.failure(err.code, err.details, err.metadata)); return; }
       this.code = err.code;
-      if (err.code === grpc.status.CANCELLED && out.destroyed) return;
+      if (err.code === Code.CANCELLED && out.destroyed) return;
       // Mid-stream failure: the status is already 200, so the error is the stream's last item.
       const bin = err.metadata?.get('grpc-status-details-bin')[0];
       const problem = grpcProblem(err.code, this.headers === undefined ? '' : err.details, decodeDetails(Buffer.isBuffer(bin) ? bin : undefined, s.root, s.print), ctx.id);

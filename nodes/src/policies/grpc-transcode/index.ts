@@ -44,7 +44,8 @@ export const grpcTranscode: PolicyDefinition<TranscodeConfig> = {
     return Object.freeze<PolicyHandlers>({
       request(ctx: RequestContext) {
         const path = routedPath(ctx);
-        const hit = table.match(ctx.method, path);
+        // HEAD is GET without the body (RFC 9110 §9.3.2); the reply path drops the body.
+        const hit = table.match(ctx.method === 'HEAD' ? 'GET' : ctx.method, path);
         if (hit) return transcode(ctx, hit.b, hit.m, s);
         return noBinding(table, path);
       },

@@ -12,14 +12,15 @@
  */
 import { PassThrough } from 'node:stream';
 import { performance } from 'node:perf_hooks';
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import type { PolicyDefinition, PolicyHandlers, LocalReply } from '../../request/policy.ts';
 import type { RequestContext } from '../../request/context.ts';
 import { spec, schema, type Config } from './spec.ts';
 import { parseDuration, parseSize } from '../../schema/duration.ts';
 import { traceparent } from '../../http/ids.ts';
 import { readBody } from '../validate/body.ts';
-import { GrpcChannels, identity, parseGrpcTimeout, reservedResponseKey, RESERVED_REQUEST } from '../../protos/client.ts';
+import { GrpcChannels, grpcjs, identity, parseGrpcTimeout, reservedResponseKey, RESERVED_REQUEST } from '../../protos/client.ts';
+import { Code } from '../../protos/status.ts';
 import { parseFrames, decodeText, dataFrame, trailerFrame, encodeGrpcMessage } from './frames.ts';
 
 export { schema };
@@ -101,38 +102,38 @@ async function call(ctx: RequestContext, s: Settings): Promise<LocalReply> {
   if (ctx.method !== 'POST' || !(text || ct.startsWith('application/grpc-web'))) {
     return { code: 'GW_UNSUPPORTED_MEDIA_TYPE', detail: 'gRPC-Web needs POST with content-type application/grpc-web or application/grpc-web-text' };
   }
-  if (ct.includes('+json')) return status(ctx, grpc.status.UNIMPLEMENTED, 'only the +proto message format is supported');
+  if (ct.includes('+json')) return status(ctx, Code.UNIMPLEMENTED, 'only the +proto message format is supported');
   let path = ctx.path;
   const strip = ctx.route?.stripPrefix;
   if (strip && path.startsWith(strip + '/')) path = path.slice(strip.length);
-  if (!PATH.test(path)) return status(ctx, grpc.status.UNIMPLEMENTED, 'not a gRPC method path');
+  if (!PATH.test(path)) return status(ctx, Code.UNIMPLEMENTED, 'not a gRPC method path');
   // base64 is 4/3 of the bytes: allow for it on the wire.
   const limit = text ? Math.ceil((s.max + 5) * 4 / 3) + 4 : s.max + 5;
   let body = ctx.body;
   if (body === undefined) {
     const r = await readBody(ctx.req, limit, false);
-    if (r === 'too-large') return status(ctx, grpc.status.RESOURCE_EXHAUSTED, 'request message larger than the gateway allows');
+    if (r === 'too-large') return status(ctx, Code.RESOURCE_EXHAUSTED, 'request message larger than the gateway allows');
     if (r === 'aborted') return { code: 'GW_BAD_REQUEST', detail: 'The request body was cut short' };
     body = r;
   }
   if (text) {
     const d = decodeText(body.toString('latin1'));
-    if (!d) return status(ctx, grpc.status.INTERNAL, 'grpc-web-text body is not base64');
+    if (!d) return status(ctx, Code.INTERNAL, 'grpc-web-text body is not base64');
     body = d;
   }
   const frames = parseFrames(body, s.max);
-  if (frames === 'too-large') return status(ctx, grpc.status.RESOURCE_EXHAUSTED, 'request message larger than the gateway allows');
-  if (!frames) return status(ctx, grpc.status.INTERNAL, 'malformed gRPC-Web frames');
-  if (frames.some((f) => f.flags !== 0)) return status(ctx, grpc.status.UNIMPLEMENTED, 'compressed or trailer frames in a request are not supported');
+  if (frames === 'too-large') return status(ctx, Code.RESOURCE_EXHAUSTED, 'request message larger than the gateway allows');
+  if (!frames) return status(ctx, Code.INTERNAL, 'malformed gRPC-Web frames');
+  if (frames.some((f) => f.flags !== 0)) return status(ctx, Code.UNIMPLEMENTED, 'compressed or trailer frames in a request are not supported');
 
   const up = ctx.upstream ?? ctx.route?.upstream;
-  if (!up) return status(ctx, grpc.status.UNIMPLEMENTED, 'route has no upstream');
+  if (!up) return status(ctx, Code.UNIMPLEMENTED, 'route has no upstream');
   const target = up.pick(ctx);
-  if (!target) return status(ctx, grpc.status.UNAVAILABLE, 'no upstream target available');
+  if (!target) return status(ctx, Code.UNAVAILABLE, 'no upstream target available');
   const ticket = up.ticket;
   const breaker = ticket >= 0 ? target.breaker : undefined;
   ctx.target = target.origin;
-  const md = new grpc.Metadata();
+  const md = new (grpcjs().Metadata)();
   const h = ctx.req.headers;
   for (const k in h) {
     if (NOT_METADATA.has(k) || k.startsWith(':') || k.startsWith('grpc-') || !/^[a-z0-9_.-]+$/.test(k)) continue;
@@ -191,9 +192,9 @@ class WebCall {
         if (!this.out) {
           // Trailers-only: nothing was sent; a status the gateway's client made up (no
           // response at all) must not show the target's address.
-          if (st.code !== grpc.status.OK && this.headers === undefined && Object.keys(st.metadata.getMap()).length === 0) {
-            this.transportFailure = st.code === grpc.status.UNAVAILABLE || st.code === grpc.status.DEADLINE_EXCEEDED;
-            const msg = st.code === grpc.status.DEADLINE_EXCEEDED ? 'upstream timed out' : st.code === grpc.status.UNAVAILABLE ? 'upstream unavailable' : st.details;
+          if (st.code !== Code.OK && this.headers === undefined && Object.keys(st.metadata.getMap()).length === 0) {
+            this.transportFailure = st.code === Code.UNAVAILABLE || st.code === Code.DEADLINE_EXCEEDED;
+            const msg = st.code === Code.DEADLINE_EXCEEDED ? 'upstream timed out' : st.code === Code.UNAVAILABLE ? 'upstream unavailable' : st.details;
             resolve(status(this.ctx, st.code, msg));
             return;
           }
