@@ -74,8 +74,6 @@ export interface ClusterOptions {
   startTimeout?: number;
   /** Keys (relative to the prefix) and values put into etcd before the nodes start. */
   seed?: Record<string, unknown>;
-  /** How long each node may take to answer /readyz at the first start (default 15 s). */
-  startTimeout?: number;
 }
 
 export interface TestCluster {
