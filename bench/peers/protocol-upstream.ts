@@ -2,13 +2,17 @@
  * Launcher for the protocol bench rows (bench/protocols.ts): starts the row's own upstream
  * (a @grpc/grpc-js unary echo, or the python3-websockets echo) and, for the gatehouse rows,
  * the real gatehouse CLI in front of it on PORT. Children share this process group, so the
- * harness stops them together.
+ * harness stops them together. The upstream runs with the affinity of the whole machine (not
+ * the proxy's pinned core) in the direct and the gatehouse row alike, so in both rows it does
+ * not compete with what is measured for that core.
  *
  *   protocol-upstream.ts grpc-direct|gatehouse-grpc|ws-direct|gatehouse-ws PORT STATUSPORT DIR
+ *   protocol-upstream.ts grpc-echo PORT     (the echo alone; started by the modes above)
  */
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { stringify } from 'yaml';
@@ -29,8 +33,18 @@ async function grpcEcho(p: number): Promise<void> {
   await new Promise<void>((resolve, reject) => server.bindAsync(`127.0.0.1:${p}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
 }
 
+/** Run a command on every core (taskset undoes the proxy core pin inherited from the harness). */
+function unpinned(cmd: string, args: string[]): void {
+  const all = `0-${os.cpus().length - 1}`;
+  spawn('taskset', ['-c', all, cmd, ...args], { stdio: 'inherit' }).once('error', () => { spawn(cmd, args, { stdio: 'inherit' }); });
+}
+
 function wsEcho(p: number): void {
-  spawn('/usr/bin/python3', [join(ROOT, 'test', 'protocols', 'ws.py'), 'server', String(p)], { stdio: 'inherit' });
+  unpinned('/usr/bin/python3', [join(ROOT, 'test', 'protocols', 'ws.py'), 'server', String(p)]);
+}
+
+function grpcChild(p: number): void {
+  unpinned(process.execPath, [import.meta.filename, 'grpc-echo', String(p)]);
 }
 
 function gatehouse(upstream: string, websocket: boolean): void {
@@ -45,8 +59,9 @@ function gatehouse(upstream: string, websocket: boolean): void {
 }
 
 switch (mode) {
-  case 'grpc-direct': await grpcEcho(port); break;
-  case 'gatehouse-grpc': { const p = await freePort(); await grpcEcho(p); gatehouse(`h2c://127.0.0.1:${p}`, false); break; }
+  case 'grpc-echo': await grpcEcho(port); break;
+  case 'grpc-direct': grpcChild(port); break;
+  case 'gatehouse-grpc': { const p = await freePort(); grpcChild(p); gatehouse(`h2c://127.0.0.1:${p}`, false); break; }
   case 'ws-direct': wsEcho(port); break;
   case 'gatehouse-ws': { const p = await freePort(); wsEcho(p); gatehouse(`http://127.0.0.1:${p}`, true); break; }
   default: console.error(`unknown mode ${mode}`); process.exit(2);
