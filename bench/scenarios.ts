@@ -11,6 +11,7 @@ import { bareConfig, baseConfig, manyRoutesConfig, type GatehousePorts, type Gat
 import type { BenchRequest, LoadSpec } from './lib/load.ts';
 import { nginxProxyArgs } from './lib/nginx.ts';
 import { hasCommand } from './lib/proc.ts';
+import { PROTOCOL_SCENARIOS } from './protocols.ts';
 
 const BENCH = import.meta.dirname;
 const ROOT = join(BENCH, '..');
@@ -183,6 +184,7 @@ export const SCENARIOS: Scenario[] = [
     unavailable: () => (hasCommand('nginx') ? null : 'nginx is not installed'),
     launch: (ctx) => ({ command: 'nginx', args: nginxProxyArgs(ctx.dir, ctx.port, ctx.upstreamPort) }),
   },
+  ...PROTOCOL_SCENARIOS,
 ];
 
 export const FLOOR = 'undici-floor';

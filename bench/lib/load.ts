@@ -19,6 +19,8 @@ export interface LoadSpec {
   headers?: Record<string, string>;
   /** Rotate over these requests instead of one fixed request. */
   requests?: BenchRequest[];
+  /** Drive the load with another client (h2load, a gRPC or WebSocket client): bench/protocols.ts. */
+  custom?: (run: LoadRun) => Promise<LoadResult>;
 }
 
 export interface LoadRun {
@@ -61,6 +63,7 @@ end
 }
 
 export async function runLoad(spec: LoadSpec, run: LoadRun): Promise<LoadResult> {
+  if (spec.custom) return spec.custom(run);
   if (run.driver === 'autocannon') return runAutocannon(spec, run);
   let script: string | undefined;
   if (spec.requests?.length) {

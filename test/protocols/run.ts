@@ -5,7 +5,7 @@ export interface Ran { code: number; stdout: string; stderr: string }
 
 export function run(cmd: string, args: string[], opts: { input?: string; timeout?: number; env?: NodeJS.ProcessEnv } = {}): Promise<Ran> {
   return new Promise((resolve) => {
-    const child = execFile(cmd, args, { timeout: opts.timeout ?? 20_000, maxBuffer: 16 << 20, encoding: 'utf8', ...(opts.env ? { env: opts.env } : {}) }, (err, stdout, stderr) => {
+    const child = execFile(cmd, args, { timeout: opts.timeout ?? 40_000, maxBuffer: 16 << 20, encoding: 'utf8', ...(opts.env ? { env: opts.env } : {}) }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
       resolve({ code, stdout, stderr });
     });

@@ -90,7 +90,7 @@ test('stream cap: at most `connections` streams at once on the session', async (
   try {
     up.hold = true;
     const calls = Promise.all(Array.from({ length: 8 }, (_, i) => curl([`${gw.url}/a/${i}`])));
-    await waitFor(() => up.held.length === 3, { message: '3 streams held' });
+    await waitFor(() => up.held.length === 3, { timeout: 20_000, message: '3 streams held' });
     await new Promise((r) => setTimeout(r, 200));
     t.is(up.held.length, 3, 'no fourth stream while three are open');
     up.hold = false;

@@ -63,7 +63,7 @@ const ws = (g: TestGateway, path: string): string => `ws://127.0.0.1:${g.port}${
 
 test.serial('messages echo through a websocket route, text and binary; bytes are counted', async (t) => {
   t.deepEqual(await client(ws(gw, '/ws/room?x=1'), 'echo'), { ok: true, got: ['one', 'two', '00017468726565'] });
-  await waitFor(async () => /gatehouse_websocket_bytes_total\{direction="in"\} [1-9]/.test(await (await fetch(`${gw.statusUrl}/metrics`)).text()), { message: 'bytes counted' });
+  await waitFor(async () => /gatehouse_websocket_bytes_total\{direction="in"\} [1-9]/.test(await (await fetch(`${gw.statusUrl}/metrics`)).text()), { timeout: 15_000, message: 'bytes counted' });
   // The access log writes in batches (at least once a second): wait for the line.
   const line = await waitFor(() => gw.accessLog.find((l) => l.path === '/ws/room'), { timeout: 5000 }).catch(() => undefined);
   t.is(line?.status, 101);
@@ -80,14 +80,14 @@ test.serial('a route without websocket: true refuses the upgrade', async (t) => 
 });
 
 test.serial('per-node cap, idle timeout and close 1001 on shutdown', async (t) => {
-  const g = await startGateway(config({ websocket: { maxConnections: 2, idleTimeout: '4s' } }));
+  const g = await startGateway(config({ websocket: { maxConnections: 2, idleTimeout: '8s' } }));
   const held: Array<ReturnType<typeof holder>> = [];
   try {
     held.push(holder(ws(g, '/ws/a')), holder(ws(g, '/ws/b')));
     await waitFor(() => held.every((h) => h.lines.length > 0), { timeout: 15_000, message: 'two tunnels open' });
     t.deepEqual(await client(ws(g, '/ws/c'), 'echo'), { ok: false, status: 503 });
-    // Idle: both close on their own after 4 s without traffic.
-    await waitFor(() => held.every((h) => h.lines.length > 1), { timeout: 15_000, message: 'idle tunnels closed' });
+    // Idle: both close on their own after 8 s without traffic.
+    await waitFor(() => held.every((h) => h.lines.length > 1), { timeout: 25_000, message: 'idle tunnels closed' });
     // Room again: a new one opens, and gets 1001 when the node shuts down.
     const last = holder(ws(g, '/ws/d'));
     held.push(last);

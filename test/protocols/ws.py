@@ -1,6 +1,6 @@
 """WebSocket peers for the tunnel tests (Debian's python3-websockets, the 10.x API).
 
-  ws.py server            echo server on a free port; prints the port, then serves
+  ws.py server [PORT]     echo server (on a free port by default); prints the port, then serves
   ws.py client URL CMD    CMD: echo (3 messages), hold (open, wait for the server's close),
                           bench N (N echoes, prints seconds); headers as extra args k=v
 """
@@ -19,7 +19,8 @@ async def serve():
                 await ws.send(m)
         except websockets.ConnectionClosed:
             pass
-    async with websockets.serve(echo, '127.0.0.1', 0) as server:
+    port = int(sys.argv[2]) if len(sys.argv) > 2 else 0
+    async with websockets.serve(echo, '127.0.0.1', port) as server:
         port = server.sockets[0].getsockname()[1]
         print(port, flush=True)
         await asyncio.Future()

@@ -46,6 +46,8 @@ export class Listeners {
     const n = this.node;
     this.ws = new WebSocketFront({ maxConnections: n.websocket?.maxConnections ?? WS_DEFAULTS.maxConnections, idleMs: parseDuration(n.websocket?.idleTimeout ?? WS_DEFAULTS.idleTimeout) }, this.metrics);
     this.ws.attach(proxy, handler);
+    // 100-continue is sent by the pipeline after the request-phase policies (pipeline/expect.ts).
+    proxy.on('checkContinue', handler);
     const cleartext = n.http2?.cleartext === true;
     if (!cleartext && !n.tls) return;
     const h2 = n.http2 ?? {};

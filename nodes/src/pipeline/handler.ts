@@ -16,6 +16,7 @@ import type { HookResult } from '../request/policy.ts';
 import type { CompiledRoute } from '../request/route.ts';
 import { clientCertOf, H_CERT_SUBJECT, H_CERT_FINGERPRINT } from '../http/client-cert.ts';
 import { tunnel } from './websocket.ts';
+import { continueIfAsked } from './expect.ts';
 
 export function createHandler(rt: Runtime): (req: IncomingMessage, res: ServerResponse) => void {
   return function handle(req, res) {
@@ -92,6 +93,8 @@ function runFrom(rt: Runtime, ctx: RequestContext, route: CompiledRoute, start: 
   if (!up) return sendReply(rt, ctx, { code: 'GW_ROUTE_NOT_FOUND', detail: 'Route has no upstream' });
   // A WebSocket upgrade whose request-phase policies all passed (pipeline/websocket.ts).
   if ((ctx.req as { upgrade?: boolean }).upgrade === true) return tunnel(rt, ctx, up);
+  // Expect: 100-continue: the body is asked for only now that the policies let it through.
+  if (ctx.req.headers.expect !== undefined) continueIfAsked(ctx);
   forward(rt, ctx, up);
 }
 

@@ -11,7 +11,7 @@
  *
  * Per node: a cap on open tunnels (503 past it), an idle timeout on both sockets, bytes
  * in/out counted when a tunnel closes, and on drain (SIGTERM) a close frame 1001 (going
- * away) to both ends. http-proxy-3 is not used: docs/decisions/0006-websocket-tunnel.md.
+ * away) to both ends. http-proxy-3 is not used: docs/decisions/0008-websocket-tunnel.md.
  */
 import http from 'node:http';
 import net from 'node:net';

@@ -150,6 +150,13 @@ export class H2Pool {
         ...(this.opts.ca === undefined ? {} : { ca: [...tls.rootCertificates, this.opts.ca.toString()] }),
       } : {}),
     } as http2.SecureClientSessionOptions;
+    // Our own socket, so Nagle can be off: small frames (a gRPC call is a few dozen bytes) must not wait.
+    const host = this.host;
+    const port = this.port;
+    const tlsOpts = opts as tls.ConnectionOptions;
+    opts.createConnection = this.tls
+      ? () => { const t = tls.connect({ ...tlsOpts, host, port }); t.setNoDelay(true); return t; }
+      : () => { const c = net.connect({ host, port }); c.setNoDelay(true); return c; };
     const s = http2.connect(this.authority, opts);
     this.session = s;
     this.connected = false;
