@@ -72,6 +72,8 @@ export interface ClusterOptions {
   healthInterval?: number;
   /** Keys (relative to the prefix) and values put into etcd before the nodes start. */
   seed?: Record<string, unknown>;
+  /** How long each node may take to become ready (default 15 s). */
+  startTimeout?: number;
 }
 
 export interface TestCluster {
@@ -113,7 +115,7 @@ export async function startCluster(o: ClusterOptions = {}): Promise<TestCluster>
     for (const [k, v] of Object.entries(o.seed ?? {})) await etcd.ctl('put', `${prefix}/${k}`, typeof v === 'string' ? v : JSON.stringify(v));
     const count = o.nodes ?? 3;
     for (let i = 0; i < count; i++) nodes.push(await makeNode(i, dir, etcd, prefix, nats, o));
-    await Promise.all(nodes.map((n) => n.start()));
+    await Promise.all(nodes.map((n) => n.start(o.startTimeout ? { timeout: o.startTimeout } : {})));
     lb = await startBalancer(nodes.map((n, i) => ({ name: n.name, port: n.port, statusPort: n.statusPort, weight: o.weights?.[i] ?? 1 })), { healthInterval: o.healthInterval ?? 100 });
     const balancer = lb;
     await waitFor(() => Object.values(balancer.up()).every(Boolean), { message: 'balancer sees every node up' });
