@@ -64,13 +64,11 @@ test('a crossed threshold fails the run with exit 99, as k6 does', async (t) => 
 });
 
 test('bad arguments: a clear message and exit 2', async (t) => {
-  const a = await loadtest('--scenario', 'nope');
+  const [a, b, c] = await Promise.all([loadtest('--scenario', 'nope'), loadtest('--scenario', 'load', '-e', 'RATE=lots'), loadtest('--engine', 'k6')]);
   t.is(a.code, 2);
   t.regex(a.out, /unknown scenario "nope"; one of: smoke, load, spike, soak/);
-  const b = await loadtest('--scenario', 'load', '-e', 'RATE=lots');
   t.is(b.code, 2);
   t.regex(b.out, /RATE=lots: must be a positive number/);
-  const c = await loadtest('--engine', 'k6');
   t.is(c.code, 2);
   t.regex(c.out, /k6 is not on PATH/);
 });
