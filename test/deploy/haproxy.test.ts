@@ -28,7 +28,7 @@ test('haproxy -c accepts infra/haproxy/haproxy.cfg, and refuses it broken', asyn
 const RUN = fileURLToPath(new URL('../../loadtest/run.ts', import.meta.url));
 function loadtest(...args: string[]): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [RUN, ...args], { timeout: 30_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [RUN, ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, out: stdout + stderr });
     });
   });
@@ -66,7 +66,7 @@ test('three nodes behind HAProxy: SIGTERM one, SIGKILL another, under load: zero
   t.teardown(() => c.stop());
   const lb = await startHaproxy(c.nodes.map((n) => ({ addr: `127.0.0.1:${n.port}`, statusPort: n.statusPort })));
   t.teardown(() => lb.stop());
-  await waitFor(async () => Object.values(await lb.servers()).every((s) => s.status === 'UP'), { timeout: 10_000, message: 'HAProxy sees three nodes UP' });
+  await waitFor(async () => Object.values(await lb.servers()).every((s) => s.status === 'UP'), { timeout: 30_000, message: 'HAProxy sees three nodes UP' });
 
   // option forwardfor + trustedProxies: the upstream learns the real client (127.0.0.2), then HAProxy.
   const probe = await getFrom(`${lb.url}/app`, '127.0.0.2');
@@ -84,7 +84,7 @@ test('three nodes behind HAProxy: SIGTERM one, SIGKILL another, under load: zero
   up.respond = (_r, res) => setTimeout(() => { res.writeHead(200, { 'content-type': 'text/plain' }); res.end('ok'); }, 10);
   const load = startLoad(lb.url, { path: '/app', concurrency: 6, pauseMs: 2 });
   t.teardown(async () => { await load.stop(); });
-  await waitFor(() => load.current().ok >= 300, { timeout: 20_000, message: '300 requests through HAProxy' });
+  await waitFor(() => load.current().ok >= 300, { timeout: 40_000, message: '300 requests through HAProxy' });
   const before = await lb.servers();
   t.true(Object.values(before).every((s) => s.total > 0), `every node served: ${JSON.stringify(before)}`);
 
@@ -94,15 +94,15 @@ test('three nodes behind HAProxy: SIGTERM one, SIGKILL another, under load: zero
   await n1.stop('SIGTERM');
   t.is(n1.proc!.child.exitCode, 0, n1.output());
   const drainedMs = performance.now() - t0;
-  await waitFor(async () => (await lb.servers()).node1!.status.startsWith('DOWN'), { timeout: 10_000, message: 'HAProxy marks node1 DOWN' });
+  await waitFor(async () => (await lb.servers()).node1!.status.startsWith('DOWN'), { timeout: 30_000, message: 'HAProxy marks node1 DOWN' });
   let mark = load.current().ok;
-  await waitFor(() => load.current().ok >= mark + 300, { timeout: 20_000, message: '300 more requests on two nodes' });
+  await waitFor(() => load.current().ok >= mark + 300, { timeout: 40_000, message: '300 more requests on two nodes' });
 
   // 2. Kill node2: requests in flight on it die mid-way; HAProxy retries those GETs on node3.
   await n2.stop('SIGKILL');
-  await waitFor(async () => (await lb.servers()).node2!.status.startsWith('DOWN'), { timeout: 10_000, message: 'HAProxy marks node2 DOWN' });
+  await waitFor(async () => (await lb.servers()).node2!.status.startsWith('DOWN'), { timeout: 30_000, message: 'HAProxy marks node2 DOWN' });
   mark = load.current().ok;
-  await waitFor(() => load.current().ok >= mark + 300, { timeout: 20_000, message: '300 more requests on the last node' });
+  await waitFor(() => load.current().ok >= mark + 300, { timeout: 40_000, message: '300 more requests on the last node' });
 
   const r = await load.stop();
   const s = await lb.servers();
