@@ -73,7 +73,7 @@ test('three nodes behind HAProxy: SIGTERM one, SIGKILL another, under load: zero
     healthInterval: 2000, // the in-process test balancer is not used here; keep its checks rare
     startTimeout: 40_000, // three node processes starting at once on a busy 2-core machine
     seed: {
-      'upstreams/app': { targets: [{ url: up.url }] },
+      'upstreams/app': { targets: [{ url: up.url }], timeouts: { response: '60s' } }, // POSTs are held a while
       'routes/app': { match: { paths: ['/app'] }, upstream: 'app' },
     },
   });
@@ -127,9 +127,6 @@ test('three nodes behind HAProxy: SIGTERM one, SIGKILL another, under load: zero
   await waitFor(() => postIds.length >= POSTS, { timeout: 30_000, message: `${POSTS} POSTs held at the upstream` });
   await n2.stop('SIGKILL');
   await waitFor(async () => (await lb.servers()).node2!.status.startsWith('DOWN'), { timeout: 30_000, message: 'HAProxy marks node2 DOWN' });
-  mark = load.current().ok;
-  await waitFor(() => load.current().ok >= mark + 300, { timeout: 40_000, message: '300 more requests on the last node' });
-
   // Answer the POSTs still held (on node3), and any that would arrive late, until all are done.
   const postStatus = new Array<number>(POSTS).fill(0);
   posts.forEach((p, i) => void p.then((x) => { postStatus[i] = x; }));
@@ -140,6 +137,9 @@ test('three nodes behind HAProxy: SIGTERM one, SIGKILL another, under load: zero
   t.true(lost >= 1, 'at least one POST was on node2 when it died');
   t.is(postIds.length, POSTS, `the upstream saw each POST once: ${postIds.join(',')}`);
   t.is(new Set(postIds).size, POSTS);
+
+  mark = load.current().ok;
+  await waitFor(() => load.current().ok >= mark + 300, { timeout: 40_000, message: '300 more requests on the last node' });
 
   const r = await load.stop();
   const s = await lb.servers();
