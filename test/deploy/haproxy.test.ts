@@ -70,7 +70,9 @@ test('three nodes behind HAProxy: SIGTERM one, SIGKILL another, under load: zero
     nats: true,
     // HAProxy connects from 127.0.0.1: its X-Forwarded-For is believed from there.
     node: { trustedProxies: ['127.0.0.1/32'] },
-    healthInterval: 2000, // the in-process test balancer is not used here; keep its checks rare
+    // The helper's in-process balancer is not used here, but startCluster waits (5 s) until it
+    // sees every node up: frequent checks keep that wait short on a busy machine.
+    healthInterval: 250,
     startTimeout: 40_000, // three node processes starting at once on a busy 2-core machine
     seed: {
       'upstreams/app': { targets: [{ url: up.url }], timeouts: { response: '60s' } }, // POSTs are held a while
