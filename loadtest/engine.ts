@@ -288,7 +288,7 @@ export async function run(options: Options, it: Iteration, hooks: RunHooks = {})
     }
     const ms = performance.now() - t0;
     metrics.vus--;
-    if (signal.aborted && stopAll.signal.aborted && status === 0) return; // cut off at the end: not a sample (k6: interrupted)
+    if (signal.aborted && status === 0) return; // cut off by gracefulStop or an abort: interrupted (k6), not a sample
     sm.reqs++;
     sm.iterations++;
     sm.durations.push(ms);

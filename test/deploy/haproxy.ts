@@ -92,7 +92,7 @@ export async function startHaproxy(nodes: HaproxyBackend[]): Promise<Haproxy> {
     await waitFor(async () => {
       if (proc.child.exitCode !== null) throw new Error(`haproxy exited with ${proc.child.exitCode}`);
       return Object.keys(await h.servers()).length === nodes.length;
-    }, { timeout: 10_000, message: 'haproxy answering its stats page' });
+    }, { timeout: 20_000, message: 'haproxy answering its stats page' });
   } catch (err) {
     await h.stop();
     throw new Error(`${(err as Error).message}\n--- haproxy output ---\n${proc.output()}`, { cause: err });

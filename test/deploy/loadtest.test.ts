@@ -40,11 +40,11 @@ test.after.always(async () => { await gw?.stop(); await up?.close(); });
 test('smoke against a real node: the Node engine says so, every threshold passes, exit 0', async (t) => {
   // P99_MS: the latency limit is loosened so a busy test machine cannot fail this; the
   // mechanics (rate, thresholds, exit code) are what is tested here.
-  const r = await loadtest('--scenario', 'smoke', '--target', gw.url, '-e', 'DURATION=3s', '-e', 'RATE=20', '-e', 'P99_MS=2000');
+  const r = await loadtest('--scenario', 'smoke', '--target', gw.url, '-e', 'DURATION=3s', '-e', 'RATE=20', '-e', 'P99_MS=60000');
   t.is(r.code, 0, r.out);
   t.regex(r.out, /^engine: node \(k6 is not on PATH\)/m);
   t.regex(r.out, /✓ 'rate==0' rate=0\.00%/);
-  t.regex(r.out, /✓ 'p\(99\)<2000' p\(99\)=/);
+  t.regex(r.out, /✓ 'p\(99\)<60000' p\(99\)=/);
   t.regex(r.out, /✓ status is 2xx/);
   t.regex(r.out, /thresholds: all 3 passed/);
   // 20/s for 3 s, on a clock (open model): 60 iterations started or dropped (all VUs busy).
@@ -55,7 +55,7 @@ test('smoke against a real node: the Node engine says so, every threshold passes
 });
 
 test('a crossed threshold fails the run with exit 99, as k6 does', async (t) => {
-  const r = await loadtest('--scenario', 'smoke', '--target', `${gw.url}/nowhere`, '-e', 'DURATION=1s', '--engine', 'node');
+  const r = await loadtest('--scenario', 'smoke', '--target', `${gw.url}/nowhere`, '-e', 'DURATION=1s', '-e', 'P99_MS=60000', '--engine', 'node');
   t.is(r.code, 99, r.out);
   t.regex(r.out, /engine: node \(k6 is not used: --engine node\)/);
   t.regex(r.out, /✗ 'rate==0' rate=100\.00%/);
@@ -64,13 +64,11 @@ test('a crossed threshold fails the run with exit 99, as k6 does', async (t) => 
 });
 
 test('bad arguments: a clear message and exit 2', async (t) => {
-  const a = await loadtest('--scenario', 'nope');
+  const [a, b, c] = await Promise.all([loadtest('--scenario', 'nope'), loadtest('--scenario', 'load', '-e', 'RATE=lots'), loadtest('--engine', 'k6')]);
   t.is(a.code, 2);
   t.regex(a.out, /unknown scenario "nope"; one of: smoke, load, spike, soak/);
-  const b = await loadtest('--scenario', 'load', '-e', 'RATE=lots');
   t.is(b.code, 2);
   t.regex(b.out, /RATE=lots: must be a positive number/);
-  const c = await loadtest('--engine', 'k6');
   t.is(c.code, 2);
   t.regex(c.out, /k6 is not on PATH/);
 });

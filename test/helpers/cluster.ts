@@ -74,6 +74,8 @@ export interface ClusterOptions {
   startTimeout?: number;
   /** Keys (relative to the prefix) and values put into etcd before the nodes start. */
   seed?: Record<string, unknown>;
+  /** How long each node may take to become ready (default 15 s). */
+  startTimeout?: number;
 }
 
 export interface TestCluster {
