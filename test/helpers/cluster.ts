@@ -74,8 +74,6 @@ export interface ClusterOptions {
   startTimeout?: number;
   /** Keys (relative to the prefix) and values put into etcd before the nodes start. */
   seed?: Record<string, unknown>;
-  /** How long each node may take to become ready (default 15 s). */
-  startTimeout?: number;
 }
 
 export interface TestCluster {
@@ -181,7 +179,7 @@ async function makeNode(i: number, dir: string, etcd: EtcdServer, prefix: string
       await waitFor(async () => {
         if (p.child.exitCode !== null) throw new Error(`${name} exited with ${p.child.exitCode}`);
         return (await node.status(path)).status === 200;
-      }, { timeout: so.timeout ?? 15_000, interval: 25, message: `${name} answering ${path}` }).catch((err: Error) => {
+      }, { timeout: so.timeout ?? 30_000, interval: 25, message: `${name} answering ${path}` }).catch((err: Error) => {
         throw new Error(`${err.message}\n--- ${name} output ---\n${p.output()}`);
       });
     },
