@@ -17,8 +17,7 @@ import type { RequestContext } from '../request/context.ts';
 import type { Runtime } from './runtime.ts';
 import type { UpstreamRuntime } from '../upstream/upstream.ts';
 import { forwardableRequestHeaders } from '../http/headers.ts';
-import { pushForwarded } from '../http/client-ip.ts';
-import { traceparent } from '../http/ids.ts';
+import { pushGatewayHeaders } from '../request/upstream-request.ts';
 import { sendReply } from './reply.ts';
 import { ProxyHandler } from './proxy.ts';
 import { upstreamPath } from '../request/upstream-path.ts';
@@ -35,16 +34,12 @@ export function forward(rt: Runtime, ctx: RequestContext, up: UpstreamRuntime): 
 
   const h: string[] = [];
   forwardableRequestHeaders(req.headers, h, ctx.dropHeaders);
-  const host = ctx.authority || ctx.host; // what was routed (RFC 9112 §3.2.2), never a second Host
   // The target's Host is added by the pool from its origin (its own per target on a retry).
-  if (up.preserveHost) h.push('host', host);
-  pushForwarded(h, req, rt.trusted, host);
-  h.push(
-    'x-request-id', ctx.id,
-    'traceparent', ctx.trace !== undefined ? ctx.trace.startTry(ctx, up.name, target)
-      : rt.tracing !== undefined ? rt.tracing.unsampled(req.headers.traceparent, ctx.ownId ? ctx.id : undefined)
-        : traceparent(req.headers.traceparent, ctx.ownId ? ctx.id : undefined),
-  );
+  // This hop's traceparent: the client span's when the request is sampled (request/tracing.ts).
+  const tp = ctx.trace !== undefined ? ctx.trace.startTry(ctx, up.name, target)
+    : rt.tracing !== undefined ? rt.tracing.unsampled(req.headers.traceparent, ctx.ownId ? ctx.id : undefined)
+      : undefined;
+  pushGatewayHeaders(h, ctx, up.preserveHost, undefined, tp);
   let body: H1Request['body'] = null;
   if (ctx.body !== undefined) {
     body = ctx.body;

@@ -69,7 +69,8 @@ export class RequestContext {
   cacheResult: string | undefined = undefined;
   /** Set once finish() ran: metrics and logs are written exactly once. */
   done = false;
-  private readonly trusted: TrustedProxies;
+  /** The node's trusted proxies: whose X-Forwarded-* this request's upstream calls extend. */
+  readonly trusted: TrustedProxies;
   private ip: string | undefined = undefined;
   private query: URLSearchParams | undefined = undefined;
 

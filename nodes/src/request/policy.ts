@@ -39,7 +39,7 @@ export interface PolicyDeps {
   logger: Logger;
   /** Resolved path of the config file's folder, for policies that name files (OpenAPI, keys). */
   baseDir: string;
-  /** Named services other issues add (counter store, breaker state, cluster bus). */
+  /** Named node services (counter store, breaker state, cluster bus, status routes). */
   services: Record<string, unknown>;
   /** The snapshot's upstreams, for policies that pick or mirror to another upstream. */
   upstreams: ReadonlyMap<string, import('../upstream/upstream.ts').UpstreamRuntime>;

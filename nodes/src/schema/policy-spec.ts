@@ -43,3 +43,10 @@ export interface PolicySpec<C = any> {
    */
   check?(config: C, ctx: CheckContext): ConfigProblem[];
 }
+
+/** A compile step's Error (`path: message`, as create() would throw it) as a validation problem. */
+export function problemOf(err: unknown, fallbackPath: string): ConfigProblem {
+  const m = (err as Error).message;
+  const at = m.indexOf(': ');
+  return at > 0 && !m.slice(0, at).includes(' ') ? { path: m.slice(0, at), message: m.slice(at + 2) } : { path: fallbackPath, message: m };
+}

@@ -41,11 +41,11 @@ export class Retrying {
   /** Waiting before the next try. */
   timer: NodeJS.Timeout | undefined = undefined;
   /**
-   * This try's timeout. Our own timer, not undici's headersTimeout alone: undici's runs on a
-   * coarse clock (fires up to ~1 s late), too coarse for per-try limits of a few 100 ms.
+   * This try's timeout: a timer of its own, so each try is bounded within the overall
+   * deadline (per-try limits can be a few 100 ms).
    */
   tryTimer: NodeJS.Timeout | undefined = undefined;
-  /** The try timed out before undici handed us its abort(): abort in onConnect. */
+  /** The try timed out before the pool handed over its control (abort): abort in onConnect. */
   timedOut = false;
   /** Backoff before the next try, ms. */
   wait = 0;

@@ -62,3 +62,20 @@ test('each refused example alone gives exactly its one error', (t) => {
   t.deepEqual(one({ routes: { r: { match: { paths: ['/v1/:id'] }, upstream: 'a', policies: { 'request-transform': { path: '/v2/:nope' } } } } }),
     ['routes.r.policies.request-transform.path: ":nope" is not defined by the route path /v1/:id']);
 });
+
+test('policy checks that need no I/O run at validation, all at once (cache, rate-limit, ip-restriction, basic-auth)', (t) => {
+  const errs = validateConfig({
+    ...base,
+    consumers: { c: { passwords: ['scrypt:1000:8:1:AAAAAAAAAAA=:AAAAAAAAAAAAAAAAAAAAAA=='] } },
+    routes: {
+      r: { match: { paths: ['/r'] }, upstream: 'a', policies: { cache: { maxBytes: '1kb', maxObjectSize: '2kb' }, 'rate-limit': { limits: [{ limit: 1, window: '1s' }, { limit: 1, window: '1s' }] }, 'ip-restriction': {}, 'basic-auth': {} } },
+      s: { match: { paths: ['/s'] }, upstream: 'a', policies: { 'basic-auth': {} } },
+    },
+  }).map((e) => `${e.path}: ${e.message}`);
+  t.deepEqual(errs.sort(), [
+    'consumers.c.passwords[0]: scrypt N must be a power of two from 1024 to 1048576',
+    'routes.r.policies.cache.maxObjectSize: must not exceed maxBytes',
+    'routes.r.policies.ip-restriction: needs allow, deny, denyUserAgents or denyReferers',
+    'routes.r.policies.rate-limit.limits: names must be unique (set "name" on each)',
+  ]);
+});

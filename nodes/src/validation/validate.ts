@@ -31,7 +31,8 @@ function checkPolicies(route: any, routeName: string, doc: any, base: string, ou
         if (!(ref in upstreams)) out.push({ path: formatPath(path, rel), message: `unknown upstream "${ref}"` });
       }
     }
-    if (p.check) out.push(...p.check(cfg ?? {}, { routeName, doc, path, baseDir }));
+    // A document-wide finding (a consumer's password hash) is reported once, not per route.
+    if (p.check) for (const e of p.check(cfg ?? {}, { routeName, doc, path, baseDir })) if (!out.some((o) => o.path === e.path && o.message === e.message)) out.push(e);
   }
 }
 

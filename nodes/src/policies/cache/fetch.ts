@@ -17,7 +17,7 @@ import type { LocalReply } from '../../request/policy.ts';
 import type { Target } from '../../upstream/target.ts';
 import type { Metrics } from '../../telemetry/metrics.ts';
 import { forwardableRequestHeaders, forwardableResponseHeaders, flatToObject } from '../../http/headers.ts';
-import { traceparent } from '../../http/ids.ts';
+import { pushGatewayHeaders } from '../../request/upstream-request.ts';
 import { upstreamErrorCode } from '../../upstream/error-code.ts';
 import type { Headers } from './freshness.ts';
 import { upstreamPath } from '../../request/upstream-path.ts';
@@ -132,15 +132,7 @@ export function fetchUpstream(ctx: RequestContext, extra: readonly string[], max
   forwardableRequestHeaders(req.headers, all, ctx.dropHeaders);
   const h: string[] = [];
   for (let i = 0; i < all.length; i += 2) if (!CLIENT_ONLY.has(all[i]!)) h.push(all[i]!, all[i + 1]!);
-  const host = req.headers.host ?? ctx.host;
-  h.push(
-    'host', up.preserveHost ? host : target.hostHeader,
-    'x-forwarded-for', ctx.clientIp,
-    'x-forwarded-proto', (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http',
-    'x-forwarded-host', host,
-    'x-request-id', ctx.id,
-    'traceparent', traceparent(req.headers.traceparent),
-  );
+  pushGatewayHeaders(h, ctx, up.preserveHost, target.hostHeader);
   const u = ctx.upstreamHeaders;
   if (u) for (const k in u) set(h, k, u[k]!);
   for (let i = 0; i < extra.length; i += 2) set(h, extra[i]!, extra[i + 1]!);

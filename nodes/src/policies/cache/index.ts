@@ -47,7 +47,7 @@ class CachePolicy implements PolicyHandlers, Owner {
   private readonly lockMs: number;
   private readonly stats: Float64Array;
 
-  constructor(c: Config, deps: PolicyDeps, where: string) {
+  constructor(c: Config, deps: PolicyDeps) {
     this.store = cacheStore(deps);
     this.route = deps.routeName;
     this.k = compileKey(c.key);
@@ -55,8 +55,6 @@ class CachePolicy implements PolicyHandlers, Owner {
     this.settings = Object.freeze({ heuristicMs: parseDuration(c.ttl ?? '30s'), storeSetCookie: c.storeSetCookie === true });
     this.maxObjectSize = parseSize(c.maxObjectSize ?? '1mb');
     const maxBytes = parseSize(c.maxBytes ?? '64mb');
-    if (maxBytes <= 0) throw new Error(`${where}.maxBytes: must be above 0`);
-    if (this.maxObjectSize > maxBytes) throw new Error(`${where}.maxObjectSize: must not exceed maxBytes`);
     const methods = c.methods ?? ['GET', 'HEAD'];
     this.get = methods.includes('GET');
     this.head = methods.includes('HEAD');
@@ -202,6 +200,6 @@ export const cache: PolicyDefinition<Config> = {
   create(config, deps) {
     // Nothing to count in shadow mode: `enforce: false` is off.
     if (config.enforce === false) return Object.freeze({});
-    return new CachePolicy(config, deps, `routes.${deps.routeName}.policies.cache`);
+    return new CachePolicy(config, deps);
   },
 };

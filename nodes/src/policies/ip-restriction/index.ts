@@ -51,7 +51,6 @@ export const ipRestriction: PolicyDefinition<Config> = {
     const deny = cidrs(config.deny, `${where}.deny`);
     const ua = globs(config.denyUserAgents, `${where}.denyUserAgents`);
     const referer = globs(config.denyReferers, `${where}.denyReferers`);
-    if (!allow && !deny && !ua && !referer) throw new Error(`${where}: needs allow, deny, denyUserAgents or denyReferers`);
     const checksAddress = allow !== undefined || deny !== undefined;
     return Object.freeze<PolicyHandlers>({
       request(ctx) {

@@ -60,8 +60,13 @@ test('User-Agent and Referer patterns; a missing header is matched as ""', (t) =
   t.is(code(make({ denyUserAgents: ['*'] }), {}), 'GW_FORBIDDEN');
 });
 
-test('config errors are refused at load', (t) => {
-  t.throws(() => make({}), { message: /needs allow, deny/ });
+test('config errors are refused by validation (and by create() as a backstop)', (t) => {
+  const check = (c: object) => ipRestriction.check!(c, { routeName: 'r', doc: {}, path: 'routes.r.policies.ip-restriction' }).map((e) => `${e.path}: ${e.message}`);
+  t.deepEqual(check({}), ['routes.r.policies.ip-restriction: needs allow, deny, denyUserAgents or denyReferers']);
+  t.deepEqual(check({ allow: ['10.0.0.1/8'], denyUserAgents: ['^curl'] }), [
+    'routes.r.policies.ip-restriction.allow: invalid CIDR "10.0.0.1/8": host bits set',
+    'routes.r.policies.ip-restriction.denyUserAgents: pattern "^curl" looks like a regular expression; use a plain substring or * globs',
+  ]);
   t.throws(() => make({ allow: ['10.0.0.1/8'] }), { message: /ip-restriction\.allow: invalid CIDR "10\.0\.0\.1\/8": host bits set/ });
   t.throws(() => make({ deny: ['010.0.0.1'] }), { message: /invalid CIDR/ });
   t.throws(() => make({ denyUserAgents: ['^curl'] }), { message: /denyUserAgents: pattern "\^curl" looks like a regular expression/ });

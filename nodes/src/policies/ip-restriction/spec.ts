@@ -1,6 +1,8 @@
 /** ip-restriction: the config side (schema, address and pattern checks); the runtime is index.ts. */
 import Type from 'typebox';
-import type { PolicySpec } from '../../schema/policy-spec.ts';
+import type { ConfigProblem, PolicySpec } from '../../schema/policy-spec.ts';
+import { CidrSet } from '../../http/cidr.ts';
+import { compileGlobs } from './glob.ts';
 
 const Cidr = Type.String({ minLength: 1, maxLength: 64, description: 'IPv4 or IPv6 address or CIDR' });
 const Pattern = Type.String({ minLength: 1, maxLength: 256, description: 'substring, or a glob with * (case-insensitive; no regex)' });
@@ -21,4 +23,16 @@ export const spec: PolicySpec<Config> = {
   // Early in the first phase: refuse before any other work (Kong runs it at 990, before auth).
   priority: 1000,
   schema,
+  check(config, ctx) {
+    const out: ConfigProblem[] = [];
+    const attempt = (field: string, compile: () => unknown): void => {
+      try { compile(); } catch (err) { out.push({ path: `${ctx.path}.${field}`, message: (err as Error).message }); }
+    };
+    if (config.allow?.length) attempt('allow', () => new CidrSet(config.allow!));
+    if (config.deny?.length) attempt('deny', () => new CidrSet(config.deny!));
+    attempt('denyUserAgents', () => compileGlobs(config.denyUserAgents));
+    attempt('denyReferers', () => compileGlobs(config.denyReferers));
+    if (!config.allow?.length && !config.deny?.length && !config.denyUserAgents?.length && !config.denyReferers?.length) out.push({ path: ctx.path, message: 'needs allow, deny, denyUserAgents or denyReferers' });
+    return out;
+  },
 };

@@ -16,7 +16,7 @@ import type { RequestContext } from '../../request/context.ts';
 import type { Target } from '../../upstream/target.ts';
 import type { UpstreamRuntime } from '../../upstream/upstream.ts';
 import { forwardableRequestHeaders } from '../../http/headers.ts';
-import { traceparent } from '../../http/ids.ts';
+import { pushGatewayHeaders } from '../../request/upstream-request.ts';
 import { upstreamPath } from '../../request/upstream-path.ts';
 import { spec, type Config } from './spec.ts';
 
@@ -103,16 +103,8 @@ class Mirror {
     const ticket = this.up.ticket;
     const h: string[] = [];
     forwardableRequestHeaders(req.headers, h, ctx.dropHeaders);
-    const host = req.headers.host ?? ctx.host;
-    h.push(
-      'host', this.up.preserveHost ? host : target.hostHeader,
-      'x-forwarded-for', ctx.clientIp,
-      'x-forwarded-proto', (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http',
-      'x-forwarded-host', host,
-      'x-request-id', ctx.id,
-      'traceparent', traceparent(req.headers.traceparent),
-      'x-gatehouse-mirror', '1',
-    );
+    pushGatewayHeaders(h, ctx, this.up.preserveHost, target.hostHeader);
+    h.push('x-gatehouse-mirror', '1');
     if (body) h.push('content-length', String(body.length));
     const u = ctx.upstreamHeaders;
     if (u) for (const k in u) { const i = nameIndex(h, k); if (i >= 0) h[i + 1] = u[k]!; else h.push(k, u[k]!); }

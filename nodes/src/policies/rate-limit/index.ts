@@ -11,33 +11,17 @@
  */
 import type { LocalReply, PolicyDefinition, PolicyDeps, PolicyHandlers } from '../../request/policy.ts';
 import type { RequestContext } from '../../request/context.ts';
-import { parseDuration } from '../../schema/duration.ts';
 import type { CounterStore, Decision, RateCounter } from '../../cluster/counters/store.ts';
 import { clusterCounterStore, nodeCounterStore } from '../../cluster/counters/services.ts';
 import type { Config } from './schema.ts';
 import { spec } from './spec.ts';
+import { limitsOf } from './limits.ts';
 import { compileKey } from './key.ts';
-import { policyHeader, rateItemPrefix, seconds, type AdvertisedLimit } from './headers.ts';
+import { policyHeader, rateItemPrefix, seconds } from './headers.ts';
 import { rateLimitMetrics } from './metrics.ts';
 
 export const DEFAULT_MAX_KEYS = 100_000;
 
-interface LimitSpec extends AdvertisedLimit { burst: number }
-
-/** Both config forms → one list; names unique (they label headers and metrics). */
-export function limitsOf(c: Config, where: string): LimitSpec[] {
-  const raw = c.limits ?? (c.limit !== undefined && c.window !== undefined ? [{ name: c.name, limit: c.limit, window: c.window, burst: c.burst }] : []);
-  if (!raw.length) throw new Error(`${where}: needs limit and window, or limits`);
-  const out = raw.map((l, i) => {
-    const windowMs = parseDuration(l.window);
-    if (windowMs <= 0) throw new Error(`${where}${c.limits ? `.limits[${i}]` : ''}.window: must be longer than 0`);
-    const name = l.name ?? (c.limits ? `${l.limit}-per-${l.window}` : 'default');
-    return { name, limit: l.limit, windowMs, burst: l.burst ?? l.limit };
-  });
-  const names = new Set(out.map((l) => l.name));
-  if (names.size !== out.length) throw new Error(`${where}.limits: names must be unique (set "name" on each)`);
-  return out;
-}
 
 let warnedNoCluster = false;
 

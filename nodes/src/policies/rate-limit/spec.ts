@@ -1,5 +1,6 @@
 /** rate-limit: the config side (schema and its checks); the runtime is index.ts. */
-import type { PolicySpec } from '../../schema/policy-spec.ts';
+import { problemOf, type PolicySpec } from '../../schema/policy-spec.ts';
+import { limitsOf } from './limits.ts';
 import { schema, type Config } from './schema.ts';
 
 export const spec: PolicySpec<Config> = {
@@ -7,4 +8,7 @@ export const spec: PolicySpec<Config> = {
   phase: 'traffic',
   priority: 900,
   schema,
+  check(config, ctx) {
+    try { limitsOf(config, ctx.path); return []; } catch (err) { return [problemOf(err, ctx.path)]; }
+  },
 };
