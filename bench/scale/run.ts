@@ -46,6 +46,14 @@ function rssMb(pid: number): number {
   } catch { return NaN; }
 }
 
+/** CPU seconds (user + system) the process has used: on a shared box wall time mostly measures the others. */
+function cpuSec(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch { return NaN; }
+}
+
 async function get(port: number, path: string, headers: Record<string, string> = {}): Promise<number> {
   try {
     const r = await fetch(`http://127.0.0.1:${port}${path}`, { headers, signal: AbortSignal.timeout(5000) });
@@ -84,12 +92,12 @@ async function main(): Promise<void> {
   // validate: wall time and peak RSS (GNU time's %M, KiB) when /usr/bin/time exists.
   const hasTime = spawnSync('/usr/bin/time', ['-f', '%M', 'true'], { stdio: 'ignore' }).status === 0;
   t = performance.now();
-  const v = spawnSync(hasTime ? '/usr/bin/time' : process.execPath, hasTime ? ['-f', 'maxrss %M', process.execPath, CLI, 'validate', '--config', file] : [CLI, 'validate', '--config', file], { encoding: 'utf8', timeout: CUT, maxBuffer: 64 << 20 });
+  const v = spawnSync(hasTime ? '/usr/bin/time' : process.execPath, hasTime ? ['-f', 'maxrss %M cpu %U %S', process.execPath, CLI, 'validate', '--config', file] : [CLI, 'validate', '--config', file], { encoding: 'utf8', timeout: CUT, maxBuffer: 64 << 20 });
   const vt = performance.now() - t;
   if (v.error || v.status !== 0) note('validate', v.error ? `> ${CUT / 1000} s (cut)` : `failed: ${(v.stderr ?? '').slice(0, 300)}`);
   else {
-    const peak = /maxrss (\d+)/.exec(v.stderr ?? '');
-    note('validate', `${ms(vt)}${peak ? `, peak RSS ${(Number(peak[1]) / 1024).toFixed(0)} MB` : ''}`);
+    const peak = /maxrss (\d+) cpu ([\d.]+) ([\d.]+)/.exec(v.stderr ?? '');
+    note('validate', `${ms(vt)}${peak ? ` (CPU ${(Number(peak[2]) + Number(peak[3])).toFixed(1)} s), peak RSS ${(Number(peak[1]) / 1024).toFixed(0)} MB` : ''}`);
   }
 
   // start → ready
@@ -104,18 +112,22 @@ async function main(): Promise<void> {
   try {
     const ready = await until(t, () => get(status, '/readyz'), (s) => s === 200);
     if (ready === undefined) { note('start → ready', `> ${CUT / 1000} s (cut), RSS ${rssMb(pid).toFixed(0)} MB`); console.error(stderr.slice(-2000)); return; }
-    note('start → ready', `${ms(ready)}, RSS ${rssMb(pid).toFixed(0)} MB (peak while loading ${peakStart.toFixed(0)} MB)`);
+    note('start → ready', `${ms(ready)} (CPU ${cpuSec(pid).toFixed(1)} s), RSS ${rssMb(pid).toFixed(0)} MB (peak while loading ${peakStart.toFixed(0)} MB)`);
     await sleep(1000);
     note('RSS settled', `${rssMb(pid).toFixed(0)} MB`);
 
     const routes = dyn.routes;
+    const cpuTimes: number[] = [];
     const edit = async (label: string, change: () => void, probe: () => Promise<number>, ok: (s: number) => boolean): Promise<number | undefined> => {
       change();
       const body = JSON.stringify({ node, ...dyn });
+      const c0 = cpuSec(pid);
       const t0 = performance.now();
       writeAtomic(file, body);
       const took = await until(t0, probe, ok);
-      if (label) note(label, took === undefined ? `> ${CUT / 1000} s (cut)` : ms(took));
+      const cpu = cpuSec(pid) - c0;
+      if (label) note(label, took === undefined ? `> ${CUT / 1000} s (cut)` : `${ms(took)} (gateway CPU ${ms(cpu * 1000)})`);
+      if (took !== undefined) cpuTimes.push(cpu * 1000);
       return took;
     };
     // A route the table does not have answers 404; once added it answers 502 (its target refuses).
@@ -136,7 +148,8 @@ async function main(): Promise<void> {
     }
     times.sort((a, b) => a - b);
     const p = (q: number): number => times[Math.min(times.length - 1, Math.floor(q * times.length))] ?? NaN;
-    note(`${EDITS} route edits in a row`, `${times.length} applied${cut ? ' (cut)' : ''}; p50 ${ms(p(0.5))}, p99 ${ms(p(0.99))}; RSS ${before.toFixed(0)} → ${rssMb(pid).toFixed(0)} MB`);
+    const cpus = cpuTimes.slice(4).sort((a, b) => a - b);
+    note(`${EDITS} route edits in a row`, `${times.length} applied${cut ? ' (cut)' : ''}; p50 ${ms(p(0.5))}, p99 ${ms(p(0.99))} (gateway CPU per edit p50 ${ms(cpus[Math.floor(cpus.length / 2)] ?? NaN)}); RSS ${before.toFixed(0)} → ${rssMb(pid).toFixed(0)} MB`);
     // Give the retired snapshots their 30 s close and a GC chance, then look again.
     note('RSS after edits + 35 s', `${await sleep(35_000).then(() => rssMb(pid)).then((r) => r.toFixed(0))} MB`);
   } finally {

@@ -58,7 +58,9 @@ function countKeys(doc: unknown): number {
     const v = stack.pop();
     if (v === null || typeof v !== 'object') continue;
     if (Array.isArray(v)) { for (const x of v) stack.push(x); continue; }
-    for (const k in v) { n++; stack.push((v as Record<string, unknown>)[k]); }
+    const values = Object.values(v);
+    n += values.length;
+    for (let i = 0; i < values.length; i++) if (values[i] !== null && typeof values[i] === 'object') stack.push(values[i]);
   }
   return n;
 }
