@@ -41,6 +41,7 @@ interface RouteOrigin {
   policies: ReadonlyMap<string, PolicyHandlers>;
 }
 const origins = new WeakMap<CompiledRoute, RouteOrigin>();
+const NO_POLICIES: ReadonlyMap<string, PolicyHandlers> = new Map();
 /** The policy instances a snapshot closes when it retires; a reused instance moves to the newer snapshot. */
 const owned = new WeakMap<Snapshot, Set<PolicyHandlers>>();
 
@@ -209,7 +210,9 @@ function compileRoute(name: string, r: Route, config: GatewayConfig, upstreams: 
     rewrite: r.rewrite?.path ? compileTemplate(r.rewrite.path) : undefined,
     stats: deps.metrics.routes.get(name),
   });
-  origins.set(compiled, { source: r, spec, consumers: config.consumers, refs: refsOf(r, upstreams), policies: made });
+  const refs = refsOf(r, upstreams);
+  // Most routes have no policies and one upstream: shared empties keep the record small.
+  origins.set(compiled, { source: r, spec, consumers: config.consumers, refs, policies: made.size ? made : NO_POLICIES });
   return compiled;
 }
 
