@@ -6,7 +6,8 @@
  */
 import type { Logger } from 'pino';
 import type { GatewayConfig, Route } from '../schema/model.ts';
-import { Router } from '../router/index.ts';
+import { Router, type RouteSpec } from '../router/index.ts';
+import { carryMembers, sameJson } from '../core/same.ts';
 import { policies } from '../policies/registry.ts';
 import { PHASES, type HookResult, type LocalReply, type PolicyHandlers } from '../request/policy.ts';
 import type { CompiledRoute, RequestHook, Snapshot } from '../request/route.ts';
@@ -26,55 +27,154 @@ export interface CompileDeps {
   previous?: Snapshot | undefined;
 }
 
-export function compileSnapshot(config: GatewayConfig, revision: number, deps: CompileDeps): Snapshot {
+/**
+ * What a compiled route was built from, so the next snapshot can tell whether it still
+ * stands: the route's config object (carried over when unchanged, see carryOver), the
+ * consumers object its authentication policies indexed, the upstream runtimes it names, and
+ * its policy instances (reused one by one when only the consumers or runtimes changed).
+ */
+interface RouteOrigin {
+  source: Route;
+  spec: RouteSpec;
+  consumers: GatewayConfig['consumers'];
+  refs: ReadonlyArray<readonly [string, UpstreamRuntime | undefined]>;
+  policies: ReadonlyMap<string, PolicyHandlers>;
+}
+const origins = new WeakMap<CompiledRoute, RouteOrigin>();
+const NO_POLICIES: ReadonlyMap<string, PolicyHandlers> = new Map();
+/** The policy instances a snapshot closes when it retires; a reused instance moves to the newer snapshot. */
+const owned = new WeakMap<Snapshot, Set<PolicyHandlers>>();
+
+/** Compiles and the reuse they managed (tests and the scale benchmark read it). */
+export const compileStats = { routesCompiled: 0, routesReused: 0, policiesReused: 0 };
+
+/**
+ * `config` with every consumer, route and upstream that equals the running one replaced by
+ * the running config's object (core/same.ts), so identity tells what did not change: the
+ * consumer index, compiled routes and upstream runtimes keyed by those objects are reused.
+ */
+export function carryOver(config: GatewayConfig, prev: GatewayConfig | undefined): GatewayConfig {
+  if (prev === undefined || prev === config) return config;
+  const out: GatewayConfig = { ...config };
+  if (config.consumers !== undefined) out.consumers = carryMembers(config.consumers, prev.consumers).value;
+  if (config.routes !== undefined) out.routes = carryMembers(config.routes, prev.routes).value;
+  if (config.upstreams !== undefined) out.upstreams = carryMembers(config.upstreams, prev.upstreams).value;
+  return out;
+}
+
+export function compileSnapshot(input: GatewayConfig, revision: number, deps: CompileDeps): Snapshot {
+  const prev = deps.previous;
+  const config = carryOver(input, prev?.config);
   const upstreams = new Map<string, UpstreamRuntime>();
   for (const [name, cfg] of Object.entries(config.upstreams ?? {})) {
-    const prev = deps.previous?.upstreams.get(name);
+    const old = prev?.upstreams.get(name);
     // Reuse keeps balancer position, discovered targets and breaker state across reloads.
-    upstreams.set(name, prev && JSON.stringify(prev.config) === JSON.stringify(cfg) ? prev : new UpstreamRuntime(name, cfg, { pools: deps.pools, metrics: deps.metrics, logger: deps.logger, services: deps.services, baseDir: deps.baseDir }));
+    upstreams.set(name, old && (old.config === cfg || sameJson(old.config, cfg)) ? old : new UpstreamRuntime(name, cfg, { pools: deps.pools, metrics: deps.metrics, logger: deps.logger, services: deps.services, baseDir: deps.baseDir }));
   }
-  const closers: PolicyHandlers[] = [];
+  const closers = new Set<PolicyHandlers>();
+  /** Instances taken over from the running snapshot: only its own ones are closed if this compile fails. */
+  const taken = new Set<PolicyHandlers>();
   const routes = new Map<string, CompiledRoute>();
-  const entries: Array<{ spec: import('../router/index.ts').RouteSpec; value: CompiledRoute }> = [];
+  const entries: Array<{ spec: RouteSpec; value: CompiledRoute }> = [];
   try {
     for (const [name, r] of Object.entries(config.routes ?? {})) {
-      const compiled = compileRoute(name, r, config, upstreams, deps, closers);
+      const old = prev?.routes.get(name);
+      const origin = old && origins.get(old);
+      let compiled: CompiledRoute;
+      let spec: RouteSpec;
+      if (origin !== undefined && origin.source === r && sameRefs(origin, upstreams) && (origin.consumers === config.consumers || !readsConsumers(r))) {
+        compiled = old!;
+        spec = origin.spec;
+        for (const h of origin.policies.values()) { closers.add(h); taken.add(h); }
+        compileStats.routesReused++;
+      } else {
+        // The route itself is the same: keep every policy instance that depends on nothing that changed.
+        const keep = origin !== undefined && origin.source === r ? reusable(origin, config, upstreams) : undefined;
+        spec = routeSpec(name, r);
+        compiled = compileRoute(name, r, config, upstreams, deps, closers, taken, keep, spec);
+        compileStats.routesCompiled++;
+      }
       routes.set(name, compiled);
-      entries.push({
-        spec: {
-          name,
-          hosts: r.match.hosts?.map((h) => h.toLowerCase()),
-          paths: r.match.paths,
-          methods: r.match.methods,
-          headers: r.match.headers ? Object.fromEntries(Object.entries(r.match.headers).map(([k, v]) => [k.toLowerCase(), v])) : undefined,
-          priority: r.priority ?? 0,
-        },
-        value: compiled,
-      });
+      entries.push({ spec, value: compiled });
     }
   } catch (err) {
-    for (const h of closers) void h.close?.();
+    for (const h of closers) if (!taken.has(h)) void h.close?.();
     throw err;
   }
   const router = new Router(entries);
-  return Object.freeze({
+  const snapshot: Snapshot = Object.freeze({
     revision,
     config,
     router,
     routes,
     upstreams,
-    async close() { await Promise.all(closers.map((h) => h.close?.())); },
+    async close() { await Promise.all([...(owned.get(snapshot) ?? [])].map((h) => h.close?.())); },
   });
+  // Instances this snapshot took over are no longer the running one's to close.
+  const prevOwned = prev && owned.get(prev);
+  if (prevOwned) for (const h of taken) prevOwned.delete(h);
+  owned.set(snapshot, closers);
+  return snapshot;
 }
 
-function compileRoute(name: string, r: Route, config: GatewayConfig, upstreams: Map<string, UpstreamRuntime>, deps: CompileDeps, closers: PolicyHandlers[]): CompiledRoute {
+function routeSpec(name: string, r: Route): RouteSpec {
+  return {
+    name,
+    hosts: r.match.hosts?.map((h) => h.toLowerCase()),
+    paths: r.match.paths,
+    methods: r.match.methods,
+    headers: r.match.headers ? Object.fromEntries(Object.entries(r.match.headers).map(([k, v]) => [k.toLowerCase(), v])) : undefined,
+    priority: r.priority ?? 0,
+  };
+}
+
+/** Authentication policies index the consumers (policies/auth-common/consumers.ts). */
+function readsConsumers(r: Route): boolean {
+  for (const p in r.policies ?? {}) if (policies.get(p)?.phase === 'authenticate') return true;
+  return false;
+}
+
+/** Upstream names a route depends on: its own and those its policies name (traffic-split, mirror). */
+function refsOf(r: Route, upstreams: ReadonlyMap<string, UpstreamRuntime>): Array<readonly [string, UpstreamRuntime | undefined]> {
+  const out: Array<readonly [string, UpstreamRuntime | undefined]> = [];
+  if (r.upstream !== undefined) out.push([r.upstream, upstreams.get(r.upstream)]);
+  for (const [p, cfg] of Object.entries(r.policies ?? {})) {
+    const refs = policies.get(p)?.upstreamRefs?.(cfg ?? {});
+    if (refs) for (const [, n] of refs) out.push([n, upstreams.get(n)]);
+  }
+  return out;
+}
+
+function sameRefs(origin: RouteOrigin, upstreams: ReadonlyMap<string, UpstreamRuntime>): boolean {
+  for (const [n, rt] of origin.refs) if (upstreams.get(n) !== rt) return false;
+  return true;
+}
+
+/** Policy instances of an unchanged route that can stand: not authentication when the consumers changed, none naming a changed upstream. */
+function reusable(origin: RouteOrigin, config: GatewayConfig, upstreams: ReadonlyMap<string, UpstreamRuntime>): Map<string, PolicyHandlers> {
+  const keep = new Map<string, PolicyHandlers>();
+  const consumersSame = origin.consumers === config.consumers;
+  for (const [p, h] of origin.policies) {
+    const def = policies.get(p);
+    if (!def || (!consumersSame && def.phase === 'authenticate')) continue;
+    if (def.upstreamRefs && !sameRefs(origin, upstreams)) continue;
+    keep.set(p, h);
+  }
+  return keep;
+}
+
+function compileRoute(name: string, r: Route, config: GatewayConfig, upstreams: Map<string, UpstreamRuntime>, deps: CompileDeps, closers: Set<PolicyHandlers>, taken: Set<PolicyHandlers>, keep: ReadonlyMap<string, PolicyHandlers> | undefined, spec: RouteSpec): CompiledRoute {
+  const made = new Map<string, PolicyHandlers>();
   const active: Array<{ phase: number; priority: number; name: string; h: PolicyHandlers; enforce: boolean }> = [];
   for (const [pname, pcfg] of Object.entries(r.policies ?? {})) {
     const def = policies.get(pname);
     if (!def) throw new Error(`routes.${name}.policies.${pname}: unknown policy`);
     const cfg = (pcfg ?? {}) as Record<string, unknown>;
-    const h = def.create(cfg, { routeName: name, config, logger: deps.logger.child({ route: name, policy: pname }), baseDir: deps.baseDir, services: deps.services, upstreams, metrics: deps.metrics });
-    closers.push(h);
+    const kept = keep?.get(pname);
+    const h = kept ?? def.create(cfg, { routeName: name, config, logger: deps.logger.child({ route: name, policy: pname }), baseDir: deps.baseDir, services: deps.services, upstreams, metrics: deps.metrics });
+    if (kept !== undefined) { taken.add(h); compileStats.policiesReused++; }
+    closers.add(h);
+    made.set(pname, h);
     active.push({ phase: PHASES.indexOf(def.phase), priority: def.priority, name: pname, h, enforce: cfg.enforce !== false });
   }
   active.sort((a, b) => a.phase - b.phase || b.priority - a.priority || a.name.localeCompare(b.name));
@@ -99,7 +199,7 @@ function compileRoute(name: string, r: Route, config: GatewayConfig, upstreams: 
     if (!p.enforce || !p.h.responseHeaders) continue;
     for (const [k, v] of Object.entries(p.h.responseHeaders)) fixedHeaders.push(k.toLowerCase(), v);
   }
-  return Object.freeze({
+  const compiled: CompiledRoute = Object.freeze({
     name,
     upstream: r.upstream ? upstreams.get(r.upstream) : undefined,
     request,
@@ -110,6 +210,10 @@ function compileRoute(name: string, r: Route, config: GatewayConfig, upstreams: 
     rewrite: r.rewrite?.path ? compileTemplate(r.rewrite.path) : undefined,
     stats: deps.metrics.routes.get(name),
   });
+  const refs = refsOf(r, upstreams);
+  // Most routes have no policies and one upstream: shared empties keep the record small.
+  origins.set(compiled, { source: r, spec, consumers: config.consumers, refs, policies: made.size ? made : NO_POLICIES });
+  return compiled;
 }
 
 const AUTHN = PHASES.indexOf('authenticate');

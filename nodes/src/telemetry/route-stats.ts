@@ -36,6 +36,8 @@ export class RouteStats {
   }
 }
 
+const OVERFLOW = '_overflow';
+
 /** Route stats outlive snapshots, so counters do not reset on a config reload. */
 export class RouteStatsTable {
   private readonly table = new Map<string, RouteStats>();
@@ -44,7 +46,8 @@ export class RouteStatsTable {
     let s = this.table.get(route);
     if (!s) {
       // Bounded: beyond MAX distinct routes, new ones share one series rather than growing the scrape.
-      if (this.table.size >= RouteStatsTable.MAX) return this.get('_overflow');
+      // (Not a recursive get('_overflow'): with the table full and no '_overflow' yet that never ended.)
+      if (this.table.size >= RouteStatsTable.MAX && route !== OVERFLOW) return this.get(OVERFLOW);
       s = new RouteStats(route);
       this.table.set(route, s);
     }

@@ -18,7 +18,8 @@ import { VerifiedCache } from './cache.ts';
 import { setIdentity } from '../auth-common/identity.ts';
 import { challenge, unauthorized, DEFAULT_REALM } from '../auth-common/challenge.ts';
 import { anonymousFallback, markRejected, wasRejected } from '../auth-common/anonymous.ts';
-import { consumerIdentity } from '../auth-common/schema.ts';
+import { consumerIndex, identityOf } from '../auth-common/consumers.ts';
+import type { Consumer } from '../../schema/model.ts';
 
 interface Account { identity: ConsumerIdentity; hashes: readonly ScryptHash[] }
 
@@ -85,14 +86,20 @@ class BasicAuth implements PolicyHandlers {
 export const basicAuth: PolicyDefinition<BasicAuthConfig> = {
   ...spec,
   create(config, deps) {
-    const accounts = new Map<string, Account>();
-    for (const [name, c] of Object.entries(deps.config.consumers ?? {})) {
-      if (!c.passwords?.length) continue;
-      const hashes = c.passwords.map((s, i) => {
-        try { return parseScrypt(s); } catch (err) { throw new Error(`consumers.${name}.passwords[${i}]: ${(err as Error).message}`, { cause: err }); }
-      });
-      accounts.set(name, { identity: consumerIdentity(name, c, 'basic-auth'), hashes });
-    }
+    // Parsed once per distinct consumers object and shared by every basic-auth instance.
+    const accounts = consumerIndex(deps.config.consumers).derived('basic-auth', buildAccounts);
     return Object.freeze(new BasicAuth(config, accounts, anonymousFallback('basic-auth', config, deps), deps.logger));
   },
 };
+
+function buildAccounts(consumers: Readonly<Record<string, Consumer>>): ReadonlyMap<string, Account> {
+  const accounts = new Map<string, Account>();
+  for (const [name, c] of Object.entries(consumers)) {
+    if (!c.passwords?.length) continue;
+    const hashes = c.passwords.map((s, i) => {
+      try { return parseScrypt(s); } catch (err) { throw new Error(`consumers.${name}.passwords[${i}]: ${(err as Error).message}`, { cause: err }); }
+    });
+    accounts.set(name, { identity: identityOf(name, c, 'basic-auth'), hashes });
+  }
+  return accounts;
+}

@@ -2,7 +2,7 @@
  * key-auth: an API key in a header (default x-api-key) or a query parameter. Consumers
  * store only `sha256:<hex>` digests (`gatehouse hash-key`), so a leaked config leaks no key.
  *
- * Lookup: sha256 of the presented key → Map of digests built at create(); then the stored
+ * Lookup: sha256 of the presented key → the shared consumer index's Map of digests; then the stored
  * digest is compared without an early exit (constantTimeEqual). The Map lookup is on the digest,
  * so its timing tells an attacker at most something about sha256(guess), which is useless
  * without a preimage; the constant-time compare makes that independent of Map internals.
@@ -21,9 +21,7 @@ import { removeQueryParam } from './query.ts';
 import { setIdentity } from '../auth-common/identity.ts';
 import { challenge, unauthorized, DEFAULT_REALM } from '../auth-common/challenge.ts';
 import { anonymousFallback, markRejected, wasRejected } from '../auth-common/anonymous.ts';
-import { consumerIdentity } from '../auth-common/schema.ts';
-
-interface KeyEntry { hex: string; identity: ConsumerIdentity }
+import { consumerIndex, type KeyEntry } from '../auth-common/consumers.ts';
 
 class KeyAuth implements PolicyHandlers {
   private readonly header: string | undefined;
@@ -90,16 +88,10 @@ class KeyAuth implements PolicyHandlers {
 export const keyAuth: PolicyDefinition<KeyAuthConfig> = {
   ...spec,
   create(config, deps) {
-    const keys = new Map<string, KeyEntry>();
-    for (const [name, c] of Object.entries(deps.config.consumers ?? {})) {
-      const identity = consumerIdentity(name, c, 'key-auth');
-      for (const k of c.keys ?? []) {
-        const hex = k.slice('sha256:'.length).toLowerCase();
-        // One key, two consumers is refused by validation (validation/validate.ts).
-        keys.set(hex, { hex, identity });
-      }
-    }
-    return Object.freeze(new KeyAuth(config, keys, anonymousFallback('key-auth', config, deps)));
+    // One index per distinct consumers object, shared by every key-auth instance (auth-common/consumers.ts).
+    const index = consumerIndex(deps.config.consumers);
+    if (index.conflict !== undefined) throw new Error(index.conflict);
+    return Object.freeze(new KeyAuth(config, index.keys, anonymousFallback('key-auth', config, deps)));
   },
 };
 

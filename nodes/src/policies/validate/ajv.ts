@@ -1,6 +1,7 @@
 /**
  * The JSON Schema engine: ajv with the 2020-12 dialect (the one OpenAPI 3.1 uses), one
- * instance per policy instance so `$id`s of different routes never collide and a retired
+ * instance per distinct policy config (routes with the same config share it) so `$id`s of
+ * different configs never collide and a retired
  * snapshot takes its compiled code with it. Strict about the schema itself (an unknown
  * keyword such as `minimun`, or an unknown format, is a config error, not a check silently
  * skipped), and errors mapped to client-safe `{in, path, message}` items.

@@ -26,6 +26,10 @@ const DEFAULT_MAX_DEPTH = 32;
 /** Top-level keywords that only describe declared headers: then only those headers are copied per request. */
 const DECLARATIVE = new Set(['type', 'properties', 'required', 'title', 'description', '$comment']);
 
+/** Compiled inline checkers by config JSON; oldest dropped first past the cap. */
+const plainCache = new Map<string, PolicyHandlers>();
+const PLAIN_CACHE_MAX = 4096;
+
 export const validate: PolicyDefinition<ValidateConfig> = {
   ...spec,
   create(config, deps) {
@@ -35,8 +39,9 @@ export const validate: PolicyDefinition<ValidateConfig> = {
       maxDepth: config.maxDepth ?? DEFAULT_MAX_DEPTH,
       restore: config.enforce === false,
     };
-    const ajv = createAjv();
     if (config.openapi !== undefined) {
+      // Not cached: the description is a file whose content may change between reloads.
+      const ajv = createAjv();
       for (const k of ['query', 'params', 'headers', 'body', 'contentTypes', 'bodyRequired'] as const) {
         if (config[k] !== undefined) throw new Error(`${where}.${k}: cannot be combined with openapi (the description says it)`);
       }
@@ -49,8 +54,16 @@ export const validate: PolicyDefinition<ValidateConfig> = {
       return openApiHandlers(matcher, config.basePath?.replace(/\/+$/, '') ?? '', config.unmatched === 'pass');
     }
     if (config.basePath !== undefined || config.unmatched !== undefined) throw new Error(`${where}: basePath and unmatched apply to openapi only`);
-    const checker = new Checker(plainSpec(config, ajv, limits, where));
-    return Object.freeze<PolicyHandlers>({ request: (ctx) => checker.check(ctx) });
+    // The inline form depends on its config alone: routes with the same config share one
+    // compiled checker (ajv compile is milliseconds per schema; 1,000 routes paid it 1,000 times).
+    const key = JSON.stringify(config);
+    const cached = plainCache.get(key);
+    if (cached !== undefined) return cached;
+    const checker = new Checker(plainSpec(config, createAjv(), limits, where));
+    const handlers = Object.freeze<PolicyHandlers>({ request: (ctx) => checker.check(ctx) });
+    if (plainCache.size >= PLAIN_CACHE_MAX) plainCache.delete(plainCache.keys().next().value!);
+    plainCache.set(key, handlers);
+    return handlers;
   },
 };
 
