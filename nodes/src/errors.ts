@@ -22,6 +22,7 @@ export const errors = {
   GW_UPSTREAM_BAD_RESPONSE: { status: 502, title: 'Upstream sent an invalid response' },
   GW_NO_HEALTHY_UPSTREAM: { status: 503, title: 'No healthy upstream target' },
   GW_CIRCUIT_OPEN: { status: 503, title: 'Upstream circuit open' },
+  GW_UPSTREAM_OVERLOADED: { status: 503, title: 'Upstream is overloaded' },
   GW_SHUTTING_DOWN: { status: 503, title: 'Gateway is shutting down' },
   GW_UPSTREAM_TIMEOUT: { status: 504, title: 'Upstream timed out' },
   GW_NOT_CACHED: { status: 504, title: 'Not in cache' },

@@ -68,7 +68,14 @@ export class ProxyHandler implements H1Handler, ClientWatcher {
     finish(this.rt, this.ctx);
   }
 
-  private readonly onDrain = (): void => { this.control?.resume(); };
+  /** The client is behind: a 'drain' listener is set and the send deadline watches it. */
+  private behind = false;
+
+  private readonly onDrain = (): void => {
+    this.behind = false;
+    this.rt.sends.progress(this.ctx.res);
+    this.control?.resume();
+  };
 
   onConnect(control: H1Control): void {
     this.control = control;
@@ -127,9 +134,17 @@ export class ProxyHandler implements H1Handler, ClientWatcher {
     if (this.ended) return false;
     if (this.retry !== undefined && this.retry.discarding) return true;
     if (this.ctx.tap) this.ctx.tap.data(chunk);
-    const ok = this.ctx.res.write(chunk);
-    if (!ok) this.ctx.res.once('drain', this.onDrain);
-    return ok;
+    const res = this.ctx.res;
+    if (res.write(chunk)) return true;
+    if (!this.behind) {
+      this.behind = true;
+      res.once('drain', this.onDrain);
+      this.rt.sends.stall(res);
+    }
+    // Proxy buffering: keep reading the upstream while the client's backlog fits in
+    // proxyBuffer, so a response that fits completes and its upstream connection goes back
+    // to the pool however slowly the client reads.
+    return res.writableLength < this.rt.proxyBuffer;
   }
 
   onComplete(tail?: Buffer): void {
@@ -141,6 +156,7 @@ export class ProxyHandler implements H1Handler, ClientWatcher {
     this.ended = true;
     unwatchClient(this.ctx.req.socket, this);
     r?.end();
+    if (this.behind) this.rt.sends.buffered++;
     if (tail === undefined) this.ctx.res.end();
     else {
       this.ctx.tap?.data(tail);
@@ -158,8 +174,10 @@ export class ProxyHandler implements H1Handler, ClientWatcher {
       r.clearTryTimer();
     }
     const code = this.ctx.errorCode === 'GW_PAYLOAD_TOO_LARGE' ? 'GW_PAYLOAD_TOO_LARGE' : upstreamErrorCode(err);
-    if (code === 'GW_PAYLOAD_TOO_LARGE') {
-      this.noVerdict(); // the client's fault, not the target's
+    if (code === 'GW_PAYLOAD_TOO_LARGE' || code === 'GW_UPSTREAM_OVERLOADED') {
+      // The client's fault, or the gateway's own queue bound: nothing the target did.
+      if (code === 'GW_UPSTREAM_OVERLOADED') this.rt.metrics.upstreamErrors.labels(this.up.name, code).inc();
+      this.noVerdict();
     } else {
       this.rt.metrics.upstreamErrors.labels(this.up.name, code).inc();
       if (this.breaker !== undefined) this.verdict(true);

@@ -11,7 +11,7 @@ import { Pool } from 'undici';
 import { H1Pool } from './h1/pool.ts';
 import type { BreakerState } from './breaker/types.ts';
 
-export interface PoolOptions { connections: number; connectTimeout: number; headersTimeout: number; bodyTimeout: number; keepAliveTimeout: number }
+export interface PoolOptions { connections: number; connectTimeout: number; headersTimeout: number; bodyTimeout: number; keepAliveTimeout: number; maxPending?: number; maxWait?: number }
 
 export class Target {
   readonly url: string;
@@ -56,7 +56,7 @@ export class PoolRegistry {
   private readonly pools = new Map<string, PoolPair>();
 
   get(origin: string, o: PoolOptions): PoolPair {
-    const key = `${origin}|${o.connections}|${o.connectTimeout}|${o.headersTimeout}|${o.bodyTimeout}|${o.keepAliveTimeout}`;
+    const key = `${origin}|${o.connections}|${o.connectTimeout}|${o.headersTimeout}|${o.bodyTimeout}|${o.keepAliveTimeout}|${o.maxPending}|${o.maxWait}`;
     let e = this.pools.get(key);
     if (!e) {
       const pool = new Pool(origin, {

@@ -87,6 +87,8 @@ export class UpstreamRuntime {
       headersTimeout: this.responseTimeout,
       bodyTimeout: this.idleTimeout,
       keepAliveTimeout: 4_000,
+      maxPending: config.queue?.maxPending ?? 1024,
+      maxWait: config.queue?.maxWait === undefined ? this.responseTimeout : parseDuration(config.queue.maxWait),
     };
     this.hashKey = config.balance === 'consistent-hash' ? hashKeyFn(config.hashOn ?? 'ip') : undefined;
     if (config.retries) {
