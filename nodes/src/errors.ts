@@ -18,6 +18,7 @@ export const errors = {
   GW_RATE_LIMITED: { status: 429, title: 'Too many requests' },
   GW_HEADERS_TOO_LARGE: { status: 431, title: 'Request header fields too large' },
   GW_INTERNAL: { status: 500, title: 'Internal gateway error' },
+  GW_NOT_IMPLEMENTED: { status: 501, title: 'Not implemented' },
   GW_UPSTREAM_UNAVAILABLE: { status: 502, title: 'Upstream unavailable' },
   GW_UPSTREAM_BAD_RESPONSE: { status: 502, title: 'Upstream sent an invalid response' },
   GW_NO_HEALTHY_UPSTREAM: { status: 503, title: 'No healthy upstream target' },

@@ -20,7 +20,7 @@ import { Metrics } from './telemetry/metrics.ts';
 import { AccessLogger } from './pipeline/access-log.ts';
 import { TrustedProxies } from './http/client-ip.ts';
 import { PoolRegistry } from './upstream/target.ts';
-import { onClientError } from './http/client-error.ts';
+import { onClientError, onConnectMethod } from './http/client-error.ts';
 import { SendDeadlines } from './http/send-deadline.ts';
 import { createStatusServer, type StatusRoute } from './telemetry/status.ts';
 import { swapUpstreams } from './upstream/lifecycle.ts';
@@ -167,6 +167,7 @@ export class Gateway {
     }, createHandler(this.rt));
     if (n.limits?.maxRequestsPerSocket) proxy.maxRequestsPerSocket = n.limits.maxRequestsPerSocket;
     proxy.on('clientError', onClientError);
+    proxy.on('connect', onConnectMethod);
     this.proxy = proxy;
     this.status = createStatusServer(this, this.statusRoutes);
     const p = await listen(proxy, n.listen ?? DEFAULTS.listen, this.opts.reusePort);

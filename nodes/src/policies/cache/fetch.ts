@@ -132,7 +132,7 @@ export function fetchUpstream(ctx: RequestContext, extra: readonly string[], max
   forwardableRequestHeaders(req.headers, all, ctx.dropHeaders);
   const h: string[] = [];
   for (let i = 0; i < all.length; i += 2) if (!CLIENT_ONLY.has(all[i]!)) h.push(all[i]!, all[i + 1]!);
-  const host = req.headers.host ?? ctx.host;
+  const host = ctx.authority || ctx.host; // the normalised authority that was routed, never the raw header
   h.push(
     'host', up.preserveHost ? host : target.hostHeader,
     'x-forwarded-for', ctx.clientIp,

@@ -110,7 +110,7 @@ class Mirror {
     const ticket = this.up.ticket;
     const h: string[] = [];
     forwardableRequestHeaders(req.headers, h, ctx.dropHeaders);
-    const host = req.headers.host ?? ctx.host;
+    const host = ctx.authority || ctx.host; // the normalised authority that was routed, never the raw header
     h.push(
       'host', this.up.preserveHost ? host : target.hostHeader,
       'x-forwarded-for', ctx.clientIp,
