@@ -16,6 +16,7 @@ import { parseResponses, assertProblem } from '../helpers/adversary.ts';
 let up: TestUpstream;
 let reflect: http.Server;
 let reflectHits = 0;
+let heurHits = 0;
 let switcher: net.Server;
 let gw: TestGateway;
 
@@ -24,6 +25,7 @@ test.before(async () => {
   // An upstream that builds links from the Host it receives (the cache-poisoning shape).
   reflect = http.createServer((req, res) => {
     reflectHits++;
+    if (req.url!.startsWith('/heur')) { heurHits++; res.writeHead(200, { 'content-type': 'text/plain' }); res.end(`for ${req.headers.cookie ?? 'nobody'}`); return; }
     res.writeHead(200, { 'cache-control': 'max-age=60', 'content-type': 'text/plain' });
     res.end(`link: http://${req.headers.host}/next`);
   });
@@ -44,7 +46,7 @@ test.before(async () => {
     },
     routes: {
       fqdn: { match: { hosts: ['api.example'], paths: ['/*'] }, upstream: 'a', policies: { 'request-transform': { headers: { set: { 'x-route': 'fqdn' } } } } },
-      cached: { match: { paths: ['/page'] }, upstream: 'reflect', policies: { cache: { ttl: '60s' } } },
+      cached: { match: { paths: ['/page', '/heur', '/heur/*'] }, upstream: 'reflect', policies: { cache: { ttl: '60s' } } },
       switch: { match: { paths: ['/switch'] }, upstream: 'switcher' },
       public: { match: { paths: ['/*'] }, upstream: 'a' },
     },
@@ -154,4 +156,30 @@ test.serial('an upstream 101 nobody asked for → 502, its tunnel bytes never re
   const [r] = parseResponses(text);
   assertProblem(t, r!, 502, 'GW_UPSTREAM_UNAVAILABLE');
   t.false(text.includes('raw tunnel bytes'));
+});
+
+test.serial('a GET with a body is neither served from nor stored in the cache', async (t) => {
+  const [warm] = await one(get('/page', ['Host: body.example']));
+  t.is(warm!.headers['x-cache']?.[0], 'MISS');
+  const hits = reflectHits;
+  const withBody = ['GET /page HTTP/1.1', 'Host: body.example', 'Content-Length: 5', 'Connection: close', '', 'hello'].join('\r\n');
+  const [r] = parseResponses(await raw(gw.port, withBody));
+  t.is(r!.headers['x-cache']?.[0], 'BYPASS');
+  t.is(reflectHits, hits + 1, 'it went upstream');
+  const chunked = ['GET /page HTTP/1.1', 'Host: body2.example', 'Transfer-Encoding: chunked', 'Connection: close', '', '5\r\nhello\r\n0\r\n\r\n'].join('\r\n');
+  const [c] = parseResponses(await raw(gw.port, chunked));
+  t.is(c!.headers['x-cache']?.[0], 'BYPASS');
+  const [after] = await one(get('/page', ['Host: body2.example']));
+  t.is(after!.headers['x-cache']?.[0], 'MISS', 'the bodied request stored nothing');
+});
+
+test.serial('heuristic freshness (ttl) is not applied to responses to requests with Cookie or Authorization', async (t) => {
+  // No explicit freshness: only the route's ttl could make it fresh.
+  const [a] = await one(get('/heur/1', ['Host: shop.example', 'Cookie: session=alice']));
+  t.is(a!.body, 'for session=alice');
+  const [b] = await one(get('/heur/1', ['Host: shop.example']));
+  t.is(b!.body, 'for nobody', 'alice\'s page was not stored for others');
+  const [c] = await one(get('/heur/1', ['Host: shop.example']));
+  t.is(c!.headers['x-cache']?.[0], 'HIT', 'without credentials the heuristic still applies');
+  t.is(heurHits, 2);
 });

@@ -12,6 +12,8 @@ import { correctedInitialAge, freshnessLifetime, notStorable, parseHttpDate, sin
 export interface EntrySettings {
   /** Heuristic freshness (the `ttl` setting) in ms; 0 = none. */
   readonly heuristicMs: number;
+  /** Apply heuristicMs to responses to requests with Cookie or Authorization too (the route's `heuristicCredentialed`). */
+  readonly heuristicCredentialed?: boolean;
   readonly storeSetCookie: boolean;
 }
 
@@ -44,6 +46,8 @@ export interface Received {
   responseTime: number;
   /** The request carried Authorization. */
   authorized: boolean;
+  /** The request carried Cookie or Authorization: the heuristic `ttl` does not apply unless the route says so. */
+  credentialed?: boolean;
 }
 
 /** Headers the gateway recomputes on every reply: never stored. */
@@ -65,7 +69,7 @@ export function assess(r: Received, s: EntrySettings): Meta | string {
     dateMs = r.responseTime;
     h.date = new Date(dateMs).toUTCString();
   }
-  const lifetime = freshnessLifetime(cc, h, r.status, dateMs, s.heuristicMs);
+  const lifetime = freshnessLifetime(cc, h, r.status, dateMs, r.credentialed === true && !s.heuristicCredentialed ? 0 : s.heuristicMs);
   if (lifetime === undefined) return 'no-freshness';
   const etag = single(h, 'etag');
   const lastModified = single(h, 'last-modified');

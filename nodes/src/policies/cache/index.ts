@@ -51,7 +51,7 @@ class CachePolicy implements PolicyHandlers, Owner {
     this.route = deps.routeName;
     this.k = compileKey(c.key);
     this.partition = `${deps.routeName}\n${this.k.signature}`;
-    this.settings = Object.freeze({ heuristicMs: parseDuration(c.ttl ?? '30s'), storeSetCookie: c.storeSetCookie === true });
+    this.settings = Object.freeze({ heuristicMs: parseDuration(c.ttl ?? '30s'), storeSetCookie: c.storeSetCookie === true, heuristicCredentialed: c.heuristicCredentialed === true });
     this.maxObjectSize = parseSize(c.maxObjectSize ?? '1mb');
     const maxBytes = parseSize(c.maxBytes ?? '64mb');
     if (maxBytes <= 0) throw new Error(`${where}.maxBytes: must be above 0`);
@@ -72,6 +72,9 @@ class CachePolicy implements PolicyHandlers, Owner {
       return m === 'GET' || m === 'HEAD' ? this.bypass(ctx) : undefined; // other methods: see response()
     }
     const h = ctx.req.headers;
+    // A GET/HEAD with a body: the body may change the answer (an upstream that reads it), and
+    // the key does not hold it. Neither served from nor stored in the cache (cache deception).
+    if ((h['content-length'] !== undefined && h['content-length'] !== '0') || h['transfer-encoding'] !== undefined) return this.bypass(ctx);
     // Range (206) is not implemented; If-Match / If-Unmodified-Since are the origin's to judge.
     if (h.range !== undefined || h['if-match'] !== undefined || h['if-unmodified-since'] !== undefined) return this.bypass(ctx);
     // RFC 9111 §3.5: Authorization keeps a request out of a shared cache unless the route opts in.
