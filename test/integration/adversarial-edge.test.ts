@@ -183,3 +183,20 @@ test.serial('heuristic freshness (ttl) is not applied to responses to requests w
   t.is(c!.headers['x-cache']?.[0], 'HIT', 'without credentials the heuristic still applies');
   t.is(heurHits, 2);
 });
+
+test.serial('the status port\'s purge refuses browsers (Origin / Sec-Fetch-Site): a web page cannot purge by CSRF', async (t) => {
+  for (const h of [{ origin: 'http://evil.example' }, { 'sec-fetch-site': 'cross-site' }, { origin: 'null' }]) {
+    const r = await fetch(`${gw.statusUrl}/cache/purge?prefix=/`, { method: 'POST', headers: h });
+    t.is(r.status, 403, JSON.stringify(h));
+    await r.text();
+  }
+  const [hit] = await one(get('/page', ['Host: shop.example']));
+  t.is(hit!.headers['x-cache']?.[0], 'HIT', 'nothing was purged');
+  const ok = await new Promise<number>((resolve) => {
+    const s = net.connect(Number(new URL(gw.statusUrl).port), '127.0.0.1', () => s.write('POST /cache/purge?prefix=/ HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n'));
+    let buf = '';
+    s.on('data', (d) => { buf += d; });
+    s.on('close', () => resolve(Number(buf.slice(9, 12))));
+  });
+  t.is(ok, 200, 'a loopback tool without Origin may purge');
+});
