@@ -84,6 +84,7 @@ export class Gateway {
       snapshot: undefined,
       trusted: new TrustedProxies(n.trustedProxies ?? []),
       maxBodySize: parseSize(n.limits?.maxBodySize ?? DEFAULTS.maxBodySize),
+      trustRequestId: n.trustRequestId !== false,
       proxyBuffer: parseSize(n.limits?.proxyBuffer ?? DEFAULTS.proxyBuffer),
       sends: new SendDeadlines(parseDuration(n.limits?.sendTimeout ?? DEFAULTS.sendTimeout)),
       metrics: this.metrics,

@@ -200,3 +200,18 @@ test.serial('the status port\'s purge refuses browsers (Origin / Sec-Fetch-Site)
   });
   t.is(ok, 200, 'a loopback tool without Origin may purge');
 });
+
+test.serial('trustRequestId: false → a client cannot choose the request id; the default keeps it', async (t) => {
+  const strict = await startGateway({ node: { trustRequestId: false }, upstreams: { a: { targets: [{ url: up.url }] } }, routes: { all: { match: { paths: ['/*'] }, upstream: 'a' } } } as never);
+  try {
+    up.received.length = 0;
+    const [r] = parseResponses(await raw(strict.port, get('/x', ['Host: gw.test', 'X-Request-Id: chosen-by-client-1'])));
+    t.is(r!.status, 200);
+    t.not(r!.headers['x-request-id']?.[0], 'chosen-by-client-1');
+    t.not(up.received[0]!.headers['x-request-id'], 'chosen-by-client-1');
+    const [d] = await one(get('/x', ['Host: gw.test', 'X-Request-Id: chosen-by-client-1']));
+    t.is(d!.headers['x-request-id']?.[0], 'chosen-by-client-1', 'default: a well-formed client id is reused');
+  } finally {
+    await strict.stop();
+  }
+});

@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { normalizeAuthority, normalizeTarget } from '../http/normalize.ts';
 import { RequestContext } from '../request/context.ts';
 import { requestId } from '../http/ids.ts';
+import { peerAddress } from '../http/client-ip.ts';
 import { sendReply } from './reply.ts';
 import { finish } from './finish.ts';
 import { forward } from './forward.ts';
@@ -18,7 +19,7 @@ import type { CompiledRoute } from '../request/route.ts';
 export function createHandler(rt: Runtime): (req: IncomingMessage, res: ServerResponse) => void {
   return function handle(req, res) {
     rt.inflight++;
-    const incomingId = req.headers['x-request-id'];
+    const incomingId = rt.trustRequestId || rt.trusted.has(peerAddress(req)) ? req.headers['x-request-id'] : undefined;
     const id = requestId(incomingId);
     const t = normalizeTarget(req.url!);
     const hostHeader = req.headers.host;

@@ -13,6 +13,8 @@ export interface Runtime {
   snapshot: Snapshot | undefined;
   readonly trusted: TrustedProxies;
   readonly maxBodySize: number;
+  /** Reuse a client's X-Request-Id from any peer (node.trustRequestId, default true) or only from trusted proxies. */
+  readonly trustRequestId: boolean;
   /** Response bytes held for a client that is behind before the upstream read pauses (node.limits.proxyBuffer). */
   readonly proxyBuffer: number;
   /** The write deadline on stalled client connections (node.limits.sendTimeout). */

@@ -26,6 +26,7 @@ export const NodeSettings = Type.Object({
   status: Type.Optional(HostPort),
   workers: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 256 }), Type.Literal('auto')])),
   trustedProxies: Type.Optional(Type.Array(Cidr, { description: 'CIDRs whose X-Forwarded-For is believed' })),
+  trustRequestId: Type.Optional(Type.Boolean({ default: true, description: 'reuse a well-formed X-Request-Id from any client (true) or only from trustedProxies (false: other clients get a fresh id, so they cannot choose the id logs and upstreams correlate on)' })),
   drainTimeout: Type.Optional(Duration),
   limits: Type.Optional(Type.Object({
     maxHeaderSize: Type.Optional(Type.Integer({ minimum: 1024, maximum: 1048576, description: 'bytes of request line + headers; over it: 431' })),
