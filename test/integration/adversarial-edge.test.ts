@@ -25,6 +25,7 @@ test.before(async () => {
   // An upstream that builds links from the Host it receives (the cache-poisoning shape).
   reflect = http.createServer((req, res) => {
     reflectHits++;
+    if (req.url!.startsWith('/vary')) { res.writeHead(200, { 'cache-control': 'max-age=60', vary: 'x-lang' }); res.end(`lang ${req.headers['x-lang'] ?? 'default'}`); return; }
     if (req.url!.startsWith('/heur')) { heurHits++; res.writeHead(200, { 'content-type': 'text/plain' }); res.end(`for ${req.headers.cookie ?? 'nobody'}`); return; }
     res.writeHead(200, { 'cache-control': 'max-age=60', 'content-type': 'text/plain' });
     res.end(`link: http://${req.headers.host}/next`);
@@ -46,7 +47,7 @@ test.before(async () => {
     },
     routes: {
       fqdn: { match: { hosts: ['api.example'], paths: ['/*'] }, upstream: 'a', policies: { 'request-transform': { headers: { set: { 'x-route': 'fqdn' } } } } },
-      cached: { match: { paths: ['/page', '/heur', '/heur/*'] }, upstream: 'reflect', policies: { cache: { ttl: '60s' } } },
+      cached: { match: { paths: ['/page', '/heur', '/heur/*', '/vary'] }, upstream: 'reflect', policies: { cache: { ttl: '60s' } } },
       switch: { match: { paths: ['/switch'] }, upstream: 'switcher' },
       public: { match: { paths: ['/*'] }, upstream: 'a' },
     },
@@ -214,4 +215,14 @@ test.serial('trustRequestId: false → a client cannot choose the request id; th
   } finally {
     await strict.stop();
   }
+});
+
+test.serial('Vary uses the headers the upstream received: a Connection-named header cannot store the default under a variant', async (t) => {
+  const [evil] = await one(get('/vary', ['Host: v.example', 'X-Lang: fr', 'Connection: x-lang']));
+  t.is(evil!.body, 'lang default', 'the upstream never saw X-Lang');
+  const [victim] = await one(get('/vary', ['Host: v.example', 'X-Lang: fr']));
+  t.is(victim!.body, 'lang fr', 'a French client gets French, not the default stored by the attacker');
+  const [plain] = await one(get('/vary', ['Host: v.example']));
+  t.is(plain!.body, 'lang default');
+  t.is(plain!.headers['x-cache']?.[0], 'HIT', 'the attacker\'s response was stored as the variant without X-Lang');
 });

@@ -7,6 +7,7 @@
  */
 import type { LocalReply } from '../../request/policy.ts';
 import { parseResponseDirectives, type ResponseDirectives } from './directives.ts';
+import { connectionTokens } from '../../http/headers.ts';
 import { correctedInitialAge, freshnessLifetime, notStorable, parseHttpDate, single, varyNames, type Headers, type Timing } from './freshness.ts';
 
 export interface EntrySettings {
@@ -104,6 +105,20 @@ export function requestValue(v: string | string[] | undefined): string | undefin
   return v === undefined ? undefined : typeof v === 'string' ? v.trim() : v.join(', ');
 }
 
+/**
+ * A request header's value as the upstream received it: a header the request's Connection
+ * names was dropped before forwarding (RFC 9110 §7.6.1), so for Vary it is absent. The
+ * variant is then selected and stored by what the upstream actually varied on.
+ */
+export function forwardedValue(h: Readonly<Record<string, string | string[] | undefined>>, name: string): string | undefined {
+  const c = h.connection;
+  if (c !== undefined) {
+    const t = connectionTokens(c);
+    if (t !== undefined && t.has(name)) return undefined;
+  }
+  return requestValue(h[name]);
+}
+
 export class Entry implements Timing {
   readonly status: number;
   readonly headers: Headers;
@@ -146,7 +161,7 @@ export class Entry implements Timing {
     this.partition = sel.partition;
     this.keyValues = sel.keyValues;
     this.varyNames = m.varyNames;
-    this.varyValues = m.varyNames.map((n) => requestValue(reqHeaders[n]));
+    this.varyValues = m.varyNames.map((n) => forwardedValue(reqHeaders, n));
     let size = body.length + 256;
     for (const k in m.headers) { const v = m.headers[k]!; size += k.length + (typeof v === 'string' ? v.length : v.join('').length); }
     this.size = size;

@@ -19,7 +19,7 @@ import { schema, type Config } from './schema.ts';
 import { compileKey, type CompiledKey } from './key.ts';
 import { parseRequestDirectives, type RequestDirectives } from './directives.ts';
 import { decide, FRESH, STALE_OK, STALE_REFRESH, staleOnErrorAllowed } from './freshness.ts';
-import { requestValue, type Entry, type EntrySettings, type Selector } from './entry.ts';
+import { forwardedValue, type Entry, type EntrySettings, type Selector } from './entry.ts';
 import { clientHasCurrent } from './conditional.ts';
 import { Fill } from './fill.ts';
 import { revalidate, refreshInBackground, type Owner } from './revalidate.ts';
@@ -161,7 +161,7 @@ class CachePolicy implements PolicyHandlers, Owner {
         for (let j = 0; j < e.keyValues.length; j++) if (e.keyValues[j] !== kv![j]) continue outer;
       }
       const names = e.varyNames;
-      for (let j = 0; j < names.length; j++) if (requestValue(h[names[j]!]) !== e.varyValues[j]) continue outer;
+      for (let j = 0; j < names.length; j++) if (forwardedValue(h, names[j]!) !== e.varyValues[j]) continue outer;
       return e;
     }
     return undefined;
