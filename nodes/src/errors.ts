@@ -20,10 +20,12 @@ export const errors = {
   /** Transcoded gRPC error: the reply's status comes from the gRPC code (protos/status.ts); 500 is UNKNOWN's. */
   GW_GRPC_STATUS: { status: 500, title: 'The gRPC upstream returned an error' },
   GW_INTERNAL: { status: 500, title: 'Internal gateway error' },
+  GW_NOT_IMPLEMENTED: { status: 501, title: 'Not implemented' },
   GW_UPSTREAM_UNAVAILABLE: { status: 502, title: 'Upstream unavailable' },
   GW_UPSTREAM_BAD_RESPONSE: { status: 502, title: 'Upstream sent an invalid response' },
   GW_NO_HEALTHY_UPSTREAM: { status: 503, title: 'No healthy upstream target' },
   GW_CIRCUIT_OPEN: { status: 503, title: 'Upstream circuit open' },
+  GW_UPSTREAM_OVERLOADED: { status: 503, title: 'Upstream is overloaded' },
   GW_SHUTTING_DOWN: { status: 503, title: 'Gateway is shutting down' },
   GW_UPSTREAM_TIMEOUT: { status: 504, title: 'Upstream timed out' },
   GW_NOT_CACHED: { status: 504, title: 'Not in cache' },

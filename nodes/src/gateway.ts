@@ -21,7 +21,8 @@ import { Metrics } from './telemetry/metrics.ts';
 import { AccessLogger } from './pipeline/access-log.ts';
 import { TrustedProxies } from './http/client-ip.ts';
 import { PoolRegistry } from './upstream/target.ts';
-import { onClientError } from './http/client-error.ts';
+import { onClientError, onConnectMethod } from './http/client-error.ts';
+import { SendDeadlines } from './http/send-deadline.ts';
 import { createStatusServer, type StatusRoute } from './telemetry/status.ts';
 import { swapUpstreams } from './upstream/lifecycle.ts';
 import { upstreamsStatus } from './upstream/status.ts';
@@ -55,6 +56,8 @@ export const DEFAULTS = {
   headersTimeout: '10s',
   keepAliveTimeout: '5s',
   drainTimeout: '15s',
+  sendTimeout: '60s',
+  proxyBuffer: '64kb',
 } as const;
 
 export function splitHostPort(s: string): { host: string; port: number } {
@@ -89,6 +92,9 @@ export class Gateway {
       snapshot: undefined,
       trusted: new TrustedProxies(n.trustedProxies ?? []),
       maxBodySize: parseSize(n.limits?.maxBodySize ?? DEFAULTS.maxBodySize),
+      trustRequestId: n.trustRequestId !== false,
+      proxyBuffer: parseSize(n.limits?.proxyBuffer ?? DEFAULTS.proxyBuffer),
+      sends: new SendDeadlines(parseDuration(n.limits?.sendTimeout ?? DEFAULTS.sendTimeout)),
       metrics: this.metrics,
       logger: opts.logger,
       accessLog: new AccessLogger(accessLogOptions(n, opts.baseDir), opts.accessLogDestination),
@@ -100,6 +106,10 @@ export class Gateway {
     registerOperatorMetrics(this.metrics, this.rt.accessLog, this.rt.tracing);
     const rt = this.rt;
     this.metrics.inflightSource = () => rt.inflight;
+    const sends = rt.sends;
+    this.metrics.gauge('gatehouse_client_send_stalled', 'Client connections behind on their response right now (writes waiting).', [], function () { this.set(sends.size); });
+    this.metrics.gauge('gatehouse_client_send_timeouts', 'Client connections closed since start because their response made no write progress for node.limits.sendTimeout.', [], function () { this.set(sends.timeouts); });
+    this.metrics.gauge('gatehouse_proxy_buffered_responses', 'Responses the upstream finished while their client was still behind (node.limits.proxyBuffer held the rest): upstream connections freed early.', [], function () { this.set(sends.buffered); });
     this.statusRoutes.set('/upstreams', (_req, res) => upstreamsStatus(res, this.rt.snapshot));
     // Policies add status endpoints through services (the cache's /cache/purge, policies/cache/services.ts).
     this.services.statusRoutes = this.statusRoutes;
@@ -172,6 +182,7 @@ export class Gateway {
     }, handler);
     if (n.limits?.maxRequestsPerSocket) proxy.maxRequestsPerSocket = n.limits.maxRequestsPerSocket;
     proxy.on('clientError', onClientError);
+    proxy.on('connect', onConnectMethod);
     this.proxy = proxy;
     this.listeners = new Listeners(n, this.opts.baseDir, this.opts.logger, this.metrics);
     this.listeners.attach(proxy, handler, n.limits?.maxHeaderSize ?? DEFAULTS.maxHeaderSize, parseDuration(n.limits?.headersTimeout ?? DEFAULTS.headersTimeout));
@@ -218,6 +229,7 @@ export class Gateway {
     await this.rt.snapshot?.close();
     await this.pools.closeAll();
     clearInterval(this.flushTimer);
+    this.rt.sends.close();
     this.rt.accessLog.close();
     await this.tracing?.shutdown();
     this.opts.logger.info('stopped');

@@ -96,7 +96,9 @@ for (const [name, data] of Object.entries(AMBIGUOUS)) {
   test.serial(`ambiguous framing refused: ${name}`, async (t) => {
     const rs = await exchange(data);
     t.is(rs.length, 1, 'one answer, then the connection is closed');
-    assertProblem(t, rs[0]!, 400, 'GW_BAD_REQUEST');
+    // An unknown transfer coding is a 501 (RFC 9112 §6.1), closed like the 400s.
+    if (name === 'TE xchunked') assertProblem(t, rs[0]!, 501, 'GW_NOT_IMPLEMENTED');
+    else assertProblem(t, rs[0]!, 400, 'GW_BAD_REQUEST');
     t.is(up.received.length, 0);
   });
 }

@@ -264,7 +264,7 @@ test.serial('request max-age=0 forces revalidation', async (t) => {
 test.serial('purge by key and by prefix on the status server', async (t) => {
   for (const p of ['/c/p/1', '/c/p/2', '/c/q']) serve(p, (_r, res, n) => reply(res, 200, { 'cache-control': 'max-age=60' }, `v${n}`));
   for (const p of ['/c/p/1', '/c/p/2', '/c/q']) await get(p);
-  const k = await request(`${gw.statusUrl}/cache/purge?key=${encodeURIComponent('127.0.0.1/c/p/1')}`, { method: 'POST' });
+  const k = await request(`${gw.statusUrl}/cache/purge?key=${encodeURIComponent(`127.0.0.1:${gw.port}/c/p/1`)}`, { method: 'POST' });
   t.is(k.status, 200);
   t.deepEqual(k.json(), { purged: 1 });
   t.is((await get('/c/p/1')).headers['x-cache'], 'MISS');

@@ -38,6 +38,8 @@ export function forwardableRequestHeaders(headers: NodeJS.Dict<string | string[]
   for (const name in headers) {
     if (HOP_BY_HOP.has(name) || GATEWAY_OWNED.has(name)) continue;
     if (name.charCodeAt(0) === 120 /* x */ && isIdentityHeader(name)) continue;
+    // X_Forwarded_For, X_Real_IP, ...: a CGI-style upstream reads them as the gateway's own headers.
+    if (name.indexOf('_') >= 0 && GATEWAY_OWNED.has(name.replaceAll('_', '-'))) continue;
     if ((conn !== undefined && conn.has(name)) || (drop !== undefined && drop.has(name))) continue;
     const v = headers[name];
     if (v === undefined) continue;

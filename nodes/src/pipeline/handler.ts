@@ -5,9 +5,10 @@
  * returns a promise moves the rest of the chain onto it (no promise per request otherwise).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { normalizeTarget } from '../http/normalize.ts';
+import { normalizeAuthority, normalizeTarget } from '../http/normalize.ts';
 import { RequestContext } from '../request/context.ts';
 import { requestId } from '../http/ids.ts';
+import { peerAddress } from '../http/client-ip.ts';
 import { sendReply } from './reply.ts';
 import { finish } from './finish.ts';
 import { forward } from './forward.ts';
@@ -21,16 +22,20 @@ import { continueIfAsked } from './expect.ts';
 export function createHandler(rt: Runtime): (req: IncomingMessage, res: ServerResponse) => void {
   return function handle(req, res) {
     rt.inflight++;
-    const incomingId = req.headers['x-request-id'];
+    const incomingId = rt.trustRequestId || rt.trusted.has(peerAddress(req)) ? req.headers['x-request-id'] : undefined;
     const id = requestId(incomingId);
     const t = normalizeTarget(req.url!);
     const hostHeader = req.headers.host;
-    const authority = 'authority' in t && t.authority ? t.authority : hostHeader ?? '';
-    const ctx = new RequestContext(req, res, id, stripPort(authority.toLowerCase()), 'path' in t ? t.path : '/', 'path' in t ? t.rawQuery : '', rt.trusted);
-    ctx.authority = authority;
+    const absolute = 'authority' in t && t.authority ? t.authority : undefined;
+    // Host is input (RFC 9110 §7.2, RFC 3986 §3.2.2): one normalised authority (lower-case,
+    // one trailing dot of the name dropped) is routed, keyed and forwarded; an invalid one is a 400.
+    const authority = absolute ?? (hostHeader === undefined ? '' : hostAuthority(hostHeader));
+    const ctx = new RequestContext(req, res, id, stripPort(authority ?? ''), 'path' in t ? t.path : '/', 'path' in t ? t.rawQuery : '', rt.trusted);
+    ctx.authority = authority ?? '';
     ctx.ownId = id !== incomingId;
     if (rt.tracing !== undefined) ctx.trace = rt.tracing.begin(ctx);
     if ('error' in t) return sendReply(rt, ctx, { code: t.error });
+    if (authority === undefined) return sendReply(rt, ctx, { code: 'GW_BAD_REQUEST', detail: 'Invalid Host header' });
     if (poisoned.has(req.socket)) { res.destroy(); ctx.status = 0; return finish(rt, ctx); }
     if (hasDuplicateHost(req.rawHeaders)) return sendReply(rt, ctx, { code: 'GW_BAD_REQUEST', detail: 'Duplicate Host header' });
     // RFC 9112 §3.2: an HTTP/1.1 request without Host is a 400 (checked here rather than by
@@ -39,6 +44,10 @@ export function createHandler(rt: Runtime): (req: IncomingMessage, res: ServerRe
     // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means faulty framing: refuse and
     // close, and refuse whatever else was pipelined behind it on that connection.
     if (req.httpVersionMinor === 0 && req.httpVersionMajor === 1 && req.headers['transfer-encoding'] !== undefined) return framingError(rt, ctx, 'Transfer-Encoding is not valid in HTTP/1.0');
+    // RFC 9112 §6.1: a transfer coding the gateway does not implement (anything but chunked,
+    // which Node's parser requires last) is a 501; the body's framing is then unknown: close.
+    const te = req.headers['transfer-encoding'];
+    if (te !== undefined && te !== 'chunked' && te.toLowerCase() !== 'chunked') return framingError(rt, ctx, 'Only the chunked transfer coding is supported', 'GW_NOT_IMPLEMENTED');
     if (rt.draining) res.shouldKeepAlive = false;
     const cl = req.headers['content-length'];
     if (cl !== undefined && Number(cl) > rt.maxBodySize) return sendReply(rt, ctx, { code: 'GW_PAYLOAD_TOO_LARGE' });
@@ -107,10 +116,25 @@ function internal(rt: Runtime, ctx: RequestContext, err: unknown): void {
 /** Connections whose framing can no longer be trusted: later pipelined requests on them are dropped. */
 const poisoned = new WeakSet<object>();
 
-function framingError(rt: Runtime, ctx: RequestContext, detail: string): void {
+function framingError(rt: Runtime, ctx: RequestContext, detail: string, code: 'GW_BAD_REQUEST' | 'GW_NOT_IMPLEMENTED' = 'GW_BAD_REQUEST'): void {
   poisoned.add(ctx.req.socket);
   ctx.res.shouldKeepAlive = false;
-  sendReply(rt, ctx, { code: 'GW_BAD_REQUEST', detail });
+  sendReply(rt, ctx, { code, detail });
+}
+
+/**
+ * A Host header → the normalised authority, or undefined when it is not a valid
+ * `host[:port]` (normalize.ts: DNS-style name or IP literal, port 0-65535). Also refused: an
+ * empty label (`a..b`, a leading dot). One trailing dot (`example.com.`, the FQDN spelling)
+ * is dropped so the name matches its host routes and cache entries.
+ */
+function hostAuthority(raw: string): string | undefined {
+  const a = normalizeAuthority(raw);
+  if (a === undefined || a.charCodeAt(0) === 46 /* . */ || a.includes('..')) return undefined;
+  const i = a.charCodeAt(0) === 91 /* [ */ ? -1 : a.lastIndexOf(':');
+  const name = i >= 0 ? a.slice(0, i) : a;
+  if (name.length > 1 && name.charCodeAt(name.length - 1) === 46) return name.slice(0, -1) + (i >= 0 ? a.slice(i) : '');
+  return a;
 }
 
 function stripPort(h: string): string {

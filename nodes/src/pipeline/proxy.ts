@@ -69,7 +69,14 @@ export class ProxyHandler implements H1Handler, ClientWatcher {
     finish(this.rt, this.ctx);
   }
 
-  private readonly onDrain = (): void => { this.control?.resume(); };
+  /** The client is behind: a 'drain' listener is set and the send deadline watches it. */
+  private behind = false;
+
+  private readonly onDrain = (): void => {
+    this.behind = false;
+    this.rt.sends.progress(this.ctx.res);
+    this.control?.resume();
+  };
 
   onConnect(control: H1Control): void {
     this.control = control;
@@ -129,9 +136,17 @@ export class ProxyHandler implements H1Handler, ClientWatcher {
     if (this.ended) return false;
     if (this.retry !== undefined && this.retry.discarding) return true;
     if (this.ctx.tap) this.ctx.tap.data(chunk);
-    const ok = this.ctx.res.write(chunk);
-    if (!ok) this.ctx.res.once('drain', this.onDrain);
-    return ok;
+    const res = this.ctx.res;
+    if (res.write(chunk)) return true;
+    if (!this.behind) {
+      this.behind = true;
+      res.once('drain', this.onDrain);
+      this.rt.sends.stall(res);
+    }
+    // Proxy buffering: keep reading the upstream while the client's backlog fits in
+    // proxyBuffer, so a response that fits completes and its upstream connection goes back
+    // to the pool however slowly the client reads.
+    return res.writableLength < this.rt.proxyBuffer;
   }
 
   /** Trailers of an HTTP/2 upstream response (gRPC's grpc-status), passed on before the end. */
@@ -152,6 +167,7 @@ export class ProxyHandler implements H1Handler, ClientWatcher {
     this.ended = true;
     unwatchClient(clientOf(this.ctx.req), this);
     r?.end();
+    if (this.behind) this.rt.sends.buffered++;
     if (tail === undefined) this.ctx.res.end();
     else {
       this.ctx.tap?.data(tail);
@@ -170,8 +186,10 @@ export class ProxyHandler implements H1Handler, ClientWatcher {
       r.clearTryTimer();
     }
     const code = this.ctx.errorCode === 'GW_PAYLOAD_TOO_LARGE' ? 'GW_PAYLOAD_TOO_LARGE' : upstreamErrorCode(err);
-    if (code === 'GW_PAYLOAD_TOO_LARGE') {
-      this.noVerdict(); // the client's fault, not the target's
+    if (code === 'GW_PAYLOAD_TOO_LARGE' || code === 'GW_UPSTREAM_OVERLOADED') {
+      // The client's fault, or the gateway's own queue bound: nothing the target did.
+      if (code === 'GW_UPSTREAM_OVERLOADED') this.rt.metrics.upstreamErrors.labels(this.up.name, code).inc();
+      this.noVerdict();
     } else {
       this.rt.metrics.upstreamErrors.labels(this.up.name, code).inc();
       if (this.breaker !== undefined) this.verdict(true);

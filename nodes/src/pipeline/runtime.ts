@@ -7,11 +7,18 @@ import type { Snapshot } from '../request/route.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { TrustedProxies } from '../http/client-ip.ts';
 import type { AccessLogger } from './access-log.ts';
+import type { SendDeadlines } from '../http/send-deadline.ts';
 
 export interface Runtime {
   snapshot: Snapshot | undefined;
   readonly trusted: TrustedProxies;
   readonly maxBodySize: number;
+  /** Reuse a client's X-Request-Id from any peer (node.trustRequestId, default true) or only from trusted proxies. */
+  readonly trustRequestId: boolean;
+  /** Response bytes held for a client that is behind before the upstream read pauses (node.limits.proxyBuffer). */
+  readonly proxyBuffer: number;
+  /** The write deadline on stalled client connections (node.limits.sendTimeout). */
+  readonly sends: SendDeadlines;
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly accessLog: AccessLogger;

@@ -30,6 +30,7 @@ export const NodeSettings = Type.Object({
   status: Type.Optional(HostPort),
   workers: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 256 }), Type.Literal('auto')])),
   trustedProxies: Type.Optional(Type.Array(Cidr, { description: 'CIDRs whose X-Forwarded-For is believed' })),
+  trustRequestId: Type.Optional(Type.Boolean({ default: true, description: 'reuse a well-formed X-Request-Id from any client (true) or only from trustedProxies (false: other clients get a fresh id, so they cannot choose the id logs and upstreams correlate on)' })),
   drainTimeout: Type.Optional(Duration),
   limits: Type.Optional(Type.Object({
     maxHeaderSize: Type.Optional(Type.Integer({ minimum: 1024, maximum: 1048576, description: 'bytes of request line + headers; over it: 431' })),
@@ -38,6 +39,8 @@ export const NodeSettings = Type.Object({
     headersTimeout: Type.Optional(Duration),
     keepAliveTimeout: Type.Optional(Duration),
     maxRequestsPerSocket: Type.Optional(Type.Integer({ minimum: 0 })),
+    sendTimeout: Type.Optional(Type.String({ pattern: DURATION_PATTERN, 'x-message': 'must be a duration like 250ms, 5s, 1m or 2h', default: '60s', description: 'a client connection whose response bytes stop leaving for this long is closed (nginx send_timeout); frees the upstream connection behind it' })),
+    proxyBuffer: Type.Optional({ ...Size, description: 'response bytes held per response for a client that is behind before the upstream read pauses; a response that fits frees its upstream connection (nginx proxy_buffering); default 64kb' }),
   }, closed)),
   log: Type.Optional(Type.Object({
     level: Type.Optional(Type.Union([Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')])),
@@ -133,6 +136,10 @@ export const Upstream = Type.Object({
   hashOn: Type.Optional(Type.String({ pattern: '^(ip|consumer|path|header:[A-Za-z0-9-]+)$', 'x-message': 'must be ip, consumer, path or header:NAME' })),
   hostHeader: Type.Optional(Type.Union([Type.Literal('preserve'), Type.Literal('upstream')], { description: 'send the client Host (preserve) or the target host (upstream, default)' })),
   connections: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, description: 'keep-alive connections per target' })),
+  queue: Type.Optional(Type.Object({
+    maxPending: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000000, default: 1024, description: 'requests that may wait per target when every connection is busy; one more: 503 GW_UPSTREAM_OVERLOADED' })),
+    maxWait: Type.Optional(dur({ description: 'longest wait for a connection; then 503 GW_UPSTREAM_OVERLOADED; default timeouts.response' })),
+  }, { ...closed, description: 'bounded wait queue per target (docs/upstreams.md#wait-queue)' })),
   timeouts: Type.Optional(Type.Object({ connect: Type.Optional(Duration), response: Type.Optional(Duration), idle: Type.Optional(Duration) }, closed)),
   retries: Type.Optional(Retries),
   circuitBreaker: Type.Optional(CircuitBreaker),

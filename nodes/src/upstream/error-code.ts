@@ -10,6 +10,9 @@ export function upstreamErrorCode(err: unknown): ErrorCode {
     case 'UND_ERR_BODY_TIMEOUT':
     case 'ETIMEDOUT':
       return 'GW_UPSTREAM_TIMEOUT';
+    case 'GH_QUEUE_FULL':
+    case 'GH_QUEUE_TIMEOUT':
+      return 'GW_UPSTREAM_OVERLOADED';
     case 'HPE_INVALID_CONSTANT':
     case 'HPE_INVALID_HEADER_TOKEN':
     case 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH':

@@ -22,6 +22,15 @@ export class UpstreamMetrics {
       this.reset();
       for (const u of live) for (const t of u.targets) if (t.breaker) this.labels(u.name, t.url).set(t.breaker.phase);
     });
+    // Wait queue (h1/pool.ts): read at scrape time from the pools, nothing per request.
+    m.gauge('gatehouse_upstream_queue_pending', 'Requests waiting for a connection to the target (queue.maxPending bounds it).', ['upstream', 'target'], function () {
+      this.reset();
+      for (const u of live) for (const t of u.targets) this.labels(u.name, t.url).set(t.h1.pending);
+    });
+    m.gauge('gatehouse_upstream_queue_rejected', 'Requests the target\'s wait queue refused since its pool started: full (maxPending) or timeout (maxWait); each was a 503 GW_UPSTREAM_OVERLOADED.', ['upstream', 'target', 'reason'], function () {
+      this.reset();
+      for (const u of live) for (const t of u.targets) { this.labels(u.name, t.url, 'full').set(t.h1.queueFull); this.labels(u.name, t.url, 'timeout').set(t.h1.queueTimeouts); }
+    });
     m.gauge('gatehouse_upstream_target_healthy', 'Active health check verdict per target: 1 healthy, 0 out of rotation.', ['upstream', 'target'], function () {
       this.reset();
       for (const u of live) if (u.health) for (const t of u.targets) this.labels(u.name, t.url).set(t.healthy ? 1 : 0);

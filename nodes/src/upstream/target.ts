@@ -16,6 +16,8 @@ export interface PoolOptions {
   connections: number; connectTimeout: number; headersTimeout: number; bodyTimeout: number; keepAliveTimeout: number;
   /** https:// and h2:// targets: extra trusted CAs (PEM) and the name checked in the certificate (upstream `tls`). */
   ca?: Buffer | undefined; servername?: string | undefined;
+  /** Requests that may wait for a connection, and for how long (ms): the per-target queue. */
+  maxPending?: number; maxWait?: number;
 }
 
 /** scheme://host:port; URL.origin is 'null' for the h2c:// and h2:// schemes. */
@@ -67,7 +69,7 @@ export class PoolRegistry {
   private readonly pools = new Map<string, PoolPair>();
 
   get(origin: string, o: PoolOptions): PoolPair {
-    const key = `${origin}|${o.connections}|${o.connectTimeout}|${o.headersTimeout}|${o.bodyTimeout}|${o.keepAliveTimeout}|${o.servername ?? ''}|${o.ca?.toString('base64') ?? ''}`;
+    const key = `${origin}|${o.connections}|${o.connectTimeout}|${o.headersTimeout}|${o.bodyTimeout}|${o.keepAliveTimeout}|${o.maxPending}|${o.maxWait}|${o.servername ?? ''}|${o.ca?.toString('base64') ?? ''}`;
     let e = this.pools.get(key);
     if (!e) {
       const h2 = origin.startsWith('h2');

@@ -91,6 +91,8 @@ export class UpstreamRuntime {
       bodyTimeout: this.idleTimeout,
       keepAliveTimeout: 4_000,
       ...upstreamTls(config.tls, d.baseDir, `${where}.tls`),
+      maxPending: config.queue?.maxPending ?? 1024,
+      maxWait: config.queue?.maxWait === undefined ? this.responseTimeout : parseDuration(config.queue.maxWait),
     };
     this.hashKey = config.balance === 'consistent-hash' ? hashKeyFn(config.hashOn ?? 'ip') : undefined;
     if (config.retries) {

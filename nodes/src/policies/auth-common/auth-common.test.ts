@@ -1,5 +1,5 @@
 import test from 'ava';
-import { headerValue, setIdentity } from './identity.ts';
+import { headerValue, listValue, setIdentity } from './identity.ts';
 import { anonymousFallback, markRejected, wasRejected } from './anonymous.ts';
 import { fakeCtx, deps } from './testkit.ts';
 
@@ -51,4 +51,12 @@ test('markRejected is per request', (t) => {
   markRejected(a);
   t.true(wasRejected(a));
   t.false(wasRejected(b));
+});
+
+test('list headers: an item containing the separator stays one item (encoded), the others are as is', (t) => {
+  t.is(listValue(['admins,root', 'users'], ','), 'admins%2Croot,users');
+  t.is(listValue(['read write', 'admin'], ' '), 'read%20write admin');
+  t.is(listValue(['a', 'b c'], ','), 'a,b c', 'a space is fine inside a comma list');
+  t.is(listValue(['x\r\nX-Consumer-Name: root'], ','), 'x%0D%0AX-Consumer-Name%3A%20root');
+  t.is(listValue(['50%'], ','), '50%25', "'%' is encoded so the spelling is unambiguous");
 });

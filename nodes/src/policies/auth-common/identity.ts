@@ -23,8 +23,27 @@ const PLAIN = /^(?:[\x21-\x24\x26-\x7e](?:[\x20-\x24\x26-\x7e]*[\x21-\x24\x26-\x
  * encoded too, so the spelling is unambiguous.
  */
 export function headerValue(v: string): string {
+  return PLAIN.test(v) ? v : encoded(v);
+}
+
+function encoded(v: string): string {
   // toWellFormed: a lone surrogate (legal in JSON strings) would make encodeURIComponent throw.
-  return PLAIN.test(v) ? v : encodeURIComponent(v.toWellFormed()).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
+  return encodeURIComponent(v.toWellFormed()).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
+}
+
+/**
+ * A list header (groups joined by ',', scopes by ' '): each item is spelled on its own, and
+ * an item that contains the separator is percent-encoded (',' → %2C, ' ' → %20), so a token
+ * group "admins,root" stays one group to the upstream instead of becoming two.
+ */
+export function listValue(items: readonly string[], sep: string): string {
+  let out = '';
+  for (let i = 0; i < items.length; i++) {
+    const v = items[i]!;
+    const e = PLAIN.test(v) && !v.includes(sep) ? v : encoded(v);
+    out = i === 0 ? e : out + sep + e;
+  }
+  return out;
 }
 
 /** Every identity header name: what one identity does not say is removed, never left stale. */
@@ -38,10 +57,10 @@ function identityHeaders(id: ConsumerIdentity): readonly string[] {
   let flat = id.claims === undefined ? prepared.get(id) : undefined;
   if (flat !== undefined) return flat;
   const f: string[] = [H_NAME, headerValue(id.name)];
-  if (id.groups.length) f.push(H_GROUPS, headerValue(id.groups.join(',')));
+  if (id.groups.length) f.push(H_GROUPS, listValue(id.groups, ','));
   if (id.method === 'anonymous') f.push(H_ANONYMOUS, 'true');
   if (id.subject !== undefined) f.push(H_SUBJECT, headerValue(id.subject));
-  if (id.scopes?.length) f.push(H_SCOPES, headerValue(id.scopes.join(' ')));
+  if (id.scopes?.length) f.push(H_SCOPES, listValue(id.scopes, ' '));
   flat = f;
   if (id.claims === undefined) prepared.set(id, flat);
   return flat;

@@ -7,11 +7,14 @@
  */
 import type { LocalReply } from '../../request/policy.ts';
 import { parseResponseDirectives, type ResponseDirectives } from './directives.ts';
+import { connectionTokens } from '../../http/headers.ts';
 import { correctedInitialAge, freshnessLifetime, notStorable, parseHttpDate, single, varyNames, type Headers, type Timing } from './freshness.ts';
 
 export interface EntrySettings {
   /** Heuristic freshness (the `ttl` setting) in ms; 0 = none. */
   readonly heuristicMs: number;
+  /** Apply heuristicMs to responses to requests with Cookie or Authorization too (the route's `heuristicCredentialed`). */
+  readonly heuristicCredentialed?: boolean;
   readonly storeSetCookie: boolean;
 }
 
@@ -44,6 +47,8 @@ export interface Received {
   responseTime: number;
   /** The request carried Authorization. */
   authorized: boolean;
+  /** The request carried Cookie or Authorization: the heuristic `ttl` does not apply unless the route says so. */
+  credentialed?: boolean;
 }
 
 /** Headers the gateway recomputes on every reply: never stored. */
@@ -65,7 +70,7 @@ export function assess(r: Received, s: EntrySettings): Meta | string {
     dateMs = r.responseTime;
     h.date = new Date(dateMs).toUTCString();
   }
-  const lifetime = freshnessLifetime(cc, h, r.status, dateMs, s.heuristicMs);
+  const lifetime = freshnessLifetime(cc, h, r.status, dateMs, r.credentialed === true && !s.heuristicCredentialed ? 0 : s.heuristicMs);
   if (lifetime === undefined) return 'no-freshness';
   const etag = single(h, 'etag');
   const lastModified = single(h, 'last-modified');
@@ -98,6 +103,20 @@ export function assess(r: Received, s: EntrySettings): Meta | string {
 /** Header values of a request as a variant sees them: absent stays undefined, repeats joined. */
 export function requestValue(v: string | string[] | undefined): string | undefined {
   return v === undefined ? undefined : typeof v === 'string' ? v.trim() : v.join(', ');
+}
+
+/**
+ * A request header's value as the upstream received it: a header the request's Connection
+ * names was dropped before forwarding (RFC 9110 §7.6.1), so for Vary it is absent. The
+ * variant is then selected and stored by what the upstream actually varied on.
+ */
+export function forwardedValue(h: Readonly<Record<string, string | string[] | undefined>>, name: string): string | undefined {
+  const c = h.connection;
+  if (c !== undefined) {
+    const t = connectionTokens(c);
+    if (t !== undefined && t.has(name)) return undefined;
+  }
+  return requestValue(h[name]);
 }
 
 export class Entry implements Timing {
@@ -142,7 +161,7 @@ export class Entry implements Timing {
     this.partition = sel.partition;
     this.keyValues = sel.keyValues;
     this.varyNames = m.varyNames;
-    this.varyValues = m.varyNames.map((n) => requestValue(reqHeaders[n]));
+    this.varyValues = m.varyNames.map((n) => forwardedValue(reqHeaders, n));
     let size = body.length + 256;
     for (const k in m.headers) { const v = m.headers[k]!; size += k.length + (typeof v === 'string' ? v.length : v.join('').length); }
     this.size = size;

@@ -57,7 +57,7 @@ export class Fill extends Pending implements ResponseTap {
       this.expected = Number(cl);
       if (this.expected > this.owner.maxObjectSize) return this.stop();
     }
-    const m = assess({ status: head.status, headers: h, requestTime: this.requestTime, responseTime: Date.now(), authorized: this.authorized }, this.owner.settings);
+    const m = assess({ status: head.status, headers: h, requestTime: this.requestTime, responseTime: Date.now(), authorized: this.authorized, credentialed: this.authorized || this.reqHeaders.cookie !== undefined }, this.owner.settings);
     if (typeof m === 'string') return this.stop();
     this.meta = m;
     this.state = COLLECTING;

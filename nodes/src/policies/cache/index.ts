@@ -20,7 +20,7 @@ import { spec } from './spec.ts';
 import { compileKey, type CompiledKey } from './key.ts';
 import { parseRequestDirectives, type RequestDirectives } from './directives.ts';
 import { decide, FRESH, STALE_OK, STALE_REFRESH, staleOnErrorAllowed } from './freshness.ts';
-import { requestValue, type Entry, type EntrySettings, type Selector } from './entry.ts';
+import { forwardedValue, type Entry, type EntrySettings, type Selector } from './entry.ts';
 import { clientHasCurrent } from './conditional.ts';
 import { Fill } from './fill.ts';
 import { revalidate, refreshInBackground, type Owner } from './revalidate.ts';
@@ -52,7 +52,7 @@ class CachePolicy implements PolicyHandlers, Owner {
     this.route = deps.routeName;
     this.k = compileKey(c.key);
     this.partition = `${deps.routeName}\n${this.k.signature}`;
-    this.settings = Object.freeze({ heuristicMs: parseDuration(c.ttl ?? '30s'), storeSetCookie: c.storeSetCookie === true });
+    this.settings = Object.freeze({ heuristicMs: parseDuration(c.ttl ?? '30s'), storeSetCookie: c.storeSetCookie === true, heuristicCredentialed: c.heuristicCredentialed === true });
     this.maxObjectSize = parseSize(c.maxObjectSize ?? '1mb');
     const maxBytes = parseSize(c.maxBytes ?? '64mb');
     const methods = c.methods ?? ['GET', 'HEAD'];
@@ -71,6 +71,9 @@ class CachePolicy implements PolicyHandlers, Owner {
       return m === 'GET' || m === 'HEAD' ? this.bypass(ctx) : undefined; // other methods: see response()
     }
     const h = ctx.req.headers;
+    // A GET/HEAD with a body: the body may change the answer (an upstream that reads it), and
+    // the key does not hold it. Neither served from nor stored in the cache (cache deception).
+    if ((h['content-length'] !== undefined && h['content-length'] !== '0') || h['transfer-encoding'] !== undefined) return this.bypass(ctx);
     // Range (206) is not implemented; If-Match / If-Unmodified-Since are the origin's to judge.
     if (h.range !== undefined || h['if-match'] !== undefined || h['if-unmodified-since'] !== undefined) return this.bypass(ctx);
     // RFC 9111 §3.5: Authorization keeps a request out of a shared cache unless the route opts in.
@@ -157,7 +160,7 @@ class CachePolicy implements PolicyHandlers, Owner {
         for (let j = 0; j < e.keyValues.length; j++) if (e.keyValues[j] !== kv![j]) continue outer;
       }
       const names = e.varyNames;
-      for (let j = 0; j < names.length; j++) if (requestValue(h[names[j]!]) !== e.varyValues[j]) continue outer;
+      for (let j = 0; j < names.length; j++) if (forwardedValue(h, names[j]!) !== e.varyValues[j]) continue outer;
       return e;
     }
     return undefined;

@@ -1,7 +1,9 @@
 /**
  * The cache key (docs/policies/cache.md "Cache key"). The primary key is the URL as the
- * policies left it: `host + path [+ '?' + query]`, where host is the lower-case request
- * host without port and path the gateway's normalised path (after a request-transform path
+ * policies left it: `host[:port] + path [+ '?' + query]`, where host[:port] is the request's
+ * normalised authority (lower-case, port kept unless it is the default 80: a Host with
+ * another port is another key, so a port an upstream reflects into a page cannot poison
+ * the entry others get) and path the gateway's normalised path (after a request-transform path
  * template, before the route's rewrite/stripPrefix). GET and HEAD share it: a HEAD is
  * answered from the stored GET. It is one string concatenation per request.
  *
@@ -29,22 +31,29 @@ export interface CompiledKey {
   readonly signature: string;
 }
 
+/** The request's normalised authority without the default port (pipeline/handler.ts validated it). */
+function origin(ctx: RequestContext): string {
+  const a = ctx.authority;
+  if (!a) return ctx.host;
+  return a.endsWith(':80') ? a.slice(0, -3) : a;
+}
+
 export function compileKey(c: KeyConfig | undefined): CompiledKey {
   const headers = (c?.headers ?? []).map((h) => h.toLowerCase());
   const consumer = c?.consumer === true;
   const q = c?.query ?? true;
   let key: (ctx: RequestContext) => string;
-  if (q === true) key = (ctx) => (ctx.rawQuery === '' ? ctx.host + ctx.path : ctx.host + ctx.path + '?' + ctx.rawQuery);
-  else if (q === false) key = (ctx) => ctx.host + ctx.path;
+  if (q === true) key = (ctx) => (ctx.rawQuery === '' ? origin(ctx) + ctx.path : origin(ctx) + ctx.path + '?' + ctx.rawQuery);
+  else if (q === false) key = (ctx) => origin(ctx) + ctx.path;
   else {
     const names = [...q];
     key = (ctx) => {
-      if (ctx.rawQuery === '') return ctx.host + ctx.path;
+      if (ctx.rawQuery === '') return origin(ctx) + ctx.path;
       const sp = ctx.searchParams;
       const kept = new URLSearchParams();
       for (const n of names) for (const v of sp.getAll(n)) kept.append(n, v);
       const s = kept.toString();
-      return s === '' ? ctx.host + ctx.path : ctx.host + ctx.path + '?' + s;
+      return s === '' ? origin(ctx) + ctx.path : origin(ctx) + ctx.path + '?' + s;
     };
   }
   const values = headers.length === 0 && !consumer ? () => undefined : (ctx: RequestContext) => {

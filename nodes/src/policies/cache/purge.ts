@@ -2,8 +2,8 @@
  * Status server endpoint (docs/policies/cache.md "Purge"):
  *   POST /cache/purge?key=api.example.com/users/1?page=2   exactly that key (every variant)
  *   POST /cache/purge?prefix=/users[&host=api.example.com] keys whose path starts with /users
- * Answers `{"purged": n}`. The status server listens on 127.0.0.1 by default: whoever can
- * reach it may purge. Listeners in store.onPurge hear of each purge (a cluster bus).
+ * Answers `{"purged": n}`. Accepted only from a loopback peer and never with an Origin or
+ * Sec-Fetch-Site header (a browser's cross-site POST): 403 otherwise. Listeners in store.onPurge hear of each purge (a cluster bus).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sendJson as json, type StatusRoute } from '../../telemetry/status.ts';
@@ -14,6 +14,10 @@ export const PURGE_PATH = '/cache/purge';
 export function purgeRoute(store: CacheStore): StatusRoute {
   return (req: IncomingMessage, res: ServerResponse) => {
     if (req.method !== 'POST') return json(res, 405, { error: 'use POST' }, { allow: 'POST' });
+    // Whoever reaches the status port may purge, so it is loopback-only, and never from a
+    // browser: a web page can POST to 127.0.0.1 (CSRF) but cannot remove Origin / Sec-Fetch-Site.
+    if (req.headers.origin !== undefined || req.headers['sec-fetch-site'] !== undefined) return json(res, 403, { error: 'purge is not accepted from browsers' });
+    if (!isLoopback(req.socket.remoteAddress)) return json(res, 403, { error: 'purge is accepted from loopback only' });
     const q = new URL(req.url ?? '/', 'http://status').searchParams;
     const key = q.get('key');
     const prefix = q.get('prefix');
@@ -27,4 +31,8 @@ export function purgeRoute(store: CacheStore): StatusRoute {
     }
     json(res, 200, { purged });
   };
+}
+
+function isLoopback(a: string | undefined): boolean {
+  return a !== undefined && (a.startsWith('127.') || a === '::1' || a.startsWith('::ffff:127.'));
 }

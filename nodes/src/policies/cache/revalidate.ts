@@ -85,7 +85,7 @@ function updated(o: Owner, ctx: RequestContext, key: string, e: Entry, r: Fetche
   const headers = mergeNotModified(e.headers, r.headers);
   // A 304 without Date must not keep the old one: the age would count from the first fetch.
   if (r.headers.date === undefined) delete headers.date;
-  const m = assess({ status: e.status, headers, requestTime: r.requestTime, responseTime: r.responseTime, authorized: ctx.req.headers.authorization !== undefined }, o.settings);
+  const m = assess({ status: e.status, headers, requestTime: r.requestTime, responseTime: r.responseTime, authorized: ctx.req.headers.authorization !== undefined, credentialed: ctx.req.headers.authorization !== undefined || ctx.req.headers.cookie !== undefined }, o.settings);
   o.store.remove(key, e);
   if (typeof m === 'string') {
     delete headers.age;
@@ -98,7 +98,7 @@ function updated(o: Owner, ctx: RequestContext, key: string, e: Entry, r: Fetche
 
 /** Store a full response from the cache's own call; the new Entry, or undefined when not storable. */
 function storeFetched(o: Owner, ctx: RequestContext, key: string, r: Fetched): Entry | undefined {
-  const m = assess({ status: r.status, headers: { ...r.headers }, requestTime: r.requestTime, responseTime: r.responseTime, authorized: ctx.req.headers.authorization !== undefined }, o.settings);
+  const m = assess({ status: r.status, headers: { ...r.headers }, requestTime: r.requestTime, responseTime: r.responseTime, authorized: ctx.req.headers.authorization !== undefined, credentialed: ctx.req.headers.authorization !== undefined || ctx.req.headers.cookie !== undefined }, o.settings);
   if (typeof m === 'string') return undefined;
   const e = new Entry(m, r.body, o.selector(ctx), ctx.req.headers);
   return o.store.put(key, e, sameVariant) ? e : undefined;

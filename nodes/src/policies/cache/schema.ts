@@ -19,6 +19,7 @@ export const schema = Type.Object({
   maxObjectSize: Type.Optional(size('largest response body stored; default 1mb')),
   methods: Type.Optional(Type.Array(Type.String({ pattern: '^(GET|HEAD)$', 'x-message': 'must be GET or HEAD' }), { minItems: 1, uniqueItems: true, description: 'methods answered from the cache (default GET, HEAD; HEAD is answered from a stored GET)' })),
   allowAuthorized: Type.Optional(Type.Boolean({ description: 'let requests with Authorization use the cache, for responses marked public, must-revalidate or s-maxage (RFC 9111 §3.5); default false' })),
+  heuristicCredentialed: Type.Optional(Type.Boolean({ description: 'apply ttl (heuristic freshness) to responses to requests carrying Cookie or Authorization too; default false: such responses are stored only with explicit freshness' })),
   storeSetCookie: Type.Optional(Type.Boolean({ description: 'store responses carrying Set-Cookie (every client then gets that cookie); default false' })),
   lockTimeout: Type.Optional(dur('how long concurrent misses of one key wait for the request filling it before going upstream themselves; default 5s')),
   key: Type.Optional(Type.Object({
@@ -36,6 +37,7 @@ export interface Config {
   methods?: Array<'GET' | 'HEAD'>;
   allowAuthorized?: boolean;
   storeSetCookie?: boolean;
+  heuristicCredentialed?: boolean;
   lockTimeout?: string;
   key?: { headers?: string[]; query?: boolean | string[]; consumer?: boolean };
 }

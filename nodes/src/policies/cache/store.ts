@@ -150,7 +150,8 @@ export class CacheStore implements CachePurger {
       const k = s.key;
       const slash = k.indexOf('/');
       if (slash < 0) continue;
-      if (host !== undefined && k.slice(0, slash) !== host) continue;
+      // `host` matches that name on any port, `host:port` that port only.
+      if (host !== undefined && !(k.startsWith(host) && (slash === host.length || (k.charCodeAt(host.length) === 58 && !host.includes(':'))))) continue;
       if (!k.startsWith(prefix, slash)) continue;
       n += s.variants.length;
       this.deleteSlot(s);

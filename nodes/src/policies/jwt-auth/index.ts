@@ -108,9 +108,20 @@ class JwtAuth implements PolicyHandlers {
   }
 }
 
+function jwksTransportOk(url: string): boolean {
+  let u: URL;
+  try { u = new URL(url); } catch { return false; }
+  if (u.protocol === 'https:') return true;
+  const h = u.hostname;
+  return u.protocol === 'http:' && (h === 'localhost' || h === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h));
+}
+
 function buildVerifier(config: JwtAuthConfig, logger: Logger): Verifier {
   const sources = [config.jwks, config.keys, config.secret].filter((s) => s !== undefined).length;
   if (sources !== 1) throw new Error('set exactly one of jwks, keys or secret');
+  // Keys fetched over plain HTTP can be swapped by anyone on the path: the attacker's key
+  // would then verify the attacker's tokens. Plain HTTP only to this machine (tests, sidecars).
+  if (config.jwks !== undefined && !jwksTransportOk(config.jwks)) throw new Error('jwks: plain http is allowed only to a loopback host (127.0.0.0/8, [::1], localhost); use https');
   const hmac = config.algorithms.filter(isHmac);
   if (config.secret !== undefined) {
     if (hmac.length !== config.algorithms.length) throw new Error('secret works with HS256/HS384/HS512 only; asymmetric algorithms need keys or jwks');

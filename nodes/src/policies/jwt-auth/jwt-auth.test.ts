@@ -126,6 +126,10 @@ test('config refuses: none, HMAC with keys, asymmetric with secret, short secret
   bad({ algorithms: ['RS256'], keys: [weak] }, /at least 2048 bits/);
   bad({ algorithms: ['RS256'], keys: [rsa.publicPem], jwks: 'https://idp/jwks' }, /exactly one/);
   bad({ algorithms: ['RS256'] }, /exactly one/);
+  // A JWKS over plain HTTP can be swapped on the path: only loopback may use it.
+  bad({ algorithms: ['RS256'], jwks: 'http://idp.example/jwks' }, /plain http is allowed only to a loopback host/);
+  bad({ algorithms: ['RS256'], jwks: 'http://10.0.0.5/jwks' }, /plain http/);
+  for (const ok of ['https://idp.example/jwks', 'http://localhost:9/jwks', 'http://[::1]:9/jwks', 'http://127.0.0.2:9/jwks']) t.notThrows(() => make(jwtAuth, { algorithms: ['RS256'], jwks: ok }, { consumers }), ok);
   t.true(accepts(jwtAuth, { enforce: false, algorithms: ['RS256'], jwks: 'http://127.0.0.1:1/jwks', jwksMaxAge: '10m', jwksCooldown: '30s', jwksTimeout: '2s', anonymous: 'guest', realm: 'api', header: 'x-token', cookie: 'session', maxTokenLength: 4096, hideCredentials: true }));
   t.false(accepts(jwtAuth, { algorithms: ['RS256'], jwks: 'ftp://x/jwks' }));
 });

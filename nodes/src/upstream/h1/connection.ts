@@ -431,7 +431,8 @@ export class H1Conn {
   private readonly onMessageComplete = (): void => {
     if (this.info) { this.info = false; return; }
     const x = this.x;
-    if (x === null || this.thrown !== null) return;
+    // broken: an unsolicited 101 (or a response out of step) ends here; afterExecute fails the exchange (502).
+    if (x === null || this.thrown !== null || this.broken) return;
     if (this.paused) { this.heldComplete = true; return; }
     try {
       this.complete(x);

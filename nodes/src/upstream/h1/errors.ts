@@ -11,7 +11,10 @@ export type UpstreamErrorCode =
   | 'UND_ERR_ABORTED'
   | 'UND_ERR_CLOSED'
   | 'UND_ERR_INVALID_ARG'
-  | 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH';
+  | 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH'
+  /** The pool's wait queue is full (maxPending) or the wait passed maxWait: the gateway's GW_UPSTREAM_OVERLOADED. */
+  | 'GH_QUEUE_FULL'
+  | 'GH_QUEUE_TIMEOUT';
 
 export class UpstreamError extends Error {
   readonly code: UpstreamErrorCode;
@@ -26,3 +29,5 @@ export const headersTimeout = (): UpstreamError => new UpstreamError('UND_ERR_HE
 export const bodyTimeout = (): UpstreamError => new UpstreamError('UND_ERR_BODY_TIMEOUT', 'upstream response body timed out');
 export const connectTimeout = (): UpstreamError => new UpstreamError('UND_ERR_CONNECT_TIMEOUT', 'upstream connect timed out');
 export const socketClosed = (): UpstreamError => new UpstreamError('UND_ERR_SOCKET', 'upstream closed the connection');
+export const queueFull = (): UpstreamError => new UpstreamError('GH_QUEUE_FULL', 'upstream wait queue full');
+export const queueTimeout = (): UpstreamError => new UpstreamError('GH_QUEUE_TIMEOUT', 'upstream wait queue deadline passed');

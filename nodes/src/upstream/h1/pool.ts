@@ -13,7 +13,7 @@
 import { performance } from 'node:perf_hooks'; // the global is a getter: one lookup per call
 import type { Readable } from 'node:stream';
 import { H1Conn } from './connection.ts';
-import { UpstreamError } from './errors.ts';
+import { queueFull, queueTimeout, UpstreamError } from './errors.ts';
 
 /** What a handler may do to its exchange. Methods of the exchange itself: no closures per request. */
 export interface H1Control {
@@ -69,6 +69,13 @@ export interface H1PoolOptions {
   ca?: string | Buffer | undefined;
   /** https targets: the name sent as SNI and checked in the certificate (default: the target's host). */
   servername?: string | undefined;
+  /**
+   * Requests that may wait for a connection when all `connections` are busy; one more is
+   * refused at once (GH_QUEUE_FULL). Default 1024 (Envoy's max_pending_requests).
+   */
+  maxPending?: number;
+  /** How long a request may wait in that queue (ms) before it fails (GH_QUEUE_TIMEOUT); default headersTimeout. */
+  maxWait?: number;
 }
 
 /** One request's journey through the pool; the handler's control. */
@@ -81,6 +88,8 @@ export class Exchange implements H1Control {
   done = false;
   /** Already sent again after a stale keep-alive connection. */
   retried = false;
+  /** While queued: when its wait ends (the pool's coarse clock). */
+  waitUntil = 0;
 
   constructor(pool: H1Pool, req: H1Request, handler: H1Handler) {
     this.pool = pool;
@@ -114,6 +123,9 @@ export class H1Pool {
   /** Host header value when the request has none. */
   readonly hostHeader: string;
   readonly opts: Required<Omit<H1PoolOptions, 'ca' | 'servername'>> & Pick<H1PoolOptions, 'ca' | 'servername'>;
+  /** Requests refused because the wait queue was full / waited past maxWait (metrics read these). */
+  queueFull = 0;
+  queueTimeouts = 0;
   private readonly idle: H1Conn[] = [];
   private readonly conns = new Set<H1Conn>();
   private queue: Exchange[] = [];
@@ -134,9 +146,9 @@ export class H1Pool {
     this.hostname = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
     this.port = u.port ? Number(u.port) : this.tls ? 443 : 80;
     this.hostHeader = u.host;
-    this.opts = { maxHeaderSize: 0, ...opts };
+    this.opts = { maxHeaderSize: 0, maxPending: 1024, maxWait: opts.headersTimeout, ...opts };
     // Deadlines are checked by one timer per pool, at a tenth of the shortest timeout (5-250 ms).
-    this.sweepMs = Math.min(250, Math.max(5, Math.floor(Math.min(opts.connectTimeout, opts.headersTimeout, opts.bodyTimeout) / 10)));
+    this.sweepMs = Math.min(250, Math.max(5, Math.floor(Math.min(opts.connectTimeout, opts.headersTimeout, opts.bodyTimeout, this.opts.maxWait) / 10)));
   }
 
   /** Send one request. Never throws: failures reach `handler.onError`. */
@@ -154,7 +166,7 @@ export class H1Pool {
     let c = this.idle.pop();
     while (c !== undefined && c.destroyed) c = this.idle.pop();
     if (c === undefined) {
-      if (this.conns.size >= this.opts.connections) { this.queue.push(x); return; }
+      if (this.conns.size >= this.opts.connections) { this.enqueue(x); return; }
       if (this.sweeper === undefined) {
         this.clock = performance.now(); // before the first deadline is set on it
         this.sweeper = setInterval(this.sweep, this.sweepMs).unref();
@@ -165,6 +177,20 @@ export class H1Pool {
     this.busy++;
     c.start(x);
   }
+
+  /** Wait for a connection, within the queue's bounds (length and time). */
+  private enqueue(x: Exchange): void {
+    if (this.queue.length - this.qHead >= this.opts.maxPending) {
+      this.queueFull++;
+      x.fail(queueFull());
+      return;
+    }
+    x.waitUntil = this.deadlineIn(this.opts.maxWait);
+    this.queue.push(x);
+  }
+
+  /** Queued requests waiting for a connection right now. */
+  get pending(): number { return this.queue.length - this.qHead; }
 
   /** A connection finished its exchange and may be reused. */
   release(c: H1Conn): void {
@@ -240,5 +266,11 @@ export class H1Pool {
   private readonly sweep = (): void => {
     const now = this.clock = performance.now();
     for (const c of this.conns) c.checkDeadline(now);
+    // FIFO with one maxWait: the expired ones are at the head.
+    while (this.qHead < this.queue.length && this.queue[this.qHead]!.waitUntil <= now) {
+      const x = this.next()!;
+      this.queueTimeouts++;
+      x.fail(queueTimeout());
+    }
   };
 }
