@@ -152,7 +152,7 @@ routes:
   const lines = r.stderr.trim().split('\n');
   t.true(lines.includes('routes.broken.match.paths[0]: must start with /'), r.stderr);
   t.true(lines.includes('routes.broken.upstream: unknown upstream "missing"'), r.stderr);
-  t.true(lines.includes('upstreams.extra.targets[0].url: must be http(s)://host:port with no path'), r.stderr);
+  t.true(lines.includes('upstreams.extra.targets[0].url: must be http://, https://, h2c:// or h2://host:port with no path'), r.stderr);
   t.is((await gw('get', '-o', 'json')).stdout, before);
 
   const dup = await gw('apply', '-f', file('dup.yaml', 'routes: {}\nroutes: {}\n'));

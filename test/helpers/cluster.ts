@@ -179,7 +179,9 @@ async function makeNode(i: number, dir: string, etcd: EtcdServer, prefix: string
       await waitFor(async () => {
         if (p.child.exitCode !== null) throw new Error(`${name} exited with ${p.child.exitCode}`);
         return (await node.status(path)).status === 200;
-      }, { timeout: so.timeout ?? 30_000, interval: 25, message: `${name} answering ${path}` }).catch((err: Error) => {
+      }, { timeout: so.timeout ?? 30_000, interval: 25, message: `${name} answering ${path}` }).catch(async (err: Error) => {
+        // Stopped here: a child left running would keep the test worker alive after the failure.
+        await killTracked(p, 'SIGKILL');
         throw new Error(`${err.message}\n--- ${name} output ---\n${p.output()}`);
       });
     },

@@ -53,7 +53,7 @@ routes:
   for (const want of [
     'node.listen: must be host:port',
     'node.workers: ',
-    'upstreams.users.targets[0].url: must be http(s)://host:port with no path',
+    'upstreams.users.targets[0].url: must be http://, https://, h2c:// or h2://host:port with no path',
     'upstreams.users.balance: ',
     'routes.users.match.paths[0]: must start with /',
     'routes.users: unknown field "priorty"',
@@ -84,7 +84,9 @@ upstreams: { a: { targets: [{ url: ${upUrl} }] } }
 routes: { r: { match: { paths: [/r, /slow] }, upstream: a } }
 `);
   const proc = spawnTracked(process.execPath, [BIN, 'start', '--config', f, ...extraArgs]);
-  await waitFor(async () => (await http(`http://127.0.0.1:${status}/readyz`)).status === 200, { timeout: 10_000, message: `node ready\n${proc.output()}` });
+  // A node that never gets ready is stopped here: a live child would keep the test worker alive.
+  await waitFor(async () => (await http(`http://127.0.0.1:${status}/readyz`)).status === 200, { timeout: 30_000, message: 'node ready' })
+    .catch(async (err: Error) => { await killTracked(proc); throw new Error(`${err.message}\n${proc.output()}`); });
   return { port, status, proc };
 }
 

@@ -100,6 +100,13 @@ export class H2Pool {
   private session: ClientHttp2Session | undefined = undefined;
   private connected = false;
   private readonly queue: H2Exchange[] = [];
+  /**
+   * The wait-queue figures the metrics read for every pool. Streams waiting here are bounded
+   * by the head timeout only; `queue.maxPending` applies to HTTP/1.1 pools (docs/http2.md).
+   */
+  readonly queueFull = 0;
+  readonly queueTimeouts = 0;
+  get pending(): number { return this.queue.length; }
   private readonly active = new Set<H2Exchange>();
   private backoff = 0;
   private notBefore = 0;
