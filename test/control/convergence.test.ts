@@ -116,7 +116,7 @@ test.serial('a config the nodes refuse makes --wait fail with their errors; roll
   // History names both writes; rollback brings back the good revision's objects, and waits.
   const h = await gw('history');
   t.is(h.code, 0, h.stderr);
-  t.regex(h.stdout, new RegExp(`^${badRev} +\\S+ \\S+ +admin +apply +\\+consumers/bob ~upstreams/users`, 'm'));
+  t.regex(h.stdout, new RegExp(`^${badRev} +\\S+ \\S+ +admin +apply +~upstreams/users \\+consumers/bob`, 'm'));
   const d = await gw('diff', '--revision', String(goodRev));
   t.is(d.code, 0, d.stderr);
   t.regex(d.stdout, /^- consumers\/bob$/m);

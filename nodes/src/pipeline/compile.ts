@@ -37,6 +37,8 @@ interface RouteOrigin {
   source: Route;
   spec: RouteSpec;
   consumers: GatewayConfig['consumers'];
+  /** The proto sets it was compiled against (grpc-transcode reads them; never carried over, so any reload rebuilds those). */
+  protos: GatewayConfig['protos'];
   refs: ReadonlyArray<readonly [string, UpstreamRuntime | undefined]>;
   policies: ReadonlyMap<string, PolicyHandlers>;
 }
@@ -82,7 +84,7 @@ export function compileSnapshot(input: GatewayConfig, revision: number, deps: Co
       const origin = old && origins.get(old);
       let compiled: CompiledRoute;
       let spec: RouteSpec;
-      if (origin !== undefined && origin.source === r && sameRefs(origin, upstreams) && (origin.consumers === config.consumers || !readsConsumers(r))) {
+      if (origin !== undefined && origin.source === r && sameRefs(origin, upstreams) && (origin.consumers === config.consumers || !readsConsumers(r)) && (origin.protos === config.protos || !readsProtos(r))) {
         compiled = old!;
         spec = origin.spec;
         for (const h of origin.policies.values()) { closers.add(h); taken.add(h); }
@@ -129,6 +131,14 @@ function routeSpec(name: string, r: Route): RouteSpec {
 }
 
 /** Authentication policies index the consumers (policies/auth-common/consumers.ts). */
+/** Policies whose compiled form depends on the document's proto sets. */
+const PROTO_READERS = new Set(['grpc-transcode']);
+
+function readsProtos(r: Route): boolean {
+  for (const p in r.policies ?? {}) if (PROTO_READERS.has(p)) return true;
+  return false;
+}
+
 function readsConsumers(r: Route): boolean {
   for (const p in r.policies ?? {}) if (policies.get(p)?.phase === 'authenticate') return true;
   return false;
@@ -157,6 +167,7 @@ function reusable(origin: RouteOrigin, config: GatewayConfig, upstreams: Readonl
   for (const [p, h] of origin.policies) {
     const def = policies.get(p);
     if (!def || (!consumersSame && def.phase === 'authenticate')) continue;
+    if (PROTO_READERS.has(p) && origin.protos !== config.protos) continue;
     if (def.upstreamRefs && !sameRefs(origin, upstreams)) continue;
     keep.set(p, h);
   }
@@ -212,7 +223,7 @@ function compileRoute(name: string, r: Route, config: GatewayConfig, upstreams: 
   });
   const refs = refsOf(r, upstreams);
   // Most routes have no policies and one upstream: shared empties keep the record small.
-  origins.set(compiled, { source: r, spec, consumers: config.consumers, refs, policies: made.size ? made : NO_POLICIES });
+  origins.set(compiled, { source: r, spec, consumers: config.consumers, protos: config.protos, refs, policies: made.size ? made : NO_POLICIES });
   return compiled;
 }
 

@@ -21,6 +21,11 @@ export interface CheckContext {
   readonly path: string;
   /** The config file's folder, for files a policy's config names (proto sets given by path). */
   readonly baseDir?: string;
+  /**
+   * True when one item is checked alone (the etcd source, key by key): `doc` holds only that
+   * route, so references to other objects (proto sets) wait for the whole config's check.
+   */
+  readonly partial?: boolean;
 }
 
 export interface ConfigProblem { path: string; message: string }

@@ -17,7 +17,7 @@ function checkRewrite(route: any, base: string, out: ConfigError[]): void {
   for (const message of templateErrors(tpl, paths)) out.push({ path: `${base}.rewrite.path`, message });
 }
 
-function checkPolicies(route: any, routeName: string, doc: any, base: string, out: ConfigError[], upstreams?: Record<string, unknown>, baseDir = process.cwd()): void {
+function checkPolicies(route: any, routeName: string, doc: any, base: string, out: ConfigError[], upstreams?: Record<string, unknown>, baseDir = process.cwd(), partial = false): void {
   const pol = route?.policies;
   if (!pol || typeof pol !== 'object') return;
   for (const [name, cfg] of Object.entries(pol)) {
@@ -32,7 +32,7 @@ function checkPolicies(route: any, routeName: string, doc: any, base: string, ou
       }
     }
     // A document-wide finding (a consumer's password hash) is reported once, not per route.
-    if (p.check) for (const e of p.check(cfg ?? {}, { routeName, doc, path, baseDir })) if (!out.some((o) => o.path === e.path && o.message === e.message)) out.push(e);
+    if (p.check) for (const e of p.check(cfg ?? {}, { routeName, doc, path, baseDir, partial })) if (!out.some((o) => o.path === e.path && o.message === e.message)) out.push(e);
   }
 }
 
@@ -94,7 +94,7 @@ export function validateItem(kind: 'routes' | 'upstreams' | 'consumers' | 'proto
   const v = compileSchema(schema);
   const base = formatPath('', [kind, name]);
   const out = v(raw) ? [] : ajvErrors(v.errors, raw, base);
-  if (kind === 'routes') { checkPolicies(raw, name, { routes: { [name]: raw } }, base, out); checkRewrite(raw, base, out); }
+  if (kind === 'routes') { checkPolicies(raw, name, { routes: { [name]: raw } }, base, out, undefined, process.cwd(), true); checkRewrite(raw, base, out); }
   if (kind === 'consumers') checkKeys({ [name]: raw }, out);
   // A stored proto set must parse on its own (files mode: no local paths involved).
   if (kind === 'protos' && !out.length) {

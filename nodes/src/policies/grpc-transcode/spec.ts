@@ -1,5 +1,6 @@
 /** grpc-transcode: the config side (schema and its checks); the runtime is index.ts. */
 import type { PolicySpec } from '../../schema/policy-spec.ts';
+import { formatPath } from '../../schema/validate.ts';
 import { compileBindings } from './compile.ts';
 import { schema, type TranscodeConfig } from './schema.ts';
 
@@ -10,9 +11,10 @@ export const spec: PolicySpec<TranscodeConfig> = {
   schema,
   check(config, ctx) {
     if ((config as { enforce?: boolean }).enforce === false) return [{ path: `${ctx.path}.enforce`, message: 'grpc-transcode answers the request itself: it cannot run in shadow mode' }];
+    if (ctx.partial) return []; // the proto set is another key: checked when the whole config compiles
     const r = compileBindings(config, ctx.doc, ctx.baseDir ?? process.cwd());
     // A set that does not load is reported once, at protos.<name>.
     if (!Array.isArray(r) || r[2] === 'set') return [];
-    return [{ path: `${ctx.path}.${r[0].join('.')}`, message: r[1] }];
+    return [{ path: formatPath(ctx.path, r[0]), message: r[1] }];
   },
 };
