@@ -170,11 +170,13 @@ test.serial('the wait queue is bounded: full â†’ 503 at once, too long a wait â†
     const full = await get(`${gw.url}/hang`);
     t.is(full.status, 503);
     t.is(full.json().code, 'GW_UPSTREAM_OVERLOADED');
-    t.true(performance.now() - t1 < 1000, 'a full queue answers at once');
+    // Refused at once, not after maxWait: counted as reason="full" below (a clock bound here
+    // would only measure how busy the machine is).
+    t.true(performance.now() - t1 < 5000, 'a full queue answers without waiting for a connection');
     for (const q of await Promise.all(queued)) {
       t.is(q.r.status, 503);
       t.is(q.r.json().code, 'GW_UPSTREAM_OVERLOADED');
-      t.true(q.ms >= 550 && q.ms < 3000, `queued request answered after ${Math.round(q.ms)} ms`);
+      t.true(q.ms >= 550 && q.ms < 8000, `queued request answered after ${Math.round(q.ms)} ms`);
     }
     t.is(origin.seen.get('/hang'), 2, 'the refused requests never reached the upstream');
     for (const r of origin.hanging) r.end('late');
