@@ -50,8 +50,18 @@ function message(e: ErrorObject): string {
     case 'required': return `missing required field "${(e.params as any).missingProperty}"`;
     case 'pattern': return custom ?? `must match ${(e.params as any).pattern}`;
     case 'propertyNames': return 'has an invalid name';
-    default: return custom && e.keyword !== 'type' ? custom : (e.message ?? 'is invalid');
+    case 'const': return `must be ${JSON.stringify((e.params as any).allowedValue)}`;
+    case 'enum': return `must be one of ${((e.params as any).allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+    // A wrong type where the field has its own wording (durations, sizes): say what it takes.
+    case 'type': return custom ? `${custom} (got ${describe(e.data)})` : (e.message ?? 'is invalid');
+    default: return custom ?? (e.message ?? 'is invalid');
   }
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  return typeof v === 'object' ? 'a mapping' : `${typeof v} ${JSON.stringify(v)}`;
 }
 
 /** Map ajv errors to ConfigErrors; for unions, keep only the most useful branch errors. */
@@ -61,7 +71,19 @@ export function ajvErrors(errs: readonly ErrorObject[] | null | undefined, data:
   const out: ConfigError[] = [];
   // A failed anyOf reports every branch; if some branch matched the type, drop the type-mismatch noise.
   const anyOfPaths = new Set(errs.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath));
+  // A union of literals (TypeBox's enum): every branch failed its const; name the allowed values once.
+  const choices = new Map<string, unknown[]>();
+  for (const p of anyOfPaths) {
+    const at = errs.filter((o) => o.instancePath === p && o.keyword !== 'anyOf');
+    if (at.length > 1 && at.every((o) => o.keyword === 'const')) choices.set(p, at.map((o) => (o.params as any).allowedValue));
+  }
+  for (const [p, values] of choices) {
+    const path = formatPath(base, pointerSegments(p, data));
+    out.push({ path, message: `must be one of ${values.map((v) => JSON.stringify(v)).join(', ')}` });
+    seen.add(`${path}: must be one of`);
+  }
   for (const e of errs) {
+    if (choices.has(e.instancePath) && e.keyword === 'const') continue;
     if (e.keyword === 'anyOf') continue;
     if (e.keyword === 'propertyNames') continue; // reported through its child error with the name
     let segs = pointerSegments(e.instancePath, data);
