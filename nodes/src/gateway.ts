@@ -200,6 +200,7 @@ export class Gateway {
   }
 
   get ready(): boolean { return !!this.rt.snapshot && !this.rt.draining; }
+  get readyWithoutRoutes(): boolean { return this.opts.node.readyWithoutRoutes === true; }
 
   /**
    * Graceful stop: refuse new connections, answer /readyz 503, tell keep-alive clients to

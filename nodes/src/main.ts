@@ -27,7 +27,7 @@ export async function runNode(configPath: string, workersFlag?: string): Promise
   const w = workersFlag ?? node.workers ?? 1;
   const workers = w === 'auto' ? availableParallelism() : Number(w);
   if (!Number.isInteger(workers) || workers < 1) { console.error(`--workers: must be a positive integer or auto`); return 2; }
-  const logger = pino({ level: node.log?.level ?? 'info', base: { pid: process.pid } }, pino.destination({ dest: 2, sync: false }));
+  const logger = pino({ level: node.log?.level ?? 'info', base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ dest: 2, sync: false }));
 
   if (workers > 1 && cluster.isPrimary) {
     return superviseWorkers({

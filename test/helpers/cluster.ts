@@ -152,6 +152,8 @@ async function makeNode(i: number, dir: string, etcd: EtcdServer, prefix: string
       status: `127.0.0.1:${statusPort}`,
       drainTimeout: '5s',
       log: { level: 'warn', access: { enabled: false } },
+      // Cluster tests start nodes before any route exists and wait for /readyz.
+      readyWithoutRoutes: true,
       ...o.node,
       cluster: {
         id: name,

@@ -43,3 +43,14 @@ test('access log: one JSON line per request, with route, status and request id; 
   t.is(line.route, 'ok');
   t.is(line.requestId, r.headers['x-request-id']);
 });
+
+test('readyz: a node with no routes stays out of its balancer (503 "no routes") unless readyWithoutRoutes', async (t) => {
+  const empty = await startGateway({ upstreams: {}, routes: {} });
+  t.teardown(() => empty.stop());
+  const r = await http(`${empty.statusUrl}/readyz`);
+  t.is(r.status, 503);
+  t.is(r.json().status, 'no routes');
+  const allowed = await startGateway({ node: { readyWithoutRoutes: true }, upstreams: {}, routes: {} });
+  t.teardown(() => allowed.stop());
+  t.is((await http(`${allowed.statusUrl}/readyz`)).status, 200);
+});

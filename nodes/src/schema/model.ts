@@ -30,6 +30,7 @@ export const NodeSettings = Type.Object({
   status: Type.Optional(HostPort),
   workers: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 256 }), Type.Literal('auto')])),
   trustedProxies: Type.Optional(Type.Array(Cidr, { description: 'CIDRs whose X-Forwarded-For is believed' })),
+  readyWithoutRoutes: Type.Optional(Type.Boolean({ default: false, description: 'answer /readyz 200 while the config has no routes (false: a node that would answer every request with 404 stays out of its load balancer until it serves something)' })),
   trustRequestId: Type.Optional(Type.Boolean({ default: true, description: 'reuse a well-formed X-Request-Id from any client (true) or only from trustedProxies (false: other clients get a fresh id, so they cannot choose the id logs and upstreams correlate on)' })),
   drainTimeout: Type.Optional(Duration),
   limits: Type.Optional(Type.Object({

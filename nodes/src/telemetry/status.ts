@@ -12,6 +12,8 @@ export type StatusRoute = (req: http.IncomingMessage, res: http.ServerResponse) 
 /** What the status server reads of the node (the gateway); structural, so telemetry names no layer above it. */
 export interface StatusView {
   readonly ready: boolean;
+  /** node.readyWithoutRoutes: a node with zero routes is ready only when this is set. */
+  readonly readyWithoutRoutes: boolean;
   readonly configErrors: readonly { readonly path: string; readonly message: string }[];
   readonly metrics: Metrics;
   readonly rt: { readonly draining: boolean; readonly inflight: number };
@@ -36,6 +38,8 @@ export function createStatusServer(gw: StatusView, extra: ReadonlyMap<string, St
     try {
       if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
       if (path === '/readyz') {
+        // A node that routes nothing would 404 every request: keep it out of the balancer.
+        if (gw.ready && snap!.routes.size === 0 && !gw.readyWithoutRoutes) return sendJson(res, 503, { status: 'no routes', revision: snap!.revision });
         if (gw.ready) return sendJson(res, 200, { status: 'ready', revision: snap!.revision });
         return sendJson(res, 503, { status: gw.rt.draining ? 'draining' : 'no config', errors: gw.configErrors });
       }
