@@ -85,7 +85,7 @@ export class PoolRegistry {
       });
       const h1 = h2
         ? new H2Pool(origin, { connectTimeout: o.connectTimeout, headersTimeout: o.headersTimeout, bodyTimeout: o.bodyTimeout, maxStreams: o.connections, ca: o.ca, servername: o.servername })
-        : new H1Pool(origin, { connections: o.connections, connectTimeout: o.connectTimeout, headersTimeout: o.headersTimeout, bodyTimeout: o.bodyTimeout, keepAliveTimeout: o.keepAliveTimeout, ca: o.ca, ...(o.servername ? { servername: o.servername } : {}) });
+        : new H1Pool(origin, { connections: o.connections, connectTimeout: o.connectTimeout, headersTimeout: o.headersTimeout, bodyTimeout: o.bodyTimeout, keepAliveTimeout: o.keepAliveTimeout, ca: o.ca, ...(o.servername ? { servername: o.servername } : {}), ...(o.maxPending !== undefined ? { maxPending: o.maxPending } : {}), ...(o.maxWait !== undefined ? { maxWait: o.maxWait } : {}) });
       e = { pool, h1 };
       this.pools.set(key, e);
     }
