@@ -9,12 +9,10 @@ import { mkdtempSync, writeFileSync, rmSync, chmodSync, readFileSync, mkdirSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { spawnTracked, killTracked, type Tracked } from '../helpers/child.ts';
 import { startCluster, COMPILE_CACHE_ENV, type TestCluster } from '../helpers/cluster.ts';
 import { http } from '../helpers/http.ts';
-import { freePort } from '../helpers/ports.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { TOKEN } from '../control/harness.ts';
+import { TOKEN, startAdmin, type Admin } from '../control/harness.ts';
 import { startGrpcServer, USERS, type GrpcServer } from './grpc-server.ts';
 
 const BIN = fileURLToPath(new URL('../../control/bin/gatewayctl.js', import.meta.url));
@@ -25,12 +23,11 @@ chmodSync(tokenFile, 0o600);
 
 let cluster: TestCluster;
 let grpc: GrpcServer;
-let serve: Tracked;
-let adminUrl: string;
+let admin: Admin;
 
 function ctl(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args, '--admin', adminUrl, '--token-file', tokenFile], { env: { ...process.env, ...COMPILE_CACHE_ENV, GATEHOUSE_ADMIN_TOKEN: '' }, timeout: 20_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [BIN, ...args, '--admin', admin.url, '--token-file', tokenFile], { env: { ...process.env, ...COMPILE_CACHE_ENV, GATEHOUSE_ADMIN_TOKEN: '' }, timeout: 20_000 }, (err, stdout, stderr) => {
       resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });
@@ -39,17 +36,12 @@ function ctl(...args: string[]): Promise<{ code: number; stdout: string; stderr:
 test.before(async () => {
   grpc = await startGrpcServer();
   cluster = await startCluster({ nodes: 2, startTimeout: 40_000 }); // node start-up is slow on a busy 2-core box
-  const port = await freePort();
-  adminUrl = `http://127.0.0.1:${port}`;
-  serve = spawnTracked(process.execPath, [BIN, 'serve', '--etcd', cluster.etcd.endpoint, '--prefix', cluster.prefix, '--listen', `127.0.0.1:${port}`, '--token-file', tokenFile], { ...COMPILE_CACHE_ENV, GATEHOUSE_ADMIN_TOKEN: '' });
-  await waitFor(async () => {
-    if (serve.child.exitCode !== null) throw new Error(`serve exited: ${serve.output()}`);
-    return (await http(`${adminUrl}/v1/status`, { headers: { authorization: `Bearer ${TOKEN}` } })).status === 200;
-  }, { timeout: 30_000, message: 'gatewayctl serve answering' });
+  // The admin API in process (the control tests' harness); gatewayctl runs as a real process.
+  admin = await startAdmin(cluster.etcd, { prefix: cluster.prefix });
 });
 
 test.after.always(async () => {
-  if (serve) await killTracked(serve, 'SIGTERM');
+  await admin?.close();
   await cluster?.stop();
   await grpc?.stop();
   rmSync(dir, { recursive: true, force: true });

@@ -131,11 +131,8 @@ function routeSpec(name: string, r: Route): RouteSpec {
 }
 
 /** Authentication policies index the consumers (policies/auth-common/consumers.ts). */
-/** Policies whose compiled form depends on the document's proto sets. */
-const PROTO_READERS = new Set(['grpc-transcode']);
-
 function readsProtos(r: Route): boolean {
-  for (const p in r.policies ?? {}) if (PROTO_READERS.has(p)) return true;
+  for (const p in r.policies ?? {}) if (policies.get(p)?.readsProtos === true) return true;
   return false;
 }
 
@@ -167,7 +164,7 @@ function reusable(origin: RouteOrigin, config: GatewayConfig, upstreams: Readonl
   for (const [p, h] of origin.policies) {
     const def = policies.get(p);
     if (!def || (!consumersSame && def.phase === 'authenticate')) continue;
-    if (PROTO_READERS.has(p) && origin.protos !== config.protos) continue;
+    if (def.readsProtos === true && origin.protos !== config.protos) continue;
     if (def.upstreamRefs && !sameRefs(origin, upstreams)) continue;
     keep.set(p, h);
   }

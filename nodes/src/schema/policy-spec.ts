@@ -47,6 +47,11 @@ export interface PolicySpec<C = any> {
    * meet, with its path. Pure: no I/O, timers or network.
    */
   check?(config: C, ctx: CheckContext): ConfigProblem[];
+  /**
+   * The compiled policy depends on the document's proto sets (grpc-transcode), so a reload
+   * that changes them rebuilds it instead of reusing the running instance.
+   */
+  readsProtos?: boolean;
 }
 
 /** A compile step's Error (`path: message`, as create() would throw it) as a validation problem. */

@@ -9,6 +9,7 @@ export const spec: PolicySpec<TranscodeConfig> = {
   phase: 'upstream',
   priority: -1000,
   schema,
+  readsProtos: true,
   check(config, ctx) {
     if ((config as { enforce?: boolean }).enforce === false) return [{ path: `${ctx.path}.enforce`, message: 'grpc-transcode answers the request itself: it cannot run in shadow mode' }];
     if (ctx.partial) return []; // the proto set is another key: checked when the whole config compiles
