@@ -8,6 +8,7 @@
  */
 import test from 'ava';
 import http from 'node:http';
+import http2 from 'node:http2';
 import net from 'node:net';
 import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
@@ -127,6 +128,36 @@ test.serial('a flood of 200 non-reading clients: other requests to the target ar
     t.true(grew < 150, `RSS grew ${grew.toFixed(1)} MiB`);
   } finally {
     for (const s of socks) s.destroy();
+    await gw.stop();
+    await origin.close();
+  }
+});
+
+test.serial('HTTP/2: a stream that reads nothing is reset (CANCEL) at sendTimeout; the connection and its other streams go on', async (t) => {
+  const origin = await startOrigin();
+  const gw = await startGateway(config(origin.url, { http2: { cleartext: true }, limits: { sendTimeout: '1s', proxyBuffer: '64kb' } }, {
+    connections: 4, timeouts: { response: '20s' },
+  }));
+  const session = http2.connect(`http://127.0.0.1:${gw.port}`);
+  session.on('error', () => undefined);
+  try {
+    // Flow control does the not-reading: a paused stream stops granting window.
+    const stalled = session.request({ ':path': '/big' });
+    stalled.pause();
+    const closed = new Promise<number>((resolve) => stalled.once('close', () => resolve(stalled.rstCode ?? -1)));
+    stalled.on('error', () => undefined);
+    await waitFor(() => (origin.seen.get('/big') ?? 0) >= 1, { timeout: 10_000 });
+    t.is(await closed, http2.constants.NGHTTP2_CANCEL, 'the stalled stream was reset with CANCEL');
+    t.false(session.destroyed, 'the connection lives');
+    const other = session.request({ ':path': '/small' });
+    let body = '';
+    other.setEncoding('utf8');
+    other.on('data', (d: string) => { body += d; });
+    await once(other, 'end');
+    t.is(body, 'ok');
+    t.true(await metric(gw, 'gatehouse_client_send_timeouts') >= 1);
+  } finally {
+    session.destroy();
     await gw.stop();
     await origin.close();
   }

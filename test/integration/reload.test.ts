@@ -36,10 +36,10 @@ test('file source: an edit is applied without restart; a bad edit is refused and
   // Editors replace files by rename: the folder watch must still see it.
   writeFileSync(file + '.tmp', yaml(port, status, up.url, '  one: { match: { paths: [/one] }, upstream: a }\n  two: { match: { paths: [/two] }, upstream: a }'));
   renameSync(file + '.tmp', file);
-  await waitFor(async () => (await http(`${base}/two`)).status === 200, { message: 'new route served' });
+  await waitFor(async () => (await http(`${base}/two`)).status === 200, { message: 'new route served', timeout: 15_000 });
 
   writeFileSync(file, yaml(port, status, up.url, '  two: { match: { paths: [two] }, upstream: nope }'));
-  await waitFor(() => gw.configErrors.length > 0, { message: 'bad edit rejected' });
+  await waitFor(() => gw.configErrors.length > 0, { message: 'bad edit rejected', timeout: 15_000 });
   t.deepEqual(gw.configErrors.map((e) => e.path).sort(), ['routes.two.match.paths[0]', 'routes.two.upstream']);
   t.is((await http(`${base}/one`)).status, 200, 'previous config still serving');
   t.is((await http(`${base}/two`)).status, 200);
@@ -48,7 +48,7 @@ test('file source: an edit is applied without restart; a bad edit is refused and
   t.regex(metrics, /gatehouse_config_reloads_total\{source="file",result="applied"\} 2/);
 
   writeFileSync(file, 'routes: [unclosed');
-  await waitFor(() => gw.configErrors[0]?.path === '(file)', { message: 'YAML error reported' });
+  await waitFor(() => gw.configErrors[0]?.path === '(file)', { message: 'YAML error reported', timeout: 15_000 });
   t.is((await http(`${base}/one`)).status, 200);
 });
 

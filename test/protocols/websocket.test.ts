@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { startGateway, type TestGateway } from '../helpers/gateway.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { run } from './run.ts';
+import { spawnTracked } from '../helpers/child.ts';
 
 const script = fileURLToPath(new URL('./ws.py', import.meta.url));
 const digest = (k: string): string => `sha256:${createHash('sha256').update(k).digest('hex')}`;
@@ -18,14 +19,16 @@ let upPort: number;
 let gw: TestGateway;
 
 test.before(async () => {
-  server = spawn('/usr/bin/python3', [script, 'server'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // Tracked: killed with this test process however it ends; its stderr is piped, never
+  // inherited (a child holding the runner's stderr would hold CI's output open).
+  server = spawnTracked('/usr/bin/python3', [script, 'server']).child;
   upPort = await new Promise<number>((resolve, reject) => {
     server.stdout!.once('data', (d: Buffer) => resolve(Number(String(d).trim())));
     server.once('exit', () => reject(new Error('ws server exited')));
   });
   gw = await startGateway(config());
 });
-test.after.always(async () => { await gw?.stop(); server?.kill(); });
+test.after.always(async () => { server?.kill('SIGKILL'); await gw?.stop(); });
 
 function config(node: Record<string, unknown> = {}): never {
   return {

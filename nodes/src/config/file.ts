@@ -1,9 +1,11 @@
 /**
  * Standalone config: one YAML or JSON file, watched. Editors often replace a file by
  * rename, which ends a watch on the file itself, so the folder is watched and events are
- * filtered by name; bursts are coalesced (one reload per 50 ms of quiet).
+ * filtered by name; bursts are coalesced (one reload per 50 ms of quiet). Where the folder
+ * cannot be watched (inotify limits reached, some network file systems) the file is polled
+ * once a second instead: slower, never silent.
  */
-import { readFileSync, watch, type FSWatcher } from 'node:fs';
+import { readFileSync, unwatchFile, watch, watchFile, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import YAML from 'yaml';
 import type { ConfigSource, ConfigUpdate } from './source.ts';
@@ -104,17 +106,27 @@ export class FileSource implements ConfigSource {
     this.reload = emit;
     emit();
     const name = basename(this.path);
-    this.watcher = watch(dirname(this.path), (_event, file) => {
-      if (file && file !== name) return;
-      clearTimeout(this.timer);
-      this.timer = setTimeout(emit, 50);
-    });
-    this.watcher.on('error', () => undefined);
+    const soon = (): void => { clearTimeout(this.timer); this.timer = setTimeout(emit, 50); };
+    try {
+      this.watcher = watch(dirname(this.path), (_event, file) => { if (!file || file === name) soon(); });
+      this.watcher.on('error', () => { this.watcher?.close(); this.watcher = undefined; this.poll(soon); });
+    } catch {
+      this.poll(soon);
+    }
+  }
+
+  /** Polling instead of a watch: the file's stat, once a second. */
+  private polling = false;
+  private poll(soon: () => void): void {
+    if (this.polling) return;
+    this.polling = true;
+    watchFile(this.path, { interval: 1000, persistent: false }, soon);
   }
 
   async stop(): Promise<void> {
     clearTimeout(this.timer);
     this.watcher?.close();
+    if (this.polling) unwatchFile(this.path);
     this.protos.close();
   }
 }

@@ -8,9 +8,12 @@
  * false (the client is behind), and one coarse timer per node checks the registered ones.
  * Progress is bytes handed to the kernel (`bytesWritten - writableLength` of the socket), so
  * a client that reads slowly but steadily is not cut; one that reads nothing is.
+ *
+ * An HTTP/2 response is one stream of a shared connection: its progress is its own queue
+ * moving, and a cut resets that stream (CANCEL), never the connection the other streams use.
  */
 import type { ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import { constants as h2, type Http2Stream } from 'node:http2';
 import { performance } from 'node:perf_hooks';
 
 interface Stall { since: number; flushed: number }
@@ -36,9 +39,9 @@ export class SendDeadlines {
   /** A write to `res` returned false: watch it until its bytes move again or it is gone. */
   stall(res: ServerResponse): void {
     if (this.stalled.has(res)) return;
-    const sock = res.socket;
-    if (sock === null || sock.destroyed) return;
-    this.stalled.set(res, { since: performance.now(), flushed: flushed(sock) });
+    const f = flushed(res);
+    if (f === undefined) return;
+    this.stalled.set(res, { since: performance.now(), flushed: f });
     this.timer ??= setInterval(this.sweep, this.everyMs).unref();
   }
 
@@ -56,20 +59,41 @@ export class SendDeadlines {
   private readonly sweep = (): void => {
     const now = performance.now();
     for (const [res, s] of this.stalled) {
-      const sock = res.socket;
-      if (sock === null || sock.destroyed || (res.writableFinished && sock.writableLength === 0)) { this.stalled.delete(res); continue; }
-      const f = flushed(sock);
+      const f = flushed(res);
+      if (f === undefined) { this.stalled.delete(res); continue; }
       if (f !== s.flushed) { s.flushed = f; s.since = now; continue; }
       if (now - s.since < this.timeoutMs) continue;
       this.stalled.delete(res);
       this.timeouts++;
-      sock.destroy();
+      cut(res);
     }
     if (this.stalled.size === 0 && this.timer !== undefined) { clearInterval(this.timer); this.timer = undefined; }
   };
 }
 
-/** Bytes of this connection already handed to the kernel. */
-function flushed(sock: Socket): number {
+/** The HTTP/2 stream behind a compat response (undefined for HTTP/1.1). */
+function streamOf(res: ServerResponse): Http2Stream | undefined {
+  return (res as unknown as { stream?: Http2Stream }).stream;
+}
+
+/**
+ * A progress mark that changes when the client takes bytes: for HTTP/1.1 the bytes of the
+ * connection handed to the kernel, for HTTP/2 the stream's own queue. Undefined once there
+ * is nothing left to watch (gone, or finished with nothing queued).
+ */
+function flushed(res: ServerResponse): number | undefined {
+  const stream = streamOf(res);
+  if (stream !== undefined) {
+    if (stream.destroyed || stream.closed || (res.writableFinished && stream.writableLength === 0)) return undefined;
+    return -stream.writableLength;
+  }
+  const sock = res.socket;
+  if (sock == null || sock.destroyed || (res.writableFinished && sock.writableLength === 0)) return undefined;
   return sock.bytesWritten - sock.writableLength;
+}
+
+function cut(res: ServerResponse): void {
+  const stream = streamOf(res);
+  if (stream !== undefined) stream.close(h2.NGHTTP2_CANCEL);
+  else res.socket?.destroy();
 }
