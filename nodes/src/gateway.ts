@@ -13,7 +13,7 @@ import { parseDuration, parseSize } from './schema/duration.ts';
 import { formatErrors, type ConfigError } from './schema/validate.ts';
 import { validateConfig } from './validation/validate.ts';
 import type { ConfigSource, ConfigUpdate } from './config/source.ts';
-import { compileSnapshot } from './pipeline/compile.ts';
+import { carryOver, compileSnapshot } from './pipeline/compile.ts';
 import type { Snapshot } from './request/route.ts';
 import { createHandler } from './pipeline/handler.ts';
 import type { Runtime } from './pipeline/runtime.ts';
@@ -122,12 +122,15 @@ export class Gateway {
   apply(u: ConfigUpdate, sourceKind = this.opts.source.kind): ConfigError[] {
     const log = this.opts.logger;
     let errs: ConfigError[];
-    if (u.error) errs = [{ path: '(file)', message: u.error }];
-    else errs = validateConfig({ ...u.config, node: this.opts.node }, this.opts.baseDir);
+    errs = u.error ? [{ path: '(file)', message: u.error }] : [];
+    // Unchanged items become the running config's objects first, so validation (kept per
+    // item object) and compile re-check only what changed.
+    const config = u.error ? undefined : carryOver(u.config as GatewayConfig, this.rt.snapshot?.config);
+    if (config) errs = validateConfig({ ...config, node: this.opts.node }, this.opts.baseDir);
     let snap: Snapshot | undefined;
-    if (!errs.length) {
+    if (config && !errs.length) {
       try {
-        snap = compileSnapshot(u.config as GatewayConfig, u.revision, {
+        snap = compileSnapshot(config, u.revision, {
           logger: log, metrics: this.metrics, pools: this.pools, baseDir: this.opts.baseDir,
           services: this.services, previous: this.rt.snapshot,
         });

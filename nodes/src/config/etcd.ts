@@ -65,6 +65,9 @@ export class EtcdSource implements ConfigSource {
   readonly #log: Logger;
   readonly #watch: PrefixWatch;
   #entries = new Map<string, Entry>();
+  /** Collections handed over last time, and the kinds changed since (their collection is rebuilt on the next flush). */
+  #records = new Map<Kind, Readonly<Record<string, unknown>>>();
+  #dirty = new Set<Kind>(KINDS);
   #onUpdate: ((u: ConfigUpdate) => void) | undefined;
   #pendingRevision = 0;
   #timer: NodeJS.Timeout | undefined;
@@ -125,6 +128,7 @@ export class EtcdSource implements ConfigSource {
       if (entry) next.set(kv.key, entry);
     }
     const changed = next.size !== this.#entries.size || [...next].some(([k, e]) => this.#entries.get(k) !== e);
+    if (changed) for (const k of KINDS) this.#dirty.add(k);
     this.#entries = next;
     if (!this.#emitted) {
       // First load (maybe after a timed-out start): hand it over now, so start() resolves
@@ -143,11 +147,12 @@ export class EtcdSource implements ConfigSource {
     let relevant = false;
     for (const c of changes) {
       if (c.type === 'delete') {
-        relevant = this.#entries.delete(c.key) || relevant;
+        const gone = this.#entries.get(c.key);
+        if (gone) { this.#entries.delete(c.key); this.#dirty.add(gone.kind); relevant = true; }
         continue;
       }
       const entry = this.#parse(c.key, c.value);
-      if (entry) { this.#entries.set(c.key, entry); relevant = true; }
+      if (entry) { this.#entries.set(c.key, entry); this.#dirty.add(entry.kind); relevant = true; }
     }
     // Node and registry keys live under the same prefix; their churn is not a config change.
     if (relevant) this.#schedule(revision);
@@ -178,7 +183,7 @@ export class EtcdSource implements ConfigSource {
         errors = [`${kind}.${name}: could not be validated: ${(err as Error).message}`];
       }
     }
-    if (!errors?.length) return { kind, name, raw, value };
+    if (!errors?.length) return { kind, name, raw, value: deepFreeze(value) };
     this.#log.warn({ key, errors }, `skipping invalid etcd key ${key}: ${errors.join('; ')}`);
     try { this.#opts.onSkipped?.(key, errors); } catch (err) { this.#log.error({ err }, 'onSkipped threw'); }
     return { kind, name, raw, errors };
@@ -193,21 +198,44 @@ export class EtcdSource implements ConfigSource {
     this.#timer = setTimeout(() => { this.#timer = undefined; this.#flush(); }, this.#opts.coalesceMs ?? 20);
   }
 
+  /**
+   * Hands over the current state. Each item is the object parsed when its key last changed
+   * (deep-frozen: the receiver keeps it, and reuses everything keyed by it, across reloads),
+   * and a collection none of whose keys changed since the last update is the same object as
+   * then, so the node re-checks and recompiles only what the etcd events touched.
+   */
   #flush(): void {
     if (this.#stopped || !this.#onUpdate) return;
-    const config: ConfigUpdate['config'] = { routes: {}, upstreams: {}, consumers: {}, protos: {} };
+    const config: ConfigUpdate['config'] = {};
     const skipped: NonNullable<ConfigUpdate['skipped']> = [];
-    for (const [key, e] of this.#entries) {
-      if (e.errors) skipped.push({ key, errors: e.errors });
-      else (config[e.kind] as Record<string, unknown>)[e.name] = e.value;
+    const dirty = this.#dirty;
+    this.#dirty = new Set();
+    for (const kind of KINDS) {
+      if (!dirty.has(kind) && this.#records.has(kind)) { (config as Record<string, unknown>)[kind] = this.#records.get(kind); continue; }
+      const record: Record<string, unknown> = {};
+      for (const e of this.#entries.values()) if (e.kind === kind && !e.errors) record[e.name] = e.value;
+      this.#records.set(kind, Object.freeze(record));
+      (config as Record<string, unknown>)[kind] = record;
     }
+    for (const [key, e] of this.#entries) if (e.errors) skipped.push({ key, errors: e.errors });
     this.revision = this.#pendingRevision;
     this.#emitted = true;
     try {
-      // A deep copy: the receiver may keep or adjust what it gets without touching our state.
-      this.#onUpdate(structuredClone({ config, revision: this.revision, skipped }));
+      this.#onUpdate({ config, revision: this.revision, skipped });
     } catch (err) {
       this.#log.error({ err, revision: this.revision }, 'config update handler threw');
     }
   }
+}
+
+/** Freezes a parsed JSON value and everything in it (an explicit stack: no recursion on deep input). */
+function deepFreeze<T>(value: T): T {
+  const stack: unknown[] = [value];
+  while (stack.length) {
+    const v = stack.pop();
+    if (v === null || typeof v !== 'object' || Object.isFrozen(v)) continue;
+    Object.freeze(v);
+    for (const x of Object.values(v)) stack.push(x);
+  }
+  return value;
 }

@@ -10,6 +10,7 @@ import { basename, dirname } from 'node:path';
 import YAML from 'yaml';
 import type { ConfigSource, ConfigUpdate } from './source.ts';
 import { ProtoWatch } from '../protos/watch.ts';
+import { JsonItemReader, countKeys } from './json-items.ts';
 
 export interface ParsedFile { doc: unknown; error?: string }
 
@@ -53,21 +54,6 @@ function countMembers(text: string): number {
   return n;
 }
 
-/** Object members in a parsed value, walked with an explicit stack (no recursion on deep input). */
-function countKeys(doc: unknown): number {
-  let n = 0;
-  const stack: unknown[] = [doc];
-  while (stack.length) {
-    const v = stack.pop();
-    if (v === null || typeof v !== 'object') continue;
-    if (Array.isArray(v)) { for (const x of v) stack.push(x); continue; }
-    const values = Object.values(v);
-    n += values.length;
-    for (let i = 0; i < values.length; i++) if (values[i] !== null && typeof values[i] === 'object') stack.push(values[i]);
-  }
-  return n;
-}
-
 export function readConfigFile(path: string): ParsedFile {
   let text: string;
   try {
@@ -85,6 +71,7 @@ export class FileSource implements ConfigSource {
   private timer: NodeJS.Timeout | undefined;
   private revision = 0;
   private last = '';
+  private readonly items = new JsonItemReader();
   /** Proto files named by `protos.*.path`: a change to one reloads like a config change. */
   private readonly protos = new ProtoWatch(() => { this.last = ''; clearTimeout(this.timer); this.timer = setTimeout(this.reload, 50); });
   private reload: () => void = () => undefined;
@@ -97,7 +84,10 @@ export class FileSource implements ConfigSource {
       try { text = readFileSync(this.path, 'utf8'); } catch { /* reported by readConfigFile below */ }
       if (text === this.last && this.revision > 0) return; // touch without change
       this.last = text;
-      const { doc, error } = readConfigFile(this.path);
+      // JSON: unchanged items keep their objects from the last read (json-items.ts); anything
+      // else, or anything that reader does not accept, takes the whole-document parser.
+      const fast = text ? this.items.read(text) : undefined;
+      const { doc, error } = fast ? { doc: fast, error: undefined } : readConfigFile(this.path);
       this.revision++;
       this.protos.update(doc, dirname(this.path));
       const { node, ...dynamic } = (doc ?? {}) as Record<string, unknown>;

@@ -43,19 +43,37 @@ export function sameJson(a: unknown, b: unknown): boolean {
  * were new or changed, and how many of prev's are gone.
  */
 export function carryMembers<T>(next: Record<string, T> | undefined, prev: Record<string, T> | undefined): { value: Record<string, T> | undefined; changed: number; removed: number } {
-  if (next === undefined || prev === undefined || next === prev) return { value: next, changed: next === prev || next === undefined ? 0 : Object.keys(next).length, removed: 0 };
+  // Only a mapping is carried over: anything else stays as it came, for validation to report.
+  if (next === null || typeof next !== 'object' || Array.isArray(next) || prev === null || typeof prev !== 'object' || Array.isArray(prev)) return { value: next, changed: 0, removed: 0 };
+  if (next === prev) return { value: next, changed: next === prev || next === undefined ? 0 : Object.keys(next).length, removed: 0 };
   let changed = 0;
   let kept = 0;
-  const out: Record<string, T> = {};
+  // A new mapping is made only when some member must be replaced by prev's equal object; when
+  // every member is prev's own or really changed, next itself stands (a source that keeps its
+  // unchanged items, like the file source's JSON reader, then sees its own mapping again).
+  let out: Record<string, T> | undefined;
+  let i = 0;
   for (const k in next) {
     // An own '__proto__' (JSON.parse makes one) assigned to a plain object would set its prototype.
     if (k === '__proto__') return { value: next, changed: Object.keys(next).length, removed: 0 };
     const n = next[k] as T;
     const p = Object.hasOwn(prev, k) ? prev[k] : undefined;
-    if (p !== undefined && sameJson(n, p)) { out[k] = p; kept++; } else { out[k] = n; changed++; }
+    if (p !== undefined && (n === p || sameJson(n, p))) {
+      kept++;
+      if (n !== p && out === undefined) {
+        out = {};
+        let j = 0;
+        for (const k2 in next) { if (j++ === i) break; out[k2] = next[k2] as T; }
+      }
+      if (out !== undefined) out[k] = p;
+    } else {
+      changed++;
+      if (out !== undefined) out[k] = n;
+    }
+    i++;
   }
   let total = 0;
   for (const _ in prev) total++;
   const removed = total - kept;
-  return changed === 0 && removed === 0 ? { value: prev, changed, removed } : { value: out, changed, removed };
+  return changed === 0 && removed === 0 ? { value: prev, changed, removed } : { value: out ?? next, changed, removed };
 }

@@ -103,7 +103,7 @@ export function compileSnapshot(input: GatewayConfig, revision: number, deps: Co
     for (const h of closers) if (!taken.has(h)) void h.close?.();
     throw err;
   }
-  const router = new Router(entries);
+  const router = new Router(entries, prev?.router as Router<CompiledRoute> | undefined);
   const snapshot: Snapshot = Object.freeze({
     revision,
     config,

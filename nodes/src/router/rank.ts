@@ -14,9 +14,11 @@
  *  6. route name (code-unit order), then declaration order (route, host, path), so equal
  *     routes always resolve the same way.
  */
-import type { HostPattern, PathPattern } from './spec.ts';
+import type { HostPattern, PathPattern, RouteSpec } from './spec.ts';
 
 export interface CompiledRoute<T> {
+  /** What it was compiled from (a later table reuses its variants when the spec object is the same). */
+  spec: RouteSpec;
   name: string;
   index: number;
   priority: number;

@@ -115,3 +115,32 @@ test('random overlapping tables agree with a naive matcher', (t) => {
     }
   }
 });
+
+test('a table updated edit by edit from the previous one matches like a table built from scratch', (t) => {
+  const rand = rng(20261205);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
+  // Unique names: a config map cannot hold two routes of one name.
+  const unique = (specs: RouteSpec[]): RouteSpec[] => [...new Map(specs.map((s) => [s.name, s])).values()];
+  let specs = unique(randomTable(rand, 300));
+  let router = new Router(specs.map((spec) => ({ spec, value: spec.name })));
+  for (let edit = 0; edit < 15; edit++) {
+    // Drop a few, replace a few (same name, new spec object), add a few, in new places.
+    const added = unique(randomTable(rand, 5)).filter((s) => s.name !== 'root');
+    specs = specs.filter(() => rand() > 0.03).map((s) => (rand() < 0.03 ? { ...s, priority: s.priority + 1 } : s));
+    specs = unique([...added.slice(0, 2), ...specs, ...added.slice(2)]);
+    const previous = router;
+    router = new Router(specs.map((spec) => ({ spec, value: spec.name })), previous);
+    for (let q = 0; q < 300; q++) {
+      const segs = Array.from({ length: 1 + Math.floor(rand() * 5) }, () => pick(['a', 'b', 'c', 'd']));
+      const path = '/' + segs.join('/') + (rand() < 0.2 ? '/' : '');
+      const host = pick(['x.test', 'y.test', 'a.x.test', 'b.y.test', 'other.org']);
+      const method = pick(['GET', 'POST', 'PUT']);
+      const headers: IncomingHttpHeaders = rand() < 0.5 ? {} : { v: pick(['1', '2']), w: pick(['1', '2']) };
+      const want = naiveMatch(specs, host, path, method, headers);
+      const got = router.match(host, path, method, headers);
+      const label = `edit ${edit}: ${method} ${host}${path} ${JSON.stringify(headers)}`;
+      t.is(got?.value, want?.name, label);
+      if (want) t.deepEqual(got?.params ?? {}, want.params, label);
+    }
+  }
+});

@@ -11,7 +11,8 @@
  * the instance, which is safe because match() is synchronous and never re-enters.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { compileVariants } from './compile.ts';
+import { compileVariants, updateVariants } from './compile.ts';
+import type { Variant } from './rank.ts';
 import type { RouteMatch, RouteSpec } from './spec.ts';
 import { HostTable } from './table.ts';
 import type { Bucket } from './table.ts';
@@ -67,9 +68,17 @@ export class Router<T> {
   /** ...and a copy of them taken when that branch produced the current winner. */
   readonly #bestCaps: Int32Array;
 
-  constructor(entries: ReadonlyArray<{ spec: RouteSpec; value: T }>) {
+  /** The ranked variants, kept so the next table can reuse them (updateVariants). */
+  readonly #variants: readonly Variant<T>[];
+
+  /**
+   * `previous`: the table this one replaces. Entries with the same spec object and value as
+   * there keep their parsed, ranked variants; only the rest are compiled and merged in.
+   */
+  constructor(entries: ReadonlyArray<{ spec: RouteSpec; value: T }>, previous?: Router<T>) {
     this.size = entries.length;
-    compileVariants(entries).forEach((v, rank) => this.#hosts.add(v, rank));
+    this.#variants = previous ? updateVariants(entries, previous.#variants) : compileVariants(entries);
+    this.#variants.forEach((v, rank) => this.#hosts.add(v, rank));
     this.#hosts.finish();
     this.#caps = new Int32Array(this.#hosts.maxParams * 2);
     this.#bestCaps = new Int32Array(this.#hosts.maxParams * 2);

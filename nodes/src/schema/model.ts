@@ -193,6 +193,20 @@ export const GatewayConfig = Type.Object({
   protos: Type.Optional(Type.Record(Name, ProtoSet, closed)),
 }, closed);
 
+/**
+ * The document without its items: the node section, and each collection as a closed map of
+ * names. Validation checks the shell once and every item on its own (cached by identity), so
+ * an edit re-checks what changed, not the table.
+ */
+export const ConfigShell = Type.Object({
+  node: Type.Optional(NodeSettings),
+  upstreams: Type.Optional(Type.Unknown()),
+  consumers: Type.Optional(Type.Unknown()),
+  routes: Type.Optional(Type.Unknown()),
+  protos: Type.Optional(Type.Unknown()),
+}, closed);
+export const Collection = Type.Record(Name, Type.Unknown(), closed);
+
 export type GatewayConfig = Static<typeof GatewayConfig>;
 export type NodeSettings = Static<typeof NodeSettings>;
 export type Upstream = Static<typeof Upstream>;

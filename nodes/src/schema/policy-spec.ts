@@ -48,6 +48,12 @@ export interface PolicySpec<C = any> {
    */
   check?(config: C, ctx: CheckContext): ConfigProblem[];
   /**
+   * A check of each consumer this policy reads (basic-auth: its password hashes), run once
+   * per consumer object, whether or not a route uses the policy: a consumer is valid or not
+   * on its own, so an edit elsewhere never re-checks it. `path` is `consumers.<name>`.
+   */
+  checkConsumer?(consumer: NonNullable<GatewayConfig['consumers']>[string], path: string): ConfigProblem[];
+  /**
    * The compiled policy depends on the document's proto sets (grpc-transcode), so a reload
    * that changes them rebuilds it instead of reusing the running instance.
    */

@@ -1,13 +1,25 @@
 /**
  * Config validation: the schema pass (schema/validate.ts, every error) then the policy pass
- * (each policy's own schema from the registry) and the reference pass (a route names a known
- * upstream). Errors carry a dotted path as users write it.
+ * (each policy's own schema and check from policies/specs.ts) and the reference pass (a route
+ * names a known upstream, two consumers share no key). Errors carry a dotted path as users
+ * write it.
+ *
+ * Cost follows the change, not the table: the document's shell (node section, collection
+ * names) and each item are checked on their own, and an item's result is kept by its object
+ * identity (a WeakMap), so a reload whose source hands over the unchanged items as the same
+ * objects (the etcd source, the file source's JSON reader, compile's carry-over) re-checks
+ * only the items that changed plus the cross-item passes, which are map lookups.
  */
-import { GatewayConfig, Route, Upstream, Consumer, ProtoSet } from '../schema/model.ts';
+import { Collection, ConfigShell, Route, Upstream, Consumer, ProtoSet } from '../schema/model.ts';
 import { ajvErrors, compileSchema, formatPath, type ConfigError } from '../schema/validate.ts';
 import { policySpecs as policies } from '../policies/specs.ts';
 import { templateErrors } from '../core/template.ts';
 import { loadProtoSet } from '../protos/sets.ts';
+
+type Kind = 'routes' | 'upstreams' | 'consumers' | 'protos';
+const ITEM_SCHEMA = { routes: Route, upstreams: Upstream, consumers: Consumer, protos: ProtoSet } as const;
+const NO_ERRORS: readonly ConfigError[] = Object.freeze([]);
+const CONSUMER_CHECKS = [...policies.values()].filter((p) => p.checkConsumer);
 
 /** A route's rewrite.path may use only params every match path defines (core/template.ts). */
 function checkRewrite(route: any, base: string, out: ConfigError[]): void {
@@ -17,7 +29,8 @@ function checkRewrite(route: any, base: string, out: ConfigError[]): void {
   for (const message of templateErrors(tpl, paths)) out.push({ path: `${base}.rewrite.path`, message });
 }
 
-function checkPolicies(route: any, routeName: string, doc: any, base: string, out: ConfigError[], upstreams?: Record<string, unknown>, baseDir = process.cwd(), partial = false): void {
+/** Policy schemas and checks of one route: everything about it that reads no other item (except proto sets, see readsProtos). */
+function checkPolicies(route: any, routeName: string, doc: any, base: string, out: ConfigError[], baseDir: string, partial: boolean): void {
   const pol = route?.policies;
   if (!pol || typeof pol !== 'object') return;
   for (const [name, cfg] of Object.entries(pol)) {
@@ -26,22 +39,106 @@ function checkPolicies(route: any, routeName: string, doc: any, base: string, ou
     if (!p) { out.push({ path, message: `unknown policy "${name}" (known: ${[...policies.keys()].join(', ')})` }); continue; }
     const v = compileSchema(p.schema);
     if (!v(cfg ?? {})) { out.push(...ajvErrors(v.errors, cfg, path)); continue; }
-    if (upstreams && p.upstreamRefs) {
-      for (const [rel, ref] of p.upstreamRefs(cfg ?? {})) {
-        if (!(ref in upstreams)) out.push({ path: formatPath(path, rel), message: `unknown upstream "${ref}"` });
-      }
-    }
-    // A document-wide finding (a consumer's password hash) is reported once, not per route.
     if (p.check) for (const e of p.check(cfg ?? {}, { routeName, doc, path, baseDir, partial })) if (!out.some((o) => o.path === e.path && o.message === e.message)) out.push(e);
   }
 }
 
+/** Upstream names the route and its (schema-valid) policies refer to that the document lacks. */
+function checkRefs(route: any, base: string, upstreams: Record<string, unknown>, out: ConfigError[]): void {
+  if (typeof route.upstream === 'string' && !Object.hasOwn(upstreams, route.upstream)) {
+    out.push({ path: `${base}.upstream`, message: `unknown upstream "${route.upstream}"` });
+  }
+  const pol = route.policies;
+  if (!pol || typeof pol !== 'object') return;
+  for (const [name, cfg] of Object.entries(pol)) {
+    const p = policies.get(name);
+    if (!p?.upstreamRefs || !compileSchema(p.schema)(cfg ?? {})) continue;
+    for (const [rel, ref] of p.upstreamRefs(cfg ?? {})) {
+      if (!Object.hasOwn(upstreams, ref)) out.push({ path: formatPath(formatPath(base, ['policies', name]), rel), message: `unknown upstream "${ref}"` });
+    }
+  }
+}
+
+function readsProtos(route: any): boolean {
+  const pol = route?.policies;
+  if (!pol || typeof pol !== 'object') return false;
+  for (const name in pol) if (policies.get(name)?.readsProtos === true) return true;
+  return false;
+}
+
+/** The checks of one item that read nothing else, as the etcd source runs them per key. */
+function itemErrors(kind: Kind, name: string, raw: unknown, doc: any, baseDir: string, partial: boolean): ConfigError[] {
+  const v = compileSchema(ITEM_SCHEMA[kind]);
+  const base = formatPath('', [kind, name]);
+  const out = v(raw) ? [] : ajvErrors(v.errors, raw, base);
+  if (kind === 'routes') { checkPolicies(raw, name, doc, base, out, baseDir, partial); checkRewrite(raw, base, out); }
+  if (kind === 'consumers') for (const p of CONSUMER_CHECKS) out.push(...p.checkConsumer!(raw as any, base));
+  if (kind === 'upstreams' && !out.length) {
+    const up = raw as { targets?: unknown[]; discovery?: unknown };
+    if (!up.targets?.length && !up.discovery) out.push({ path: base, message: 'needs targets or discovery' });
+  }
+  // A stored proto set must parse on its own (files mode: the paths are the file's folder's).
+  if (kind === 'protos' && !out.length) {
+    try { loadProtoSet(raw as object, baseDir); } catch (err) { out.push({ path: base, message: (err as Error).message }); }
+  }
+  return out;
+}
+
+/** One item's result, kept by the item's object; valid while its name, folder and (for grpc-transcode routes) proto sets are the same. */
+interface Checked { kind: Kind; name: string; baseDir: string; protos: unknown; errors: readonly ConfigError[] }
+const checked = new WeakMap<object, Checked>();
+
+function cachedItemErrors(kind: Kind, name: string, raw: unknown, doc: any, baseDir: string): readonly ConfigError[] {
+  if (raw === null || typeof raw !== 'object') return itemErrors(kind, name, raw, doc, baseDir, false);
+  const protos = kind === 'routes' && readsProtos(raw) ? doc.protos : undefined;
+  const hit = checked.get(raw);
+  if (hit && hit.kind === kind && hit.name === name && hit.baseDir === baseDir && hit.protos === protos) return hit.errors;
+  const errs = itemErrors(kind, name, raw, doc, baseDir, false);
+  checked.set(raw, { kind, name, baseDir, protos, errors: errs.length ? errs : NO_ERRORS });
+  return errs;
+}
+
+/** Every item's own errors in one collection, kept by the collection object (an unchanged collection costs one lookup). */
+interface CollectionChecked { baseDir: string; protos: unknown; errors: readonly ConfigError[] }
+const collectionsChecked = new WeakMap<object, CollectionChecked>();
+function collectionItemErrors(kind: Kind, items: Record<string, unknown>, doc: any, baseDir: string): readonly ConfigError[] {
+  const protos = kind === 'routes' ? doc.protos : undefined;
+  const hit = collectionsChecked.get(items);
+  if (hit && hit.baseDir === baseDir && hit.protos === protos) return hit.errors;
+  const out: ConfigError[] = [];
+  for (const name in items) {
+    if (!Object.hasOwn(items, name)) continue;
+    const errs = cachedItemErrors(kind, name, items[name], doc, baseDir);
+    for (let i = 0; i < errs.length; i++) out.push(errs[i]!);
+  }
+  const errors = out.length ? out : NO_ERRORS;
+  collectionsChecked.set(items, { baseDir, protos, errors });
+  return errors;
+}
+
+/** Collection names (closed map of Name): kept by the collection object. */
+const namesChecked = new WeakMap<object, readonly ConfigError[]>();
+function collectionErrors(kind: Kind, value: unknown): readonly ConfigError[] {
+  const cacheable = value !== null && typeof value === 'object';
+  const hit = cacheable ? namesChecked.get(value) : undefined;
+  if (hit) return hit;
+  const v = compileSchema(Collection);
+  const errs = v(value) ? NO_ERRORS : ajvErrors(v.errors, value, kind);
+  if (cacheable) namesChecked.set(value, errs);
+  return errs;
+}
+
 /**
  * One key, two consumers: whichever won would be an accident of map order. Digests are
- * hashed into a Map (one pass), so a thousand consumers cost a thousand lookups.
+ * hashed into a Map (one pass), and the result is kept by the consumers object, so an edit
+ * that leaves the consumers alone does not pay for a hundred thousand of them.
  */
-function checkKeys(consumers: unknown, out: ConfigError[]): void {
-  if (!consumers || typeof consumers !== 'object') return;
+const keysChecked = new WeakMap<object, readonly ConfigError[]>();
+function checkKeys(consumers: unknown): readonly ConfigError[] {
+  if (!consumers || typeof consumers !== 'object') return NO_ERRORS;
+  const hit = keysChecked.get(consumers);
+  if (hit) return hit;
+  const out: ConfigError[] = [];
   const owner = new Map<string, string>();
   for (const [name, c] of Object.entries<any>(consumers)) {
     const keys = c?.keys;
@@ -54,32 +151,36 @@ function checkKeys(consumers: unknown, out: ConfigError[]): void {
       else if (other !== name) out.push({ path: formatPath('', ['consumers', name, 'keys', i]), message: `the same key is also a key of consumer "${other}"` });
     });
   }
+  const errs = out.length ? out : NO_ERRORS;
+  keysChecked.set(consumers, errs);
+  return errs;
 }
+
+const KINDS: readonly Kind[] = ['upstreams', 'consumers', 'routes', 'protos'];
 
 /** Validate a whole document: every error, each with its path. Empty array = valid. */
 export function validateConfig(raw: unknown, baseDir = process.cwd()): ConfigError[] {
-  const v = compileSchema(GatewayConfig);
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return [{ path: '(root)', message: 'must be a mapping of node, upstreams, consumers, routes' }];
-  const out: ConfigError[] = v(raw) ? [] : ajvErrors(v.errors, raw);
+  const shell = compileSchema(ConfigShell);
+  const out: ConfigError[] = shell(raw) ? [] : ajvErrors(shell.errors, raw);
   const doc = raw as any;
+  for (const kind of KINDS) {
+    const items = doc[kind];
+    if (items === undefined) continue;
+    const names = collectionErrors(kind, items);
+    if (names.length) out.push(...names);
+    if (items === null || typeof items !== 'object' || Array.isArray(items)) continue;
+    const errs = collectionItemErrors(kind, items, doc, baseDir);
+    for (let i = 0; i < errs.length; i++) out.push(errs[i]!);
+  }
   const ups = doc.upstreams && typeof doc.upstreams === 'object' ? doc.upstreams : {};
-  for (const [name, route] of Object.entries<any>(doc.routes ?? {})) {
-    const base = formatPath('', ['routes', name]);
-    checkPolicies(route, name, doc, base, out, ups, baseDir);
-    checkRewrite(route, base, out);
-    if (route && typeof route === 'object' && typeof route.upstream === 'string' && !(route.upstream in ups)) {
-      out.push({ path: `${base}.upstream`, message: `unknown upstream "${route.upstream}"` });
-    }
+  const routes = doc.routes && typeof doc.routes === 'object' ? doc.routes : {};
+  for (const name in routes) {
+    const route = routes[name];
+    if (route && typeof route === 'object') checkRefs(route, formatPath('', ['routes', name]), ups, out);
   }
-  checkKeys(doc.consumers, out);
-  // A proto set that does not parse is an error at its own path (its file and line in the message).
-  if (v(raw)) for (const [name, set] of Object.entries<any>(doc.protos ?? {})) {
-    try { loadProtoSet(set, baseDir); } catch (err) { out.push({ path: formatPath('', ['protos', name]), message: (err as Error).message }); }
-  }
+  out.push(...checkKeys(doc.consumers));
   for (const [name, up] of Object.entries<any>(ups)) {
-    if (up && typeof up === 'object' && !up.targets?.length && !up.discovery) {
-      out.push({ path: formatPath('', ['upstreams', name]), message: 'needs targets or discovery' });
-    }
     // The registry lives in etcd: without node.cluster nothing would ever fill the target list.
     if (up && typeof up === 'object' && typeof up.discovery?.service === 'string' && !doc.node?.cluster) {
       out.push({ path: formatPath('', ['upstreams', name, 'discovery', 'service']), message: 'registry discovery needs cluster mode (node.cluster with etcd); use targets or discovery.dns standalone' });
@@ -88,18 +189,9 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): ConfigErr
   return out;
 }
 
-/** Validate one item, as the etcd source does per key. `kind` is routes | upstreams | consumers. */
-export function validateItem(kind: 'routes' | 'upstreams' | 'consumers' | 'protos', name: string, raw: unknown): ConfigError[] {
-  const schema = kind === 'routes' ? Route : kind === 'upstreams' ? Upstream : kind === 'protos' ? ProtoSet : Consumer;
-  const v = compileSchema(schema);
-  const base = formatPath('', [kind, name]);
-  const out = v(raw) ? [] : ajvErrors(v.errors, raw, base);
-  if (kind === 'routes') { checkPolicies(raw, name, { routes: { [name]: raw } }, base, out, undefined, process.cwd(), true); checkRewrite(raw, base, out); }
-  if (kind === 'consumers') checkKeys({ [name]: raw }, out);
-  // A stored proto set must parse on its own (files mode: no local paths involved).
-  if (kind === 'protos' && !out.length) {
-    try { loadProtoSet(raw as object, process.cwd()); } catch (err) { out.push({ path: base, message: (err as Error).message }); }
-  }
+/** Validate one item, as the etcd source does per key. `kind` is routes | upstreams | consumers | protos. */
+export function validateItem(kind: Kind, name: string, raw: unknown): ConfigError[] {
+  const out = itemErrors(kind, name, raw, { [kind]: { [name]: raw } }, process.cwd(), true);
+  if (kind === 'consumers') out.push(...checkKeys({ [name]: raw }));
   return out;
 }
-

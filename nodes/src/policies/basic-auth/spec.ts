@@ -9,14 +9,12 @@ export const spec: PolicySpec<BasicAuthConfig> = {
   phase: 'authenticate',
   priority: AUTH_PRIORITY['basic-auth'],
   schema,
-  /** The consumers' password hashes this route would load (reported once per document by validation). */
-  check(_config, ctx) {
+  /** A consumer's password hashes must be ones basic-auth can load (scrypt parameters in range). */
+  checkConsumer(consumer, path) {
     const out: ConfigProblem[] = [];
-    for (const [name, c] of Object.entries(ctx.doc.consumers ?? {})) {
-      (c?.passwords ?? []).forEach((s, i) => {
-        try { parseScrypt(s); } catch (err) { out.push({ path: `consumers.${name}.passwords[${i}]`, message: (err as Error).message }); }
-      });
-    }
+    (consumer?.passwords ?? []).forEach((s, i) => {
+      try { parseScrypt(s); } catch (err) { out.push({ path: `${path}.passwords[${i}]`, message: (err as Error).message }); }
+    });
     return out;
   },
 };

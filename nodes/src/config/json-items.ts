@@ -1,0 +1,256 @@
+/**
+ * An incremental reader of JSON config files: what makes a one-route edit of a 13 MB file
+ * cost what it changes. The top level and each collection (routes, upstreams, consumers,
+ * protos) are walked by a small scanner; each item's text is compared with the text it had
+ * in the previous read, and an unchanged item keeps the object parsed then. Only changed
+ * items go through JSON.parse, so a reload hands the node the same objects for everything
+ * else (identity is what validation and compile key their reuse on), and a collection in
+ * which nothing changed is the same collection object.
+ *
+ * Strict: every character is either structure the scanner checked (braces, names, colons,
+ * commas, JSON whitespace), inside an item parsed now, or inside an item whose text equals
+ * one parsed before. Anything the scanner does not expect (a YAML file, a syntax error, a
+ * repeated name, an odd name) returns undefined and the caller takes the whole-document
+ * parser, which reports the problem with its position.
+ */
+const KINDS = new Set(['routes', 'upstreams', 'consumers', 'protos']);
+
+/** A collection as last read: names, texts and objects in file order, and the record built from them. */
+interface Kept {
+  record: Record<string, unknown>;
+  names: string[];
+  raws: string[];
+  values: unknown[];
+  /** name → position, built on first need (an item that moved, or a name the last read did not have). */
+  index?: Map<string, number>;
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COLON = 0x3a;
+const COMMA = 0x2c;
+const OPEN = 0x7b;
+const CLOSE = 0x7d;
+const OPEN_LIST = 0x5b;
+const CLOSE_LIST = 0x5d;
+
+class Scan {
+  i = 0;
+  readonly text: string;
+  constructor(text: string) { this.text = text; }
+
+  ws(): void {
+    const t = this.text;
+    let i = this.i;
+    for (; i < t.length; i++) {
+      const c = t.charCodeAt(i);
+      if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) break;
+    }
+    this.i = i;
+  }
+
+  /** A string starting at i (a quote); returns its decoded value, or undefined when malformed. */
+  string(): string | undefined {
+    const t = this.text;
+    const start = this.i;
+    if (t.charCodeAt(start) !== QUOTE) return undefined;
+    let escaped = false;
+    let i = start + 1;
+    for (; i < t.length; i++) {
+      const c = t.charCodeAt(i);
+      if (c === BACKSLASH) { escaped = true; i++; continue; }
+      if (c === QUOTE) break;
+      if (c < 0x20) return undefined;
+    }
+    if (i >= t.length) return undefined;
+    this.i = i + 1;
+    if (!escaped) return t.slice(start + 1, i);
+    try { return JSON.parse(t.slice(start, i + 1)) as string; } catch { return undefined; }
+  }
+
+  /**
+   * Skips one value; returns its end, and counts the name/value separators in it (for the
+   * duplicate-name check of items parsed now). Brackets must nest; the rest of the grammar
+   * inside an item is JSON.parse's job (or was, when its text was read before).
+   */
+  value(): { end: number; members: number } | undefined {
+    const t = this.text;
+    let i = this.i;
+    let depth = 0;
+    let members = 0;
+    const first = t.charCodeAt(i);
+    if (first !== OPEN && first !== OPEN_LIST) {
+      // A scalar: up to the next structural character at this level.
+      if (first === QUOTE) { if (this.string() === undefined) return undefined; return { end: this.i, members }; }
+      for (; i < t.length; i++) {
+        const c = t.charCodeAt(i);
+        if (c === COMMA || c === CLOSE || c === CLOSE_LIST || c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) break;
+      }
+      if (i === this.i) return undefined;
+      this.i = i;
+      return { end: i, members };
+    }
+    for (; i < t.length; i++) {
+      const c = t.charCodeAt(i);
+      if (c === QUOTE) {
+        for (i++; i < t.length; i++) {
+          const d = t.charCodeAt(i);
+          if (d === BACKSLASH) i++;
+          else if (d === QUOTE) break;
+        }
+      } else if (c === OPEN || c === OPEN_LIST) depth++;
+      else if (c === CLOSE || c === CLOSE_LIST) { if (--depth === 0) { i++; break; } } else if (c === COLON) members++;
+    }
+    if (depth !== 0) return undefined;
+    this.i = i;
+    return { end: i, members };
+  }
+}
+
+/** Object members in a parsed value, walked with an explicit stack (no recursion on deep input). */
+export function countKeys(doc: unknown): number {
+  let n = 0;
+  const stack: unknown[] = [doc];
+  while (stack.length) {
+    const v = stack.pop();
+    if (v === null || typeof v !== 'object') continue;
+    if (Array.isArray(v)) { for (const x of v) stack.push(x); continue; }
+    const values = Object.values(v);
+    n += values.length;
+    for (let i = 0; i < values.length; i++) if (values[i] !== null && typeof values[i] === 'object') stack.push(values[i]);
+  }
+  return n;
+}
+
+/** Parses one item's text; undefined when it is not JSON or repeats a name inside. */
+function parseItem(raw: string, members: number): unknown {
+  let value: unknown;
+  try { value = JSON.parse(raw); } catch { return undefined; }
+  return countKeys(value) === members ? value : undefined;
+}
+
+export class JsonItemReader {
+  #kept = new Map<string, Kept>();
+  /** Items parsed by the last read (the rest were reused). */
+  parsed = 0;
+
+  /** The document, reusing unchanged items' objects; undefined when the text is not plain JSON this reader accepts. */
+  read(text: string): Record<string, unknown> | undefined {
+    const s = new Scan(text);
+    s.ws();
+    if (text.charCodeAt(s.i) !== OPEN) return undefined;
+    s.i++;
+    const doc: Record<string, unknown> = {};
+    const next = new Map<string, Kept>();
+    let parsed = 0;
+    s.ws();
+    if (text.charCodeAt(s.i) === CLOSE) s.i++;
+    else {
+      for (;;) {
+        s.ws();
+        const key = s.string();
+        if (key === undefined || key === '__proto__' || Object.hasOwn(doc, key)) return undefined;
+        s.ws();
+        if (text.charCodeAt(s.i) !== COLON) return undefined;
+        s.i++;
+        s.ws();
+        if (KINDS.has(key) && text.charCodeAt(s.i) === OPEN) {
+          const got = this.#collection(s, this.#kept.get(key));
+          if (!got) return undefined;
+          doc[key] = got.kept.record;
+          next.set(key, got.kept);
+          parsed += got.parsed;
+        } else {
+          const start = s.i;
+          const v = s.value();
+          if (!v) return undefined;
+          const value = parseItem(text.slice(start, v.end), v.members);
+          if (value === undefined) return undefined;
+          doc[key] = value;
+        }
+        s.ws();
+        const c = text.charCodeAt(s.i);
+        s.i++;
+        if (c === CLOSE) break;
+        if (c !== COMMA) return undefined;
+      }
+    }
+    s.ws();
+    if (s.i !== text.length) return undefined;
+    this.#kept = next;
+    this.parsed = parsed;
+    return doc;
+  }
+
+  /**
+   * One collection: items whose text is unchanged keep their objects; when every item is
+   * unchanged and in the same place the record itself is kept. Items are matched by position
+   * first (an edit rarely reorders a file), by name otherwise.
+   */
+  #collection(s: Scan, prev: Kept | undefined): { kept: Kept; parsed: number } | undefined {
+    const text = s.text;
+    s.i++; // {
+    const names: string[] = [];
+    const raws: string[] = [];
+    const values: unknown[] = [];
+    let parsed = 0;
+    let same = prev !== undefined;
+    s.ws();
+    if (text.charCodeAt(s.i) === CLOSE) s.i++;
+    else {
+      for (;;) {
+        s.ws();
+        const name = s.string();
+        if (name === undefined || name === '__proto__') return undefined;
+        s.ws();
+        if (text.charCodeAt(s.i) !== COLON) return undefined;
+        s.i++;
+        s.ws();
+        const start = s.i;
+        const v = s.value();
+        if (!v) return undefined;
+        const raw = text.slice(start, v.end);
+        const k = names.length;
+        let at = prev !== undefined && k < prev.names.length && prev.names[k] === name ? k : -1;
+        if (at < 0) {
+          same = false;
+          if (prev !== undefined) at = indexOf(prev).get(name) ?? -1;
+        }
+        names.push(name);
+        // The new text's slice is kept, so the previous file's text can be collected.
+        raws.push(raw);
+        if (at >= 0 && prev!.raws[at] === raw) values.push(prev!.values[at]);
+        else {
+          const value = parseItem(raw, v.members);
+          if (value === undefined) return undefined;
+          values.push(value);
+          parsed++;
+          same = false;
+        }
+        s.ws();
+        const c = text.charCodeAt(s.i);
+        s.i++;
+        if (c === CLOSE) break;
+        if (c !== COMMA) return undefined;
+      }
+    }
+    if (same && prev!.names.length === names.length) {
+      // Same names in the same places: no new duplicate is possible, the record stands.
+      return { kept: { record: prev!.record, names, raws, values, ...(prev!.index ? { index: prev!.index } : {}) }, parsed };
+    }
+    const record: Record<string, unknown> = {};
+    for (let i = 0; i < names.length; i++) {
+      if (Object.hasOwn(record, names[i]!)) return undefined; // a repeated name: the whole-document parser says where
+      record[names[i]!] = values[i];
+    }
+    return { kept: { record, names, raws, values }, parsed };
+  }
+}
+
+function indexOf(kept: Kept): Map<string, number> {
+  if (!kept.index) {
+    kept.index = new Map();
+    for (let i = 0; i < kept.names.length; i++) kept.index.set(kept.names[i]!, i);
+  }
+  return kept.index;
+}
