@@ -21,11 +21,14 @@ export async function runNode(configPath: string, workersFlag?: string): Promise
   const file = resolve(configPath);
   const { doc, error } = readConfigFile(file);
   if (error) { console.error(`${configPath}: ${error}`); return 1; }
-  const errs = validateConfig(doc);
-  if (errs.length) { console.error(formatErrors(errs)); return 1; }
-  const node: NodeSettings = (doc as { node?: NodeSettings }).node ?? {};
+  const node: NodeSettings = (doc as { node?: NodeSettings } | undefined)?.node ?? {};
   const w = workersFlag ?? node.workers ?? 1;
   const workers = w === 'auto' ? availableParallelism() : Number(w);
+  // A supervisor checks the whole file before it forks workers that would all refuse it; a
+  // single process checks the node section here and the rest once, when its gateway loads
+  // the file (a refused file fails the start below with the same messages).
+  const errs = validateConfig(workers > 1 && cluster.isPrimary ? doc : (doc !== null && typeof doc === 'object' && !Array.isArray(doc) ? { node: (doc as { node?: unknown }).node } : doc));
+  if (errs.length) { console.error(formatErrors(errs)); return 1; }
   if (!Number.isInteger(workers) || workers < 1) { console.error(`--workers: must be a positive integer or auto`); return 2; }
   const logger = pino({ level: node.log?.level ?? 'info', base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ dest: 2, sync: false }));
 

@@ -1,11 +1,14 @@
 /**
  * An incremental reader of JSON config files: what makes a one-route edit of a 13 MB file
- * cost what it changes. The top level and each collection (routes, upstreams, consumers,
- * protos) are walked by a small scanner; each item's text is compared with the text it had
+ * cost what it changes. The top level and each collection (routes, upstreams, consumers)
+ * are walked by a small scanner; each item's text is compared with the text it had
  * in the previous read, and an unchanged item keeps the object parsed then. Only changed
  * items go through JSON.parse, so a reload hands the node the same objects for everything
  * else (identity is what validation and compile key their reuse on), and a collection in
- * which nothing changed is the same collection object.
+ * which nothing changed is the same collection object. A collection whose whole text is
+ * unchanged is recognised by one comparison and not scanned at all.
+ * Memory: the texts kept for comparison are slices of the file, so a file's text stays alive
+ * while one of its collections is unchanged since: at most one older copy per collection.
  *
  * Strict: every character is either structure the scanner checked (braces, names, colons,
  * commas, JSON whitespace), inside an item parsed now, or inside an item whose text equals
@@ -13,7 +16,9 @@
  * repeated name, an odd name) returns undefined and the caller takes the whole-document
  * parser, which reports the problem with its position.
  */
-const KINDS = new Set(['routes', 'upstreams', 'consumers', 'protos']);
+// Not protos: a proto set given by `path` reads files whose change the text does not show,
+// so the sets are parsed anew on every read (they are few) and a reload rebuilds what uses them.
+const KINDS = new Set(['routes', 'upstreams', 'consumers']);
 
 /** A collection as last read: names, texts and objects in file order, and the record built from them. */
 interface Kept {
@@ -23,6 +28,8 @@ interface Kept {
   values: unknown[];
   /** name → position, built on first need (an item that moved, or a name the last read did not have). */
   index?: Map<string, number>;
+  /** The collection's whole text, braces included: when the next read has it at the same place, nothing in it is scanned again. */
+  raw: string;
 }
 
 const QUOTE = 0x22;
@@ -154,8 +161,15 @@ export class JsonItemReader {
         if (text.charCodeAt(s.i) !== COLON) return undefined;
         s.i++;
         s.ws();
-        if (KINDS.has(key) && text.charCodeAt(s.i) === OPEN) {
-          const got = this.#collection(s, this.#kept.get(key));
+        const prev = this.#kept.get(key);
+        if (prev !== undefined && text.startsWith(prev.raw, s.i)) {
+          // The collection's text is unchanged (one comparison of its characters): it and
+          // every item in it stand as they are.
+          s.i += prev.raw.length;
+          doc[key] = prev.record;
+          next.set(key, prev);
+        } else if (KINDS.has(key) && text.charCodeAt(s.i) === OPEN) {
+          const got = this.#collection(s, prev);
           if (!got) return undefined;
           doc[key] = got.kept.record;
           next.set(key, got.kept);
@@ -189,6 +203,7 @@ export class JsonItemReader {
    */
   #collection(s: Scan, prev: Kept | undefined): { kept: Kept; parsed: number } | undefined {
     const text = s.text;
+    const begin = s.i;
     s.i++; // {
     const names: string[] = [];
     const raws: string[] = [];
@@ -236,14 +251,14 @@ export class JsonItemReader {
     }
     if (same && prev!.names.length === names.length) {
       // Same names in the same places: no new duplicate is possible, the record stands.
-      return { kept: { record: prev!.record, names, raws, values, ...(prev!.index ? { index: prev!.index } : {}) }, parsed };
+      return { kept: { record: prev!.record, names, raws, values, raw: text.slice(begin, s.i), ...(prev!.index ? { index: prev!.index } : {}) }, parsed };
     }
     const record: Record<string, unknown> = {};
     for (let i = 0; i < names.length; i++) {
       if (Object.hasOwn(record, names[i]!)) return undefined; // a repeated name: the whole-document parser says where
       record[names[i]!] = values[i];
     }
-    return { kept: { record, names, raws, values }, parsed };
+    return { kept: { record, names, raws, values, raw: text.slice(begin, s.i) }, parsed };
   }
 }
 

@@ -79,3 +79,26 @@ test('policy checks that need no I/O run at validation, all at once (cache, rate
     'routes.r.policies.rate-limit.limits: names must be unique (set "name" on each)',
   ]);
 });
+
+test('an edit re-checks only the items it changed; a change an item depends on re-checks it', async (t) => {
+  const { validationStats } = await import('./validate.ts');
+  const routes: Record<string, unknown> = {};
+  for (let i = 0; i < 500; i++) routes[`r${i}`] = { match: { paths: [`/r${i}`] }, upstream: 'a' };
+  const doc = { ...base, routes };
+  t.deepEqual(validateConfig(doc), []);
+  let before = validationStats.itemsChecked;
+  // A new document object, the same item objects but one: one item is checked.
+  t.deepEqual(validateConfig({ ...doc, routes: { ...routes, r7: { match: { paths: ['/seven'] }, upstream: 'a' } } }), []);
+  t.is(validationStats.itemsChecked - before, 1);
+  // Cross-item checks still see the whole document: removing the upstream the cached routes name is reported for each.
+  before = validationStats.itemsChecked;
+  const errs = validateConfig({ routes });
+  t.is(errs.length, 500);
+  t.is(errs[0]!.message, 'unknown upstream "a"');
+  t.is(validationStats.itemsChecked - before, 0, 'the routes themselves are unchanged: their own checks are cached');
+  // A cached item under another name is checked under that name (paths carry the name).
+  t.deepEqual(validateConfig({ ...base, routes: { other: { ...routes.r1 as object, upstream: 'ghost' } } }).map((e) => e.path), ['routes.other.upstream']);
+  const bad = { match: { paths: ['nope'] }, upstream: 'a' };
+  t.deepEqual(validateConfig({ ...base, routes: { x: bad } }).map((e) => e.path), ['routes.x.match.paths[0]']);
+  t.deepEqual(validateConfig({ ...base, routes: { y: bad } }).map((e) => e.path), ['routes.y.match.paths[0]']);
+});

@@ -84,6 +84,9 @@ function itemErrors(kind: Kind, name: string, raw: unknown, doc: any, baseDir: s
   return out;
 }
 
+/** Items checked (not found in the cache) since start: tests and the scale benchmark read it. */
+export const validationStats = { itemsChecked: 0 };
+
 /** One item's result, kept by the item's object; valid while its name, folder and (for grpc-transcode routes) proto sets are the same. */
 interface Checked { kind: Kind; name: string; baseDir: string; protos: unknown; errors: readonly ConfigError[] }
 const checked = new WeakMap<object, Checked>();
@@ -94,6 +97,7 @@ function cachedItemErrors(kind: Kind, name: string, raw: unknown, doc: any, base
   const hit = checked.get(raw);
   if (hit && hit.kind === kind && hit.name === name && hit.baseDir === baseDir && hit.protos === protos) return hit.errors;
   const errs = itemErrors(kind, name, raw, doc, baseDir, false);
+  validationStats.itemsChecked++;
   checked.set(raw, { kind, name, baseDir, protos, errors: errs.length ? errs : NO_ERRORS });
   return errs;
 }
