@@ -151,9 +151,8 @@ export class UndiciH1Pool {
       keepAliveTimeoutThreshold: 1000,
       ...(opts.maxHeaderSize ? { maxHeaderSize: opts.maxHeaderSize } : {}),
       // undici would name the certificate after each request's Host; the target's name is used instead.
-      connect: (o, cb) => connector({ ...o, ...(sni === undefined ? { servername: undefined } : { servername: sni }) } as typeof o, cb),
+      connect: (o, cb) => connector({ ...o, servername: sni } as typeof o, cb),
     });
-    // Errors reach handlers; a pool-level 'connectionError' without listeners is harmless.
   }
 
   /** Send one request. Never throws: failures reach `handler.onError`. */
