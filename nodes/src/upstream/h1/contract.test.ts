@@ -119,17 +119,17 @@ for (const kind of ['own', 'undici'] as const) {
   });
 
   test(`${kind}: wait queue: one more than maxPending fails at once (GH_QUEUE_FULL), a wait past maxWait fails (GH_QUEUE_TIMEOUT)`, async (t) => {
-    const srv = await httpServer(t, (_req, res) => { setTimeout(() => res.end('slow'), 1500); });
+    const srv = await httpServer(t, (_req, res) => { setTimeout(() => res.end('slow'), 3000); });
     const pool = makePool(t, kind, `http://127.0.0.1:${srv.port}`, { connections: 1, maxPending: 1, maxWait: 300 });
     const first = send(pool, { path: '/first' });
     const queued = send(pool, { path: '/queued' });
     t.is(pool.pending, 1);
     const full = await send(pool, { path: '/full' });
     t.is(full.error?.code, 'GH_QUEUE_FULL');
-    t.true(full.ms < 100, `refused after ${full.ms} ms`);
+    t.true(full.ms < 100, `refused after ${full.ms} ms`); // in dispatch itself
     const q = await queued;
     t.is(q.error?.code, 'GH_QUEUE_TIMEOUT');
-    t.true(q.ms >= 300 && q.ms < 1400, `waited ${q.ms} ms`);
+    t.true(q.ms >= 300 && q.ms < 2900, `waited ${q.ms} ms`); // ended by maxWait, not by the slot freeing
     const f = await first;
     t.is(f.body.toString(), 'slow');
     t.deepEqual([pool.queueFull, pool.queueTimeouts, pool.pending], [1, 1, 0]);
@@ -180,7 +180,7 @@ for (const kind of ['own', 'undici'] as const) {
       send(bodyPool, { path: '/stall' }),
     ]);
     t.is(head.error?.code, 'UND_ERR_HEADERS_TIMEOUT');
-    t.true(head.ms >= 300 && head.ms < 1500, `${head.ms} ms`);
+    t.true(head.ms >= 300 && head.ms < 5000, `${head.ms} ms`); // generous: the box may be busy
     t.is(own.error?.code, 'UND_ERR_HEADERS_TIMEOUT');
     t.true(own.ms >= 150 && own.ms < head.ms, `${own.ms} ms`);
     t.is(body.error?.code, 'UND_ERR_BODY_TIMEOUT');
@@ -196,7 +196,7 @@ for (const kind of ['own', 'undici'] as const) {
     const silent = await listen(t, net.createServer(() => undefined)); // accepts, never speaks TLS
     const r = await send(makePool(t, kind, `https://127.0.0.1:${silent}`, { connectTimeout: 300 }));
     t.is(r.error?.code, 'UND_ERR_CONNECT_TIMEOUT');
-    t.true(r.ms >= 300 && r.ms < 1500, `${r.ms} ms`);
+    t.true(r.ms >= 300 && r.ms < 5000, `${r.ms} ms`);
   });
 
   test(`${kind}: a header value with CR/LF or a bad name is UND_ERR_INVALID_ARG, nothing is sent, the pool goes on`, async (t) => {
