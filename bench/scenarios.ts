@@ -131,6 +131,8 @@ export const SCENARIOS: Scenario[] = [
   peer('@fastify/http-proxy', 'fastify-http-proxy.ts'),
   peer('http-proxy-3', 'http-proxy-3.ts'),
   gatehouse('gatehouse-bare', bareConfig),
+  // The escape hatch of decision 0005: the bare route with proxied requests on undici's Pool.
+  gatehouse('gatehouse-bare-undici', (p) => { const c = bareConfig(p); c.node = { ...c.node!, upstreamClient: 'undici' }; return c; }),
   gatehouse('gatehouse-10-routes', (p) => manyRoutesConfig(p, 10), { load: { requests: spreadRequests(10) } }),
   gatehouse('gatehouse-10k-routes', (p) => manyRoutesConfig(p, 10_000), { load: { requests: spreadRequests(10_000) } }),
   // A limit that never refuses: the cost of counting (one key, the RateLimit headers) on every request.
@@ -199,6 +201,7 @@ export const TARGETS: Target[] = [
 /** Ratio lines printed under the table (informational, no threshold). */
 export const RATIOS: Array<{ label: string; numerator: string; denominator: string; cost?: boolean }> = [
   { label: 'gatehouse-bare / fast-gateway', numerator: 'gatehouse-bare', denominator: 'fast-gateway' },
+  { label: 'gatehouse-bare-undici / gatehouse-bare (upstream client: undici / own)', numerator: 'gatehouse-bare-undici', denominator: 'gatehouse-bare' },
   { label: 'gatehouse-bare / @fastify/http-proxy', numerator: 'gatehouse-bare', denominator: '@fastify/http-proxy' },
   { label: '10k-routes cost vs 10-routes (1 - rps10k/rps10)', numerator: 'gatehouse-10k-routes', denominator: 'gatehouse-10-routes', cost: true },
 ];

@@ -21,6 +21,7 @@ import { Metrics } from './telemetry/metrics.ts';
 import { AccessLogger } from './pipeline/access-log.ts';
 import { TrustedProxies } from './http/client-ip.ts';
 import { PoolRegistry } from './upstream/target.ts';
+import { chooseUpstreamClient, UPSTREAM_CLIENT_ENV } from './upstream/client-choice.ts';
 import { onClientError, onConnectMethod } from './http/client-error.ts';
 import { SendDeadlines } from './http/send-deadline.ts';
 import { createStatusServer, type StatusRoute } from './telemetry/status.ts';
@@ -72,7 +73,7 @@ export class Gateway {
   private readonly opts: GatewayOptions;
   /** One object for the gateway's life: state policies keep there (rate-limit counts) survives reloads. */
   private readonly services: Record<string, unknown>;
-  private readonly pools = new PoolRegistry();
+  private readonly pools: PoolRegistry;
   private proxy: http.Server | undefined;
   private status: http.Server | undefined;
   /** TLS and HTTP/2 listeners around `proxy` (listeners/). */
@@ -87,6 +88,8 @@ export class Gateway {
     this.services = opts.services ?? {};
     this.metrics = new Metrics();
     const n = opts.node;
+    // Read once: a config reload never switches the upstream client under running requests.
+    this.pools = new PoolRegistry(chooseUpstreamClient(n.upstreamClient, process.env[UPSTREAM_CLIENT_ENV]));
     this.tracing = startTracing(n.tracing, this.metrics, n.cluster?.id);
     this.rt = {
       snapshot: undefined,
@@ -198,7 +201,7 @@ export class Gateway {
     const s = statusListen === undefined
       ? await listen(this.status, n.status ?? DEFAULTS.status, this.opts.reusePort)
       : await listen(this.status, statusListen, false, true);
-    this.opts.logger.info({ proxy: `${p.address}:${p.port}`, status: `${s.address}:${s.port}` }, 'gateway listening');
+    this.opts.logger.info({ proxy: `${p.address}:${p.port}`, status: `${s.address}:${s.port}`, upstreamClient: this.pools.client }, 'gateway listening');
     return tlsAddr ? { proxy: p, status: s, tls: tlsAddr } : { proxy: p, status: s };
   }
 

@@ -33,6 +33,7 @@ export const NodeSettings = Type.Object({
   readyWithoutRoutes: Type.Optional(Type.Boolean({ default: false, description: 'answer /readyz 200 while the config has no routes (false: a node that would answer every request with 404 stays out of its load balancer until it serves something)' })),
   trustRequestId: Type.Optional(Type.Boolean({ default: true, description: 'reuse a well-formed X-Request-Id from any client (true) or only from trustedProxies (false: other clients get a fresh id, so they cannot choose the id logs and upstreams correlate on)' })),
   drainTimeout: Type.Optional(Duration),
+  upstreamClient: Type.Optional(Type.Union([Type.Literal('own'), Type.Literal('undici')], { default: 'own', description: 'HTTP/1.1 client of proxied requests, read at start: own (Gatehouse\'s, on Node\'s native parser) or undici (same behaviour, slower; for a Node without that parser); the GATEHOUSE_UPSTREAM_CLIENT environment variable overrides it (docs/upstreams.md#upstream-client)' })),
   limits: Type.Optional(Type.Object({
     maxHeaderSize: Type.Optional(Type.Integer({ minimum: 1024, maximum: 1048576, description: 'bytes of request line + headers; over it: 431' })),
     maxBodySize: Type.Optional(Size),

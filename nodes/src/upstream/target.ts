@@ -3,13 +3,17 @@
  * snapshots by origin (PoolRegistry) so a config reload keeps warm connections; a pool no
  * snapshot uses any more is closed after its in-flight requests finish.
  *
- * Two pools per target, each connecting only when used: `h1` (Gatehouse's own client on
- * Node's native parser, decision 0005) carries proxied requests; `pool` (undici) carries
- * the side traffic: health checks, cache revalidation, mirrored requests.
+ * Two pools per target, each connecting only when used: `h1` carries proxied requests
+ * (HTTP/1.1 targets: Gatehouse's own client on Node's native parser, or undici's Pool
+ * behind the same interface when the node runs with `upstreamClient: undici`, decision
+ * 0005; h2c/h2 targets: h2/pool.ts); `pool` (undici) carries the side traffic: health
+ * checks, cache revalidation, mirrored requests.
  */
 import { Pool } from 'undici';
 import { H1Pool } from './h1/pool.ts';
 import { H2Pool } from './h2/pool.ts';
+import { UndiciH1Pool } from './h1/undici.ts';
+import type { UpstreamClient } from './client-choice.ts';
 import type { BreakerState } from './breaker/types.ts';
 
 export interface PoolOptions {
@@ -34,7 +38,7 @@ export class Target {
   readonly weight: number;
   readonly pool: Pool;
   /** The proxy path's pool: HTTP/1.1 (http, https) or HTTP/2 (h2c, h2), one dispatch interface. */
-  readonly h1: H1Pool | H2Pool;
+  readonly h1: ProxyPool;
   /** Requests in flight to this target (least-request balancing, breaker probes). */
   inflight = 0;
   /**
@@ -63,10 +67,19 @@ export class Target {
   }
 }
 
-export interface PoolPair { pool: Pool; h1: H1Pool | H2Pool }
+/** The pools the proxy path dispatches on: one interface (`dispatch`, the wait-queue counters, `close`). */
+export type ProxyPool = H1Pool | UndiciH1Pool | H2Pool;
+
+export interface PoolPair { pool: Pool; h1: ProxyPool }
 
 export class PoolRegistry {
   private readonly pools = new Map<string, PoolPair>();
+  /** Which HTTP/1.1 client proxied requests use (client-choice.ts); fixed for the registry's life. */
+  readonly client: UpstreamClient;
+
+  constructor(client: UpstreamClient = 'own') {
+    this.client = client;
+  }
 
   get(origin: string, o: PoolOptions): PoolPair {
     const key = `${origin}|${o.connections}|${o.connectTimeout}|${o.headersTimeout}|${o.bodyTimeout}|${o.keepAliveTimeout}|${o.maxPending}|${o.maxWait}|${o.servername ?? ''}|${o.ca?.toString('base64') ?? ''}`;
@@ -83,9 +96,13 @@ export class PoolRegistry {
         keepAliveTimeout: o.keepAliveTimeout,
         keepAliveMaxTimeout: Math.max(o.keepAliveTimeout, 60_000),
       });
-      const h1 = h2
-        ? new H2Pool(origin, { connectTimeout: o.connectTimeout, headersTimeout: o.headersTimeout, bodyTimeout: o.bodyTimeout, maxStreams: o.connections, ca: o.ca, servername: o.servername })
-        : new H1Pool(origin, { connections: o.connections, connectTimeout: o.connectTimeout, headersTimeout: o.headersTimeout, bodyTimeout: o.bodyTimeout, keepAliveTimeout: o.keepAliveTimeout, ca: o.ca, ...(o.servername ? { servername: o.servername } : {}), ...(o.maxPending !== undefined ? { maxPending: o.maxPending } : {}), ...(o.maxWait !== undefined ? { maxWait: o.maxWait } : {}) });
+      let h1: ProxyPool;
+      if (h2) {
+        h1 = new H2Pool(origin, { connectTimeout: o.connectTimeout, headersTimeout: o.headersTimeout, bodyTimeout: o.bodyTimeout, maxStreams: o.connections, ca: o.ca, servername: o.servername });
+      } else {
+        const ho = { connections: o.connections, connectTimeout: o.connectTimeout, headersTimeout: o.headersTimeout, bodyTimeout: o.bodyTimeout, keepAliveTimeout: o.keepAliveTimeout, ca: o.ca, ...(o.servername ? { servername: o.servername } : {}), ...(o.maxPending !== undefined ? { maxPending: o.maxPending } : {}), ...(o.maxWait !== undefined ? { maxWait: o.maxWait } : {}) };
+        h1 = this.client === 'undici' ? new UndiciH1Pool(origin, ho) : new H1Pool(origin, ho);
+      }
       e = { pool, h1 };
       this.pools.set(key, e);
     }

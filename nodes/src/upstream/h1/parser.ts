@@ -53,7 +53,14 @@ function load(): ParserClass {
   return P;
 }
 
-const Parser = load();
+/** Loaded on first use, so the undici client (client-choice.ts) runs on a Node without it. */
+let Parser: ParserClass | undefined;
+
+/** Throws, naming the problem, if this Node's native parser is missing or shaped differently. */
+export function checkNativeParser(): void {
+  Parser ??= load();
+}
+
 const RESOURCE = Object.freeze({ type: 'gatehouse-upstream' });
 
 /** The native handle of a plain TCP socket, when the parser can read from it directly. */
@@ -66,7 +73,8 @@ export function consumableHandle(sock: object): StreamHandle | undefined {
 
 /** A response parser in strict mode; `maxHeaderSize` 0 means Node's default (16 KiB). */
 export function responseParser(maxHeaderSize: number): NativeParser {
-  const p = new Parser();
-  p.initialize(Parser.RESPONSE, RESOURCE, maxHeaderSize, Parser.kLenientNone);
+  const P = Parser ??= load();
+  const p = new P();
+  p.initialize(P.RESPONSE, RESOURCE, maxHeaderSize, Parser.kLenientNone);
   return p;
 }
