@@ -240,10 +240,16 @@ function savedConfig(gw: Gateway): FileSnapshot | undefined {
   const snap = gw.snapshot;
   if (!snap) return undefined;
   const { node: _node, ...dynamic } = snap.config as typeof snap.config & { node?: unknown };
-  const config = structuredClone(dynamic) as FileSnapshot['config'];
+  // The served config's objects as they are (they are only serialised), except discovered
+  // upstreams, which are saved with the targets discovery last found: copies of those alone.
+  const config = { ...dynamic } as FileSnapshot['config'];
+  let upstreams: NonNullable<FileSnapshot['config']['upstreams']> | undefined;
   for (const [name, rt] of snap.upstreams) {
     const up = config.upstreams?.[name];
-    if (up?.discovery && rt.targets.length) up.targets = rt.targets.map((t) => ({ url: t.url, weight: t.weight }));
+    if (!up?.discovery || !rt.targets.length) continue;
+    upstreams ??= { ...config.upstreams };
+    upstreams[name] = { ...up, targets: rt.targets.map((t) => ({ url: t.url, weight: t.weight })) };
   }
+  if (upstreams) config.upstreams = upstreams;
   return { config, revision: snap.revision };
 }

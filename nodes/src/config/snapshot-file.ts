@@ -20,20 +20,22 @@ const FORMAT = 1;
 // Writes to one path run in call order, so the last call's content is what stays on disk.
 const queues = new Map<string, Promise<void>>();
 
-export function writeSnapshot(path: string, snap: Snapshot): Promise<void> {
+/** `configJson`: JSON.stringify(snap.config) when the caller has it already (it is the costly part). */
+export function writeSnapshot(path: string, snap: Snapshot, configJson?: string): Promise<void> {
   const prev = queues.get(path) ?? Promise.resolve();
-  const next = prev.catch(() => undefined).then(() => writeNow(path, snap));
+  const next = prev.catch(() => undefined).then(() => writeNow(path, snap, configJson));
   queues.set(path, next);
   const cleanup = () => { if (queues.get(path) === next) queues.delete(path); };
   next.then(cleanup, cleanup);
   return next;
 }
 
-async function writeNow(path: string, snap: Snapshot): Promise<void> {
+async function writeNow(path: string, snap: Snapshot, configJson?: string): Promise<void> {
   const dir = dirname(path);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  const body = JSON.stringify({ format: FORMAT, revision: snap.revision, savedAt: new Date().toISOString(), config: snap.config });
+  const head = JSON.stringify({ format: FORMAT, revision: snap.revision, savedAt: new Date().toISOString() });
+  const body = `${head.slice(0, -1)},"config":${configJson ?? JSON.stringify(snap.config)}}`;
   try {
     const fh = await open(tmp, 'wx', 0o600);
     try {
