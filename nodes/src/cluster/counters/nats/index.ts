@@ -42,8 +42,18 @@ export interface ClusterStoreOptions extends LocalStoreOptions {
   bus: ClusterBus;
   peers: PeerSource;
   logger?: Logger | undefined;
-  /** ms between batches (default 50). */
+  /**
+   * ms between batches (default 50): the round of the leases. Batches are sent at multiples
+   * of it on the wall clock, so every node's rounds start at the same moments.
+   */
   flushInterval?: number;
+  /** false: no batch timer, the caller calls flush() (simulations in tests). Default true. */
+  autoFlush?: boolean;
+  /**
+   * ms after a batch during which its units still count as this node's in-flight use (the
+   * bus latency it allows for; default flushInterval / 5).
+   */
+  settleMs?: number;
   /** Split a batch into messages of about this many bytes (default 48 KiB; NATS allows 1 MiB). */
   maxMessageBytes?: number;
   /** The time scale of acquire()'s `now` (default performance.now); tests pass their own. */
@@ -63,7 +73,10 @@ class Entry {
   share = 1;
   refs = 0;
   /** Keys → units used here since the last batch. */
-  readonly pending = new Map<string, number>();
+  pending = new Map<string, number>();
+  /** The last batch's units (keys → units) and when it went: in flight for `settleMs`. */
+  sent = new Map<string, number>();
+  sentAt = -Infinity;
   constructor(rule: RateRule) {
     this.rule = rule;
     this.main = new GcraTable(rule);
@@ -88,12 +101,20 @@ export class ClusterCounterStore implements CounterStore {
   /** Batch messages sent and received (for /cluster and tests). */
   sent = 0;
   received = 0;
+  /** Nodes that share the count right now (this one + the peers it hears): the lease divisor. */
+  group = 1;
+  /** Requests refused by a lease although the view had room (for /cluster and tests). */
+  leaseRefusals = 0;
+  /** See ClusterStoreOptions. */
+  readonly period: number;
+  readonly settleMs: number;
   private readonly entries = new Map<string, Entry>();
   private readonly bus: ClusterBus;
   private readonly log: Logger | undefined;
   private readonly maxBytes: number;
   private readonly clock: () => number;
-  private readonly flushTimer: NodeJS.Timeout;
+  private flushTimer: NodeJS.Timeout | undefined;
+  private closed = false;
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly offs: Array<() => void>;
   /** The message being built by flush(), and its estimated size. */
@@ -109,9 +130,10 @@ export class ClusterCounterStore implements CounterStore {
       this.bus.subscribe(TOPICS.rateLimit, (data) => this.receive(data, this.clock())),
       o.peers.onChange((v) => this.evaluate(v)),
     ];
+    this.period = o.flushInterval ?? 50;
+    this.settleMs = o.settleMs ?? this.period / 5;
     this.evaluate(o.peers.view());
-    this.flushTimer = setInterval(() => this.flush(), o.flushInterval ?? 50);
-    this.flushTimer.unref();
+    if (o.autoFlush !== false) this.schedule();
     this.sweepTimer = setInterval(() => this.sweep(this.clock()), o.sweepInterval ?? 1000);
     this.sweepTimer.unref();
   }
@@ -165,16 +187,33 @@ export class ClusterCounterStore implements CounterStore {
   }
 
   close(): void {
+    this.closed = true;
     this.flush();
-    clearInterval(this.flushTimer);
+    clearTimeout(this.flushTimer);
     clearInterval(this.sweepTimer);
     for (const off of this.offs.splice(0)) off();
+  }
+
+  /**
+   * The next batch at the next multiple of the period on the wall clock (NTP keeps the nodes'
+   * clocks within a few ms): the nodes' rounds start together, which the leases rely on.
+   */
+  private schedule(): void {
+    if (this.closed) return;
+    const P = this.period;
+    this.flushTimer = setTimeout(() => { this.flush(); this.schedule(); }, P - (Date.now() % P));
+    this.flushTimer.unref();
   }
 
   /** Move one rule's pending use into the message being built (sending it whenever it is full). */
   private flushEntry(e: Entry, up: boolean): void {
     const p = e.pending;
-    if (!p.size) return;
+    if (!p.size) { e.sent.clear(); return; } // nothing new; the last batch went a period ago: settled
+    // Keep what goes now as in flight until the peers have had time to count it.
+    e.pending = e.sent;
+    e.pending.clear();
+    e.sent = p;
+    e.sentAt = this.clock();
     // Use made while disconnected was limited by the degraded share; replaying it later would count it twice.
     if (!up) { p.clear(); return; }
     const id = e.rule.id;
@@ -193,7 +232,6 @@ export class ClusterCounterStore implements CounterStore {
         units = [];
       }
     }
-    p.clear();
     if (keys.length) this.out.push([id, keys, units]);
   }
 
@@ -209,13 +247,15 @@ export class ClusterCounterStore implements CounterStore {
    * (peers have not answered yet): keep the current share rather than flap.
    */
   private evaluate(v: PeerView): void {
-    if (v.connected && !v.settled) return;
+    // Unsettled: the lease assumes every known node may be using the count (the safe side).
+    if (v.connected && !v.settled) { this.group = Math.max(this.group, v.total); return; }
     const share = v.group / v.total; // group is 1 while disconnected
     const degraded = !v.connected || v.group < v.total;
     const was = this.degraded;
     const changed = share !== this.share;
     this.share = share;
     this.degraded = degraded;
+    this.group = v.group;
     const fields = { nodes: v.total, heard: v.connected ? v.group - 1 : 0, reason: v.connected ? 'peers not heard on NATS' : 'NATS unreachable' };
     const what = v.group === 1
       ? `this node enforces 1/${v.total} of each cluster-scope limit`
@@ -238,15 +278,44 @@ class ClusterCounter implements RateCounter {
 
   acquire(key: string, cost: number, now: number, out: Decision): boolean {
     const e = this.e;
-    const share = this.store.share;
-    if (share >= 1) {
-      if (!e.main.acquire(key, cost, now, out)) return false;
-    } else {
-      if (!e.table(share).acquire(key, cost, now, out)) return false;
-      e.main.advance(key, cost, now); // keep the shared view warm for when the bus returns
-    }
-    e.pending.set(key, (e.pending.get(key) ?? 0) + cost);
+    const store = this.store;
+    const share = store.share;
+    const table = share >= 1 ? e.main : e.table(share);
+    const used = e.pending.get(key) ?? 0;
+    if (store.group > 1 && !this.leased(table, key, used, cost, now, out)) return false;
+    if (!table.acquire(key, cost, now, out)) return false;
+    if (share < 1) e.main.advance(key, cost, now); // keep the shared view warm for when the bus returns
+    e.pending.set(key, used + cost);
     return true;
+  }
+
+  /**
+   * The lease: what this node may use of `key` in one round without its peers knowing. Its
+   * in-flight use (since the last batch, plus that batch until it settled) may reach its
+   * share of the room the round started with, or one round's refill (at least one unit):
+   *   inFlight + cost ≤ max((available + inFlight) / group, period / T, 1)
+   * `available` is this node's view, which holds its own in-flight use; adding that back
+   * gives the room at the round's start (every node's rounds start together, and the last
+   * round's batches arrive within `settleMs`). Each node takes at most 1/group of it, so a
+   * burst spread over the nodes within one round admits the limit, not group × the limit.
+   * The refill term keeps a busy key at its rate when traffic is uneven (one node may take a
+   * whole round's refill); the first unit of a round always passes the lease (the view still
+   * has to allow it). Refused here: 429 until the next round.
+   */
+  private leased(table: GcraTable, key: string, used: number, cost: number, now: number, out: Decision): boolean {
+    const e = this.e;
+    const store = this.store;
+    const inFlight = now - e.sentAt < store.settleMs ? used + (e.sent.get(key) ?? 0) : used;
+    if (inFlight <= 0) return true;
+    const T = table.interval;
+    const lease = Math.max((table.available(key, now) + inFlight) / store.group, store.period / T, 1);
+    if (inFlight + cost <= lease + 1e-9) return true;
+    store.leaseRefusals++;
+    out.allowed = false;
+    out.remaining = 0;
+    out.resetMs = table.resetIn(key, now);
+    out.retryAfterMs = Math.max(1, store.period - ((performance.timeOrigin + now) % store.period)); // the next round
+    return false;
   }
 
   refund(key: string, cost: number, now: number): void {
