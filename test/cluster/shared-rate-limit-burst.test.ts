@@ -69,7 +69,9 @@ test('60 requests over 3 nodes within 50 ms on a fresh key, limit 20: at most 25
     results.push(admitted.length);
     await sleep(200);
   }
-  t.log(`admitted per burst: ${results.join(', ')} (bound ${1.25 * LIMIT})`);
+  const refusals = await Promise.all(c.nodes.map(async (n) => Number((await n.status('/cluster')).body.nats.rateLimit.leaseRefusals)));
+  t.log(`admitted per burst: ${results.join(', ')} (bound ${1.25 * LIMIT}); lease refusals per node ${refusals.join(' / ')}`);
+  t.true(refusals.every((r) => r > 0), 'every node refused beyond its lease');
   for (const n of results) {
     t.true(n <= 1.25 * LIMIT, `admitted ${n} of a limit of ${LIMIT}`);
     t.true(n >= 0.75 * LIMIT, `admitted only ${n}: the limit must stay reachable`);

@@ -10,11 +10,15 @@
  *    published as one message per node (`[rule id, keys[], units[]]`, refunds negative);
  *    a received batch advances the local TATs as if the use happened on arrival.
  *
- * Error bound: a node cannot see what its peers admitted in the last P = flushInterval +
- * bus latency. In steady state on a busy key that is a fixed lag, not a rate error: every
- * unit admitted anywhere advances every view by exactly T, so the cluster admits the limit
- * (± the in-flight L·P units, once). The worst case is a fresh key hit on every node within
- * one P: up to (N−1)·(burst + P/T) extra, once. The decision record has the derivation.
+ * Leases: a node cannot see what its peers admitted in the current round (P = flushInterval,
+ * rounds aligned on the wall clock). So that a burst spread over the nodes within one round
+ * is not admitted once per node, a node's in-flight use of a key (this round's, plus the last
+ * batch until it settled) may reach only max(room at the round's start / group, P/T, 1);
+ * see ClusterCounter.leased(). In steady state on a busy key the lease does not bind (one
+ * node may take a whole round's refill) and every unit admitted anywhere advances every view
+ * by exactly T, so the cluster admits the limit (± the in-flight L·P units, once). Bound:
+ * over any span s at most burst + s/T + N·max(1, P/T); a fresh key hit on every node within
+ * one round: max(burst + P/T, N·max(1, P/T)). docs/cluster.md "Error bound" has the derivation.
  *
  * Degraded mode: when the bus is down, or this node hears fewer peers than etcd lists as
  * live, the use of the missing nodes is invisible, so the limit shrinks to this node's share
