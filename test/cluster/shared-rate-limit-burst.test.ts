@@ -13,6 +13,7 @@ const LIMIT = 20; // per second, cluster-wide; burst = limit (the default)
 const PER_NODE = 20;
 const SPAN_MS = 30; // the 60 requests are sent over this span (plus timer lateness): within one batch period
 const ROUNDS = 5;
+const MAX_TRIES = 10;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -45,8 +46,10 @@ test('60 requests over 3 nodes within 50 ms on a fresh key, limit 20: at most 25
   };
   await Promise.all(c.nodes.flatMap((n, i) => Array.from({ length: PER_NODE }, (_, j) => send(n, i, `warm-${i}-${j}`))));
 
+  // A burst this process could not send within one batch period (a busy machine) does not
+  // test the bound: it is logged and repeated with a new key, at most MAX_TRIES bursts in all.
   const results: number[] = [];
-  for (let round = 0; round < ROUNDS; round++) {
+  for (let round = 0; results.length < ROUNDS && round < MAX_TRIES; round++) {
     const key = `burst-${round}`;
     // 20 ticks over SPAN_MS, each sending one request to every node, at absolute times (a
     // late timer does not push the rest later).
@@ -64,14 +67,15 @@ test('60 requests over 3 nodes within 50 ms on a fresh key, limit 20: at most 25
     const admitted = answers.filter((a) => a.status === 200);
     const perNode = c.nodes.map((_, i) => admitted.filter((a) => a.node === i).length);
     t.log(`round ${round + 1}: ${answers.length} requests sent over ${span.toFixed(1)} ms; admitted ${admitted.length} (limit ${LIMIT}); per node ${perNode.join(' / ')}`);
-    t.true(span < 50, `the burst took ${span.toFixed(1)} ms: not within one batch period`);
     t.deepEqual(answers.filter((a) => a.status !== 200 && a.status !== 429), [], 'every answer is 200 or 429');
-    results.push(admitted.length);
+    if (span < 50) results.push(admitted.length);
+    else t.log(`round ${round + 1} took ${span.toFixed(1)} ms to send: not within one batch period, repeated`);
     await sleep(200);
   }
   const refusals = await Promise.all(c.nodes.map(async (n) => Number((await n.status('/cluster')).body.nats.rateLimit.leaseRefusals)));
   t.log(`admitted per burst: ${results.join(', ')} (bound ${1.25 * LIMIT}); lease refusals per node ${refusals.join(' / ')}`);
   t.true(refusals.every((r) => r > 0), 'every node refused beyond its lease');
+  t.is(results.length, ROUNDS, `only ${results.length} of ${MAX_TRIES} bursts were sent within 50 ms`);
   for (const n of results) {
     t.true(n <= 1.25 * LIMIT, `admitted ${n} of a limit of ${LIMIT}`);
     t.true(n >= 0.75 * LIMIT, `admitted only ${n}: the limit must stay reachable`);

@@ -149,6 +149,25 @@ test.serial('a lone busy node still gets the limit: its leases grow with the roo
   c.close();
 });
 
+test.serial('a batch stays in flight for settleMs after it went; then the next round\'s share is of what is left', (t) => {
+  const c = cluster(3);
+  const ctr = c.stores[0]!.open({ id: 'settle', interval: 100, burst: 12, maxKeys: 10 }); // P/T = 0.5: the floor is 1
+  const out = d();
+  let n = 0;
+  for (let i = 0; i < 6; i++) if (ctr.acquire('k', 1, 0, out)) n++;
+  t.is(n, 4, 'a third of 12');
+  t.false(out.allowed);
+  t.true(out.retryAfterMs > 0);
+  clock = 1;
+  c.stores[0]!.flush();
+  t.false(ctr.acquire('k', 1, 5, out), '4 ms after the batch: still in flight');
+  n = 0;
+  for (let i = 0; i < 6; i++) if (ctr.acquire('k', 1, 12, out)) n++;
+  t.is(n, 2, 'settled: a third of the 8 left, rounded down');
+  c.close();
+  clock = 0;
+});
+
 test('NATS down: each node enforces limit ÷ members, burst scaled but at least 1; recovery goes back', async (t) => {
   const c = cluster(3);
   const [s1] = c.stores;

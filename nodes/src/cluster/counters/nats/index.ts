@@ -212,15 +212,25 @@ export class ClusterCounterStore implements CounterStore {
   /** Move one rule's pending use into the message being built (sending it whenever it is full). */
   private flushEntry(e: Entry, up: boolean): void {
     const p = e.pending;
-    if (!p.size) { e.sent.clear(); return; } // nothing new; the last batch went a period ago: settled
-    // Keep what goes now as in flight until the peers have had time to count it.
-    e.pending = e.sent;
-    e.pending.clear();
+    if (!p.size) { // nothing new; drop the last batch once it settled (a timer may fire a little early)
+      if (e.sent.size && this.clock() - e.sentAt >= this.settleMs) e.sent.clear();
+      return;
+    }
+    this.publishEntry(e.rule.id, p, up);
+    // What goes now stays in flight until the peers have had time to count it (together with
+    // the batch before, when that has not settled yet).
+    const now = this.clock();
+    const prev = e.sent;
+    if (now - e.sentAt < this.settleMs) for (const [k, u] of prev) p.set(k, (p.get(k) ?? 0) + u);
+    prev.clear();
+    e.pending = prev;
     e.sent = p;
-    e.sentAt = this.clock();
+    e.sentAt = now;
+  }
+
+  private publishEntry(id: string, p: Map<string, number>, up: boolean): void {
     // Use made while disconnected was limited by the degraded share; replaying it later would count it twice.
     if (!up) { p.clear(); return; }
-    const id = e.rule.id;
     let keys: string[] = [];
     let units: number[] = [];
     for (const [k, u] of p) {
