@@ -94,7 +94,7 @@ export class SharedState {
       reconnects: this.bus.reconnects,
       peers: this.peers.peers(),
       members: this.members.ids() ? [...this.members.ids()!].sort() : null,
-      rateLimit: this.counters ? { degraded: this.counters.degraded, share: this.counters.share, nodes: v.total, heard: v.group - 1, batchesSent: this.counters.sent, batchesReceived: this.counters.received } : null,
+      rateLimit: this.counters ? { degraded: this.counters.degraded, share: this.counters.share, nodes: v.total, heard: v.group - 1, batchesSent: this.counters.sent, batchesReceived: this.counters.received, leaseRefusals: this.counters.leaseRefusals } : null,
       breakers: this.breakers ? { transitionsSent: this.breakers.sent, transitionsReceived: this.breakers.received, keys: this.breakers.records.size } : null,
     };
   }

@@ -119,3 +119,16 @@ test('flood of 200k distinct keys: the table never exceeds its cap, a busy key k
   for (let i = 0; i < 5; i++) if (g.acquire('busy', 1, 2000, out)) again++;
   t.true(again <= 1, `busy key admitted ${again} more: its state was evicted`);
 });
+
+test('available and resetIn read the quota without changing it', (t) => {
+  const g = new GcraTable({ interval: 100, burst: 10, maxKeys: 10 });
+  const out = d();
+  t.is(g.available('k', 0), 10, 'a key without state has the whole burst');
+  t.is(g.resetIn('k', 0), 0);
+  for (let i = 0; i < 4; i++) g.acquire('k', 1, 0, out);
+  t.is(g.available('k', 0), 6);
+  t.is(g.resetIn('k', 0), 400);
+  t.is(g.available('k', 250), 8.5, 'refilled by a fraction');
+  t.is(g.available('k', 0), 6, 'reading changed nothing');
+  t.is(g.available('k', 1000), 10);
+});

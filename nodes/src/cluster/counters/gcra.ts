@@ -65,6 +65,19 @@ export class GcraTable {
     return true;
   }
 
+  /** Units `key` could take at `now` (burst when it carries no state; may be fractional). */
+  available(key: string, now: number): number {
+    const tat = this.tat.get(key);
+    const ahead = tat === undefined || tat < now ? 0 : tat - now;
+    return (this.tolerance - ahead) / this.interval;
+  }
+
+  /** ms until `key`'s quota is whole again (0 when it carries no state). */
+  resetIn(key: string, now: number): number {
+    const tat = this.tat.get(key);
+    return tat === undefined || tat < now ? 0 : tat - now;
+  }
+
   refund(key: string, cost: number, now: number): void {
     const prev = this.tat.get(key);
     if (prev === undefined) return;

@@ -10,11 +10,15 @@
  *    published as one message per node (`[rule id, keys[], units[]]`, refunds negative);
  *    a received batch advances the local TATs as if the use happened on arrival.
  *
- * Error bound: a node cannot see what its peers admitted in the last P = flushInterval +
- * bus latency. In steady state on a busy key that is a fixed lag, not a rate error: every
- * unit admitted anywhere advances every view by exactly T, so the cluster admits the limit
- * (± the in-flight L·P units, once). The worst case is a fresh key hit on every node within
- * one P: up to (N−1)·(burst + P/T) extra, once. The decision record has the derivation.
+ * Leases: a node cannot see what its peers admitted in the current round (P = flushInterval,
+ * rounds aligned on the wall clock). So that a burst spread over the nodes within one round
+ * is not admitted once per node, a node's in-flight use of a key (this round's, plus the last
+ * batch until it settled) may reach only max(room at the round's start / group, P/T, 1);
+ * see ClusterCounter.leased(). In steady state on a busy key the lease does not bind (one
+ * node may take a whole round's refill) and every unit admitted anywhere advances every view
+ * by exactly T, so the cluster admits the limit (± the in-flight L·P units, once). Bound:
+ * over any span s at most burst + s/T + N·max(1, P/T); a fresh key hit on every node within
+ * one round: max(burst + P/T, N·max(1, P/T)). docs/cluster.md "Error bound" has the derivation.
  *
  * Degraded mode: when the bus is down, or this node hears fewer peers than etcd lists as
  * live, the use of the missing nodes is invisible, so the limit shrinks to this node's share
@@ -42,8 +46,18 @@ export interface ClusterStoreOptions extends LocalStoreOptions {
   bus: ClusterBus;
   peers: PeerSource;
   logger?: Logger | undefined;
-  /** ms between batches (default 50). */
+  /**
+   * ms between batches (default 50): the round of the leases. Batches are sent at multiples
+   * of it on the wall clock, so every node's rounds start at the same moments.
+   */
   flushInterval?: number;
+  /** false: no batch timer, the caller calls flush() (simulations in tests). Default true. */
+  autoFlush?: boolean;
+  /**
+   * ms after a batch during which its units still count as this node's in-flight use (the
+   * bus latency it allows for; default flushInterval / 5).
+   */
+  settleMs?: number;
   /** Split a batch into messages of about this many bytes (default 48 KiB; NATS allows 1 MiB). */
   maxMessageBytes?: number;
   /** The time scale of acquire()'s `now` (default performance.now); tests pass their own. */
@@ -63,7 +77,10 @@ class Entry {
   share = 1;
   refs = 0;
   /** Keys → units used here since the last batch. */
-  readonly pending = new Map<string, number>();
+  pending = new Map<string, number>();
+  /** The last batch's units (keys → units) and when it went: in flight for `settleMs`. */
+  sent = new Map<string, number>();
+  sentAt = -Infinity;
   constructor(rule: RateRule) {
     this.rule = rule;
     this.main = new GcraTable(rule);
@@ -88,12 +105,20 @@ export class ClusterCounterStore implements CounterStore {
   /** Batch messages sent and received (for /cluster and tests). */
   sent = 0;
   received = 0;
+  /** Nodes that share the count right now (this one + the peers it hears): the lease divisor. */
+  group = 1;
+  /** Requests refused by a lease although the view had room (for /cluster and tests). */
+  leaseRefusals = 0;
+  /** See ClusterStoreOptions. */
+  readonly period: number;
+  readonly settleMs: number;
   private readonly entries = new Map<string, Entry>();
   private readonly bus: ClusterBus;
   private readonly log: Logger | undefined;
   private readonly maxBytes: number;
   private readonly clock: () => number;
-  private readonly flushTimer: NodeJS.Timeout;
+  private flushTimer: NodeJS.Timeout | undefined;
+  private closed = false;
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly offs: Array<() => void>;
   /** The message being built by flush(), and its estimated size. */
@@ -109,9 +134,10 @@ export class ClusterCounterStore implements CounterStore {
       this.bus.subscribe(TOPICS.rateLimit, (data) => this.receive(data, this.clock())),
       o.peers.onChange((v) => this.evaluate(v)),
     ];
+    this.period = o.flushInterval ?? 50;
+    this.settleMs = o.settleMs ?? this.period / 5;
     this.evaluate(o.peers.view());
-    this.flushTimer = setInterval(() => this.flush(), o.flushInterval ?? 50);
-    this.flushTimer.unref();
+    if (o.autoFlush !== false) this.schedule();
     this.sweepTimer = setInterval(() => this.sweep(this.clock()), o.sweepInterval ?? 1000);
     this.sweepTimer.unref();
   }
@@ -165,19 +191,46 @@ export class ClusterCounterStore implements CounterStore {
   }
 
   close(): void {
+    this.closed = true;
     this.flush();
-    clearInterval(this.flushTimer);
+    clearTimeout(this.flushTimer);
     clearInterval(this.sweepTimer);
     for (const off of this.offs.splice(0)) off();
+  }
+
+  /**
+   * The next batch at the next multiple of the period on the wall clock (NTP keeps the nodes'
+   * clocks within a few ms): the nodes' rounds start together, which the leases rely on.
+   */
+  private schedule(): void {
+    if (this.closed) return;
+    const P = this.period;
+    this.flushTimer = setTimeout(() => { this.flush(); this.schedule(); }, P - (Date.now() % P));
+    this.flushTimer.unref();
   }
 
   /** Move one rule's pending use into the message being built (sending it whenever it is full). */
   private flushEntry(e: Entry, up: boolean): void {
     const p = e.pending;
-    if (!p.size) return;
+    if (!p.size) { // nothing new; drop the last batch once it settled (a timer may fire a little early)
+      if (e.sent.size && this.clock() - e.sentAt >= this.settleMs) e.sent.clear();
+      return;
+    }
+    this.publishEntry(e.rule.id, p, up);
+    // What goes now stays in flight until the peers have had time to count it (together with
+    // the batch before, when that has not settled yet).
+    const now = this.clock();
+    const prev = e.sent;
+    if (now - e.sentAt < this.settleMs) for (const [k, u] of prev) p.set(k, (p.get(k) ?? 0) + u);
+    prev.clear();
+    e.pending = prev;
+    e.sent = p;
+    e.sentAt = now;
+  }
+
+  private publishEntry(id: string, p: Map<string, number>, up: boolean): void {
     // Use made while disconnected was limited by the degraded share; replaying it later would count it twice.
     if (!up) { p.clear(); return; }
-    const id = e.rule.id;
     let keys: string[] = [];
     let units: number[] = [];
     for (const [k, u] of p) {
@@ -193,7 +246,6 @@ export class ClusterCounterStore implements CounterStore {
         units = [];
       }
     }
-    p.clear();
     if (keys.length) this.out.push([id, keys, units]);
   }
 
@@ -209,13 +261,15 @@ export class ClusterCounterStore implements CounterStore {
    * (peers have not answered yet): keep the current share rather than flap.
    */
   private evaluate(v: PeerView): void {
-    if (v.connected && !v.settled) return;
+    // Unsettled: the lease assumes every known node may be using the count (the safe side).
+    if (v.connected && !v.settled) { this.group = Math.max(this.group, v.total); return; }
     const share = v.group / v.total; // group is 1 while disconnected
     const degraded = !v.connected || v.group < v.total;
     const was = this.degraded;
     const changed = share !== this.share;
     this.share = share;
     this.degraded = degraded;
+    this.group = v.group;
     const fields = { nodes: v.total, heard: v.connected ? v.group - 1 : 0, reason: v.connected ? 'peers not heard on NATS' : 'NATS unreachable' };
     const what = v.group === 1
       ? `this node enforces 1/${v.total} of each cluster-scope limit`
@@ -238,15 +292,44 @@ class ClusterCounter implements RateCounter {
 
   acquire(key: string, cost: number, now: number, out: Decision): boolean {
     const e = this.e;
-    const share = this.store.share;
-    if (share >= 1) {
-      if (!e.main.acquire(key, cost, now, out)) return false;
-    } else {
-      if (!e.table(share).acquire(key, cost, now, out)) return false;
-      e.main.advance(key, cost, now); // keep the shared view warm for when the bus returns
-    }
-    e.pending.set(key, (e.pending.get(key) ?? 0) + cost);
+    const store = this.store;
+    const share = store.share;
+    const table = share >= 1 ? e.main : e.table(share);
+    const used = e.pending.get(key) ?? 0;
+    if (store.group > 1 && !this.leased(table, key, used, cost, now, out)) return false;
+    if (!table.acquire(key, cost, now, out)) return false;
+    if (share < 1) e.main.advance(key, cost, now); // keep the shared view warm for when the bus returns
+    e.pending.set(key, used + cost);
     return true;
+  }
+
+  /**
+   * The lease: what this node may use of `key` in one round without its peers knowing. Its
+   * in-flight use (since the last batch, plus that batch until it settled) may reach its
+   * share of the room the round started with, or one round's refill (at least one unit):
+   *   inFlight + cost ≤ max((available + inFlight) / group, period / T, 1)
+   * `available` is this node's view, which holds its own in-flight use; adding that back
+   * gives the room at the round's start (every node's rounds start together, and the last
+   * round's batches arrive within `settleMs`). Each node takes at most 1/group of it, so a
+   * burst spread over the nodes within one round admits the limit, not group × the limit.
+   * The refill term keeps a busy key at its rate when traffic is uneven (one node may take a
+   * whole round's refill); the first unit of a round always passes the lease (the view still
+   * has to allow it). Refused here: 429 until the next round.
+   */
+  private leased(table: GcraTable, key: string, used: number, cost: number, now: number, out: Decision): boolean {
+    const e = this.e;
+    const store = this.store;
+    const inFlight = now - e.sentAt < store.settleMs ? used + (e.sent.get(key) ?? 0) : used;
+    if (inFlight <= 0) return true;
+    const T = table.interval;
+    const lease = Math.max((table.available(key, now) + inFlight) / store.group, store.period / T, 1);
+    if (inFlight + cost <= lease + 1e-9) return true;
+    store.leaseRefusals++;
+    out.allowed = false;
+    out.remaining = 0;
+    out.resetMs = table.resetIn(key, now);
+    out.retryAfterMs = Math.max(1, store.period - ((performance.timeOrigin + now) % store.period)); // the next round
+    return false;
   }
 
   refund(key: string, cost: number, now: number): void {
