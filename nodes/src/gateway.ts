@@ -160,7 +160,8 @@ export class Gateway {
     this.metrics.routes.retain(new Set(snap.routes.keys()));
     const inUse = new Set([...snap.upstreams.values()].flatMap((up) => up.targets.map((t) => t.pool)));
     this.pools.retain(inUse);
-    if (old) setTimeout(() => { void old.close(); }, 30_000).unref();
+    // In-flight requests keep what they use; the timer keeps only the close (see compile.ts).
+    if (old) { const close = old.close; setTimeout(() => { void close(); }, 30_000).unref(); }
     log.info({ revision: u.revision, routes: snap.routes.size, upstreams: snap.upstreams.size }, 'config applied');
     this.firstLoad?.();
     return [];

@@ -110,7 +110,10 @@ export function compileSnapshot(input: GatewayConfig, revision: number, deps: Co
     router,
     routes,
     upstreams,
-    async close() { await Promise.all([...(owned.get(snapshot) ?? [])].map((h) => h.close?.())); },
+    // The instances no newer snapshot took over (compile removes taken ones from this set).
+    // It captures the set, not the snapshot: a retired snapshot waiting for its close timer
+    // is not kept alive by it (a stream of edits would otherwise hold one table per edit).
+    async close() { await Promise.all([...closers].map((h) => h.close?.())); },
   });
   // Instances this snapshot took over are no longer the running one's to close.
   const prevOwned = prev && owned.get(prev);
