@@ -93,6 +93,7 @@ export class Gateway {
       trusted: new TrustedProxies(n.trustedProxies ?? []),
       maxBodySize: parseSize(n.limits?.maxBodySize ?? DEFAULTS.maxBodySize),
       trustRequestId: n.trustRequestId !== false,
+      allowSemicolon: n.paths?.allowSemicolon === true,
       proxyBuffer: parseSize(n.limits?.proxyBuffer ?? DEFAULTS.proxyBuffer),
       sends: new SendDeadlines(parseDuration(n.limits?.sendTimeout ?? DEFAULTS.sendTimeout)),
       metrics: this.metrics,

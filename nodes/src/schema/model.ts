@@ -33,6 +33,9 @@ export const NodeSettings = Type.Object({
   readyWithoutRoutes: Type.Optional(Type.Boolean({ default: false, description: 'answer /readyz 200 while the config has no routes (false: a node that would answer every request with 404 stays out of its load balancer until it serves something)' })),
   trustRequestId: Type.Optional(Type.Boolean({ default: true, description: 'reuse a well-formed X-Request-Id from any client (true) or only from trustedProxies (false: other clients get a fresh id, so they cannot choose the id logs and upstreams correlate on)' })),
   drainTimeout: Type.Optional(Duration),
+  paths: Type.Optional(Type.Object({
+    allowSemicolon: Type.Optional(Type.Boolean({ default: false, description: 'keep a raw ; in a path segment (/admin;jsessionid=x) as an ordinary character; false: 400 GW_BAD_REQUEST, because servlet containers and routers with a semicolon delimiter strip ;params and would serve /admin for a path the route table read as another (docs/security.md)' })),
+  }, closed)),
   limits: Type.Optional(Type.Object({
     maxHeaderSize: Type.Optional(Type.Integer({ minimum: 1024, maximum: 1048576, description: 'bytes of request line + headers; over it: 431' })),
     maxBodySize: Type.Optional(Size),
@@ -161,6 +164,8 @@ export const RouteMatch = Type.Object({
   paths: Type.Array(Path, { minItems: 1 }),
   methods: Type.Optional(Type.Array(Method)),
   headers: Type.Optional(Type.Record(Type.String(), Type.String())),
+  caseSensitive: Type.Optional(Type.Boolean({ default: true, description: 'false: the paths match in any ASCII case (/admin matches /ADMIN); set it when the upstream routes case-insensitively, so no spelling of a protected path reaches it through another route (docs/security.md#path-views)' })),
+  strictSlash: Type.Optional(Type.Boolean({ default: true, description: 'false: one trailing slash does not matter (/admin matches /admin/, /admin/* matches /admin); set it when the upstream ignores trailing slashes (docs/security.md#path-views)' })),
 }, closed);
 
 export const Route = Type.Object({
