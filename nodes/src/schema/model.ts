@@ -30,6 +30,7 @@ export const NodeSettings = Type.Object({
   status: Type.Optional(HostPort),
   workers: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 256 }), Type.Literal('auto')])),
   trustedProxies: Type.Optional(Type.Array(Cidr, { description: 'CIDRs whose X-Forwarded-For is believed' })),
+  purgeToken: Type.Optional(Type.String({ pattern: '^sha256:[0-9a-f]{64}$', 'x-message': 'must be sha256:<64 hex digits> (the digest of the token, never the token)', description: 'lets any peer purge the cache on the status port with Authorization: Bearer <token> (compared as a digest in constant time); without it purges are accepted from loopback only. Use at least 32 random bytes (docs/policies/cache.md#purge)' })),
   readyWithoutRoutes: Type.Optional(Type.Boolean({ default: false, description: 'answer /readyz 200 while the config has no routes (false: a node that would answer every request with 404 stays out of its load balancer until it serves something)' })),
   trustRequestId: Type.Optional(Type.Boolean({ default: true, description: 'reuse a well-formed X-Request-Id from any client (true) or only from trustedProxies (false: other clients get a fresh id, so they cannot choose the id logs and upstreams correlate on)' })),
   drainTimeout: Type.Optional(Duration),
