@@ -25,6 +25,7 @@ import { chooseUpstreamClient, UPSTREAM_CLIENT_ENV } from './upstream/client-cho
 import { onClientError, onConnectMethod } from './http/client-error.ts';
 import { SendDeadlines } from './http/send-deadline.ts';
 import { createStatusServer, type StatusRoute } from './telemetry/status.ts';
+import { STATUS_WRITE_GATE, StatusWriteGate } from './telemetry/status-auth.ts';
 import { swapUpstreams } from './upstream/lifecycle.ts';
 import { upstreamsStatus } from './upstream/status.ts';
 import { Listeners } from './listeners/index.ts';
@@ -96,6 +97,7 @@ export class Gateway {
       trusted: new TrustedProxies(n.trustedProxies ?? []),
       maxBodySize: parseSize(n.limits?.maxBodySize ?? DEFAULTS.maxBodySize),
       trustRequestId: n.trustRequestId !== false,
+      allowSemicolon: n.paths?.allowSemicolon === true,
       proxyBuffer: parseSize(n.limits?.proxyBuffer ?? DEFAULTS.proxyBuffer),
       sends: new SendDeadlines(parseDuration(n.limits?.sendTimeout ?? DEFAULTS.sendTimeout)),
       metrics: this.metrics,
@@ -116,6 +118,8 @@ export class Gateway {
     this.statusRoutes.set('/upstreams', (_req, res) => upstreamsStatus(res, this.rt.snapshot));
     // Policies add status endpoints through services (the cache's /cache/purge, policies/cache/services.ts).
     this.services.statusRoutes = this.statusRoutes;
+    // Who may change state through the status port (cache purges): loopback, or node.purgeToken.
+    this.services[STATUS_WRITE_GATE] = new StatusWriteGate(n.purgeToken);
   }
 
   get snapshot(): Snapshot | undefined { return this.rt.snapshot; }

@@ -36,6 +36,7 @@ export async function runNode(configPath: string, workersFlag?: string): Promise
     return superviseWorkers({
       workers, status: splitHostPort(node.status ?? DEFAULTS.status), logger,
       drainMs: parseDuration(node.drainTimeout ?? DEFAULTS.drainTimeout),
+      purgeToken: node.purgeToken,
     });
   }
   // Rate-limit counts: one store per process; under --workers it shares use with the siblings.

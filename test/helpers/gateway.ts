@@ -34,10 +34,12 @@ export interface TestGateway {
   stop(): Promise<void>;
 }
 
-export async function startGateway(config: GatewayConfig, opts: { services?: Record<string, unknown> } = {}): Promise<TestGateway> {
-  const [port, status] = [await freePort(), await freePort()];
+/** `statusHost`: the address the status server binds (default 127.0.0.1), e.g. a non-loopback one. */
+export async function startGateway(config: GatewayConfig, opts: { services?: Record<string, unknown>; statusHost?: string } = {}): Promise<TestGateway> {
+  const statusHost = opts.statusHost ?? '127.0.0.1';
+  const [port, status] = [await freePort(), await freePort(statusHost)];
   const { node: nodeCfg, ...dynamic } = config;
-  const node: NodeSettings = { ...nodeCfg, listen: `127.0.0.1:${port}`, status: `127.0.0.1:${status}` };
+  const node: NodeSettings = { ...nodeCfg, listen: `127.0.0.1:${port}`, status: `${statusHost}:${status}` };
   const accessLog: Array<Record<string, unknown>> = [];
   const sink = new Writable({ write(chunk, _enc, cb) { for (const l of String(chunk).split('\n')) if (l) accessLog.push(JSON.parse(l)); cb(); } });
   const logger = pino({ level: process.env.GATEHOUSE_TEST_LOG ?? 'silent' });
@@ -47,7 +49,7 @@ export async function startGateway(config: GatewayConfig, opts: { services?: Rec
   return {
     gw, source, port, accessLog,
     url: `http://127.0.0.1:${port}`,
-    statusUrl: `http://127.0.0.1:${status}`,
+    statusUrl: `http://${statusHost}:${status}`,
     push: (c) => source.push(c),
     stop: () => gw.shutdown(2000),
   };

@@ -42,7 +42,8 @@ test.before(async () => {
       es: { match: { paths: ['/es'] }, upstream: 'a', policies: { 'jwt-auth': { algorithms: ['ES256'], keys: [ec.publicJwk], ...common } } },
       hs: { match: { paths: ['/hs'] }, upstream: 'a', policies: { 'jwt-auth': { algorithms: ['HS256'], secret: SECRET, ...common } } },
       jwks: { match: { paths: ['/jwks'] }, upstream: 'a', policies: { 'jwt-auth': { algorithms: ['RS256'], jwks: `${idp.url}/jwks.json`, ...common } } },
-      open: { match: { paths: ['/open'] }, upstream: 'a', policies: { 'jwt-auth': { algorithms: ['RS256'], keys: [rsa.publicPem], allowUnknownSubjects: true, groupsClaim: 'groups', ...common } } },
+      open: { match: { paths: ['/open'] }, upstream: 'a', policies: { 'jwt-auth': { algorithms: ['RS256'], keys: [rsa.publicPem], consumerClaim: 'sub', allowUnknownSubjects: true, groupsClaim: 'groups', ...common } } },
+      mapped: { match: { paths: ['/mapped'] }, upstream: 'a', policies: { 'jwt-auth': { algorithms: ['RS256'], keys: [rsa.publicPem], consumerClaim: 'sub', ...common } } },
     },
   });
 });
@@ -66,7 +67,21 @@ test.serial('baseline: valid tokens pass on every route', async (t) => {
     ['/jwks', forge({ alg: 'RS256', kid: 'idp-1' }, ok(), idpKey.privateKey)],
   ] as const) t.is((await call(path, tok)).status, 200, path);
   t.is(up.received.length, 4);
-  t.is(up.received[0]!.headers['x-consumer-name'], 'root');
+  t.is(up.received[0]!.headers['x-authenticated-subject'], 'root');
+});
+
+test.serial('a token cannot become a configured consumer by choosing its sub (no consumerClaim, or one no consumer lists)', async (t) => {
+  // `root` is a key-auth consumer in group admins; its name as a token's sub is just a subject.
+  for (const path of ['/rs', '/open']) {
+    const r = await call(path, forge({ alg: 'RS256' }, ok(), rsa.privateKey));
+    t.is(r.status, 200, path);
+    const h = up.received.at(-1)!.headers;
+    t.is(h['x-consumer-name'], undefined, path);
+    t.is(h['x-consumer-groups'], undefined, `${path}: root's groups are not the token's`);
+    t.is(h['x-authenticated-subject'], 'root');
+  }
+  up.received.length = 0;
+  await refused(t, '/mapped', forge({ alg: 'RS256' }, ok(), rsa.privateKey));
 });
 
 for (const alg of ['none', 'None', 'NONE', 'nOnE']) {
@@ -187,7 +202,7 @@ test.serial('a validly signed subject with CR/LF cannot inject headers upstream'
   const r = await call('/open', tok);
   t.is(r.status, 200);
   const h = up.received[0]!.headers;
-  t.is(h['x-consumer-name'], 'root%0D%0AX-Consumer-Name%3A%20admin');
+  t.is(h['x-consumer-name'], undefined, 'an unknown subject names no consumer');
   t.is(h['x-authenticated-subject'], 'root%0D%0AX-Consumer-Name%3A%20admin');
   t.is(h['x-consumer-groups'], 'admins%0D%0AX-Injected%3A%201');
   t.is(h['x-injected'], undefined);

@@ -37,11 +37,11 @@ test.before(async () => {
     routes: {
       key: { match: { paths: ['/key'] }, upstream: 'a', policies: { 'key-auth': { query: 'api_key' } } },
       basic: { match: { paths: ['/basic'] }, upstream: 'a', policies: { 'basic-auth': {} } },
-      jwt: { match: { paths: ['/jwt'] }, upstream: 'a', policies: { 'jwt-auth': { algorithms: ['RS256'], keys: [rsa.publicPem] } } },
-      jwks: { match: { paths: ['/jwks'] }, upstream: 'a', policies: { 'jwt-auth': { algorithms: ['RS256'], jwks: `${idp.url}/.well-known/jwks.json`, issuer: 'https://idp' } } },
+      jwt: { match: { paths: ['/jwt'] }, upstream: 'a', policies: { 'jwt-auth': { algorithms: ['RS256'], keys: [rsa.publicPem], consumerClaim: 'sub' } } },
+      jwks: { match: { paths: ['/jwks'] }, upstream: 'a', policies: { 'jwt-auth': { algorithms: ['RS256'], jwks: `${idp.url}/.well-known/jwks.json`, issuer: 'https://idp', consumerClaim: 'sub' } } },
       multi: {
         match: { paths: ['/multi'] }, upstream: 'a',
-        policies: { 'key-auth': {}, 'basic-auth': {}, 'jwt-auth': { algorithms: ['RS256'], keys: [rsa.publicPem], anonymous: 'guest' } },
+        policies: { 'key-auth': {}, 'basic-auth': {}, 'jwt-auth': { algorithms: ['RS256'], keys: [rsa.publicPem], anonymous: 'guest', consumerClaim: 'sub' } },
       },
       staff: { match: { paths: ['/staff'] }, upstream: 'a', policies: { 'key-auth': {}, acl: { allow: ['staff'], deny: ['banned'] } } },
       scoped: { match: { paths: ['/scoped'] }, upstream: 'a', policies: { 'jwt-auth': { algorithms: ['RS256'], keys: [rsa.publicPem] }, acl: { requireClaims: { scope: ['users:read'] } } } },

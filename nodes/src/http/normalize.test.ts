@@ -185,7 +185,29 @@ const cases: [string, NormalizedTarget][] = [
 
 for (const [input, expected] of cases) {
   test(`normalizeTarget(${JSON.stringify(input)})`, (t) => {
-    t.deepEqual(normalizeTarget(input), expected);
+    t.deepEqual(normalizeTarget(input, true), expected);
+  });
+}
+
+// node.paths.allowSemicolon false (the node's default): segment parameters are refused, the
+// dot-segment forms stay GW_BAD_PATH, an encoded %3B and a ';' in the query stay data.
+const refusingSemicolons: [string, NormalizedTarget][] = [
+  ['/admin;jsessionid=x', BAD_REQUEST],
+  ['/admin;x=1/users', BAD_REQUEST],
+  ['/a/b;', BAD_REQUEST],
+  ['/;', BAD_REQUEST],
+  ['//admin;x', BAD_REQUEST],
+  ['http://h/admin;x', BAD_REQUEST],
+  ['/api/...;/admin', BAD_REQUEST],
+  ['/..;/', BAD_PATH],
+  ['/api/.;x/admin', BAD_PATH],
+  ['/api/%3B/x', ok('/api/%3B/x')],
+  ['/a?x=1;y=2', ok('/a', 'x=1;y=2')],
+  ['/a/b', ok('/a/b')],
+];
+for (const [input, expected] of refusingSemicolons) {
+  test(`normalizeTarget(${JSON.stringify(input)}) refusing ';'`, (t) => {
+    t.deepEqual(normalizeTarget(input, false), expected);
   });
 }
 
@@ -201,7 +223,7 @@ test('normalizeAuthority', (t) => {
 
 test('the clean fast path returns the input string itself', (t) => {
   const s = '/api/v1/users/123';
-  const r = normalizeTarget(s);
+  const r = normalizeTarget(s, false);
   t.true('path' in r && r.path === s);
 });
 
@@ -228,11 +250,11 @@ test('fuzz: accepted paths are fixed points and hold no dot segment, empty segme
     let s = '/';
     const k = 1 + Math.floor(next() * 10);
     for (let j = 0; j < k; j++) s += TOKENS[Math.floor(next() * TOKENS.length)]!;
-    const r = normalizeTarget(s);
+    const r = normalizeTarget(s, true);
     if ('error' in r) continue;
     accepted++;
     const p = r.path;
-    const again = normalizeTarget(p);
+    const again = normalizeTarget(p, true);
     if (!('path' in again) || again.path !== p || again.rawQuery !== '') t.fail(`${JSON.stringify(s)} → ${p} → ${JSON.stringify(again)}`);
     if (p.charCodeAt(0) !== 47 || p.includes('//') || /(^|\/)\.\.?(\/|$)/.test(p)) t.fail(`${JSON.stringify(s)} → ${p}`);
     if (/%(2[dD]|2[eE]|3\d|[46][1-9a-fA-F]|[57][0-9aA]|5[fF]|7[eE]|[a-f][0-9a-fA-F]|[0-9A-F][a-f])/.test(p)) t.fail(`escape left decodable or lower-case: ${JSON.stringify(s)} → ${p}`);
@@ -244,7 +266,7 @@ test('fuzz: accepted paths are fixed points and hold no dot segment, empty segme
 test('end to end: req.url from Node’s parser', async (t) => {
   const seen: NormalizedTarget[] = [];
   const srv = http.createServer((req, res) => {
-    seen.push(normalizeTarget(req.url!));
+    seen.push(normalizeTarget(req.url!, false));
     res.end();
   });
   await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));

@@ -21,11 +21,12 @@
  *   percent-encoding (`%E9` alone) is therefore refused too; RFC 3986 §2.5 says UTF-8.
  * - Repeated '/' merge into one; '.' and '..' segments (also when spelled `%2e`) are removed
  *   per RFC 3986 §5.2.4; a '..' that would climb above the root is refused, not clamped.
- * - ';' is an ordinary character: it is routed and forwarded byte for byte. The one
- *   exception is a dot segment carrying parameters (`/..;/`, `/.;x/`): Tomcat and other servlet
- *   containers strip the parameters and then resolve `..`, so those are refused.
- *   NOTE: a Java upstream also strips `;params` from ordinary segments (`/admin;x` serves
- *   `/admin`), so exact-match routes guarding such an upstream must be paired with a prefix route.
+ * - A raw ';' in the path (segment parameters, RFC 3986 §3.3) is refused with GW_BAD_REQUEST
+ *   unless the caller allows it (node.paths.allowSemicolon): servlet containers and routers
+ *   with a semicolon delimiter strip `;params` (`/admin;x` serves `/admin`) while the route
+ *   table would read `/admin;x` as another path. Allowed, it is routed and forwarded byte for
+ *   byte. Either way a dot segment carrying parameters (`/..;/`, `/.;x/`) is GW_BAD_PATH:
+ *   Tomcat strips the parameters and then resolves `..`. `%3B` is data, never a delimiter.
  * - The query is kept verbatim; only controls, space and '#' are refused (GW_BAD_REQUEST).
  *
  * Fast path: a target made of unreserved characters and single slashes (plus a query) is
@@ -44,6 +45,7 @@ const DOT = 0x2e;
 const QMARK = 0x3f;
 const PCT = 0x25;
 const COLON = 0x3a;
+const SEMICOLON = 0x3b;
 
 // Character classes of raw ASCII bytes in a path.
 const C_BAD = 0; // controls, space, '\', DEL: GW_BAD_PATH
@@ -66,9 +68,10 @@ function hexVal(c: number): number {
   return -1;
 }
 
-export function normalizeTarget(target: string): NormalizedTarget {
+/** `allowSemicolon`: false refuses a raw ';' in the path (GW_BAD_REQUEST); true keeps it as an ordinary character. */
+export function normalizeTarget(target: string, allowSemicolon: boolean): NormalizedTarget {
   const len = target.length;
-  if (len === 0 || target.charCodeAt(0) !== SLASH) return absoluteForm(target);
+  if (len === 0 || target.charCodeAt(0) !== SLASH) return absoluteForm(target, allowSemicolon);
   // Fast path: one scan; any character outside [unreserved '/'], an empty segment or a
   // segment of one or two dots sends the target to the full parser.
   let segStart = 1;
@@ -78,7 +81,7 @@ export function normalizeTarget(target: string): NormalizedTarget {
     const c = target.charCodeAt(i);
     if (c === SLASH) {
       const n = i - segStart;
-      if (n === 0 || (dotsOnly && n <= 2)) return slowOrigin(target);
+      if (n === 0 || (dotsOnly && n <= 2)) return slowOrigin(target, allowSemicolon);
       segStart = i + 1;
       dotsOnly = true;
     } else if (c < 128 && CLASS[c] === C_UNRESERVED) {
@@ -86,18 +89,18 @@ export function normalizeTarget(target: string): NormalizedTarget {
     } else if (c === QMARK) {
       break;
     } else {
-      return slowOrigin(target);
+      return slowOrigin(target, allowSemicolon);
     }
   }
-  if (dotsOnly && i - segStart > 0 && i - segStart <= 2) return slowOrigin(target);
+  if (dotsOnly && i - segStart > 0 && i - segStart <= 2) return slowOrigin(target, allowSemicolon);
   if (i === len) return { path: target, rawQuery: '' };
   const q = scanQuery(target, i + 1);
   if (q === undefined) return BAD_REQUEST;
   return { path: target.slice(0, i), rawQuery: q };
 }
 
-function slowOrigin(target: string): NormalizedTarget {
-  const path = parsePath(target, 0);
+function slowOrigin(target: string, allowSemicolon: boolean): NormalizedTarget {
+  const path = parsePath(target, 0, allowSemicolon);
   if (typeof path !== 'string') return path;
   let rawQuery = '';
   if (pathEnd < target.length) {
@@ -122,13 +125,14 @@ function scanQuery(t: string, from: number): string | undefined {
 let pathEnd = 0;
 
 /** Full path parser from t[start] === '/' up to the first '?'. */
-function parsePath(t: string, start: number): string | Failure {
+function parsePath(t: string, start: number, allowSemicolon: boolean): string | Failure {
   const len = t.length;
   const segs: string[] = [];
   let i = start;
   while (i < len && t.charCodeAt(i) !== QMARK) {
     while (i < len && t.charCodeAt(i) === SLASH) i++; // merge repeated '/'
     let seg = '';
+    let semicolon = false; // a raw ';' in this segment (decoded %3B stays '%3B', never ';')
     let run = i;
     let need = 0; // UTF-8 continuation bytes still expected
     let lo = 0x80;
@@ -165,6 +169,7 @@ function parsePath(t: string, start: number): string | Failure {
       const cls = c < 128 ? CLASS[c] : C_BAD;
       if (cls === C_BAD) return BAD_PATH;
       if (cls === C_HASH) return BAD_REQUEST;
+      if (c === SEMICOLON) semicolon = true;
     }
     if (need > 0) return BAD_PATH;
     if (i > run) seg += t.slice(run, i);
@@ -178,6 +183,7 @@ function parsePath(t: string, start: number): string | Failure {
       continue;
     }
     if (seg.charCodeAt(0) === DOT && (seg.startsWith('.;') || seg.startsWith('..;'))) return BAD_PATH;
+    if (semicolon && !allowSemicolon) return BAD_REQUEST;
     segs.push(seg);
   }
   pathEnd = i;
@@ -195,7 +201,7 @@ function startsWithLower(t: string, prefix: string): boolean {
   return true;
 }
 
-function absoluteForm(t: string): NormalizedTarget {
+function absoluteForm(t: string, allowSemicolon: boolean): NormalizedTarget {
   let i: number;
   if (startsWithLower(t, 'http://')) i = 7;
   else if (startsWithLower(t, 'https://')) i = 8;
@@ -209,7 +215,7 @@ function absoluteForm(t: string): NormalizedTarget {
     const q = scanQuery(t, e + 1);
     return q === undefined ? BAD_REQUEST : { path: '/', rawQuery: q, authority };
   }
-  const path = parsePath(t, e);
+  const path = parsePath(t, e, allowSemicolon);
   if (typeof path !== 'string') return path;
   let rawQuery = '';
   if (pathEnd < t.length) {

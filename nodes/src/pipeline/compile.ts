@@ -130,6 +130,8 @@ function routeSpec(name: string, r: Route): RouteSpec {
     methods: r.match.methods,
     headers: r.match.headers ? Object.fromEntries(Object.entries(r.match.headers).map(([k, v]) => [k.toLowerCase(), v])) : undefined,
     priority: r.priority ?? 0,
+    caseSensitive: r.match.caseSensitive,
+    strictSlash: r.match.strictSlash,
   };
 }
 
@@ -218,6 +220,7 @@ function compileRoute(name: string, r: Route, config: GatewayConfig, upstreams: 
     fixedHeaders: Object.freeze(fixedHeaders),
     log,
     stripPrefix: r.rewrite?.stripPrefix?.replace(/\/+$/, '') || undefined,
+    stripAnyCase: r.match.caseSensitive === false,
     rewrite: r.rewrite?.path ? compileTemplate(r.rewrite.path) : undefined,
     stats: deps.metrics.routes.get(name),
   });

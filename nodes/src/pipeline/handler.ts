@@ -24,7 +24,7 @@ export function createHandler(rt: Runtime): (req: IncomingMessage, res: ServerRe
     rt.inflight++;
     const incomingId = rt.trustRequestId || rt.trusted.has(peerAddress(req)) ? req.headers['x-request-id'] : undefined;
     const id = requestId(incomingId);
-    const t = normalizeTarget(req.url!);
+    const t = normalizeTarget(req.url!, rt.allowSemicolon);
     const hostHeader = req.headers.host;
     const absolute = 'authority' in t && t.authority ? t.authority : undefined;
     // Host is input (RFC 9110 §7.2, RFC 3986 §3.2.2): one normalised authority (lower-case,

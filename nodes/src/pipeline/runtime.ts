@@ -15,6 +15,8 @@ export interface Runtime {
   readonly maxBodySize: number;
   /** Reuse a client's X-Request-Id from any peer (node.trustRequestId, default true) or only from trusted proxies. */
   readonly trustRequestId: boolean;
+  /** Keep a raw ';' in the path as an ordinary character (node.paths.allowSemicolon, default false: 400). */
+  readonly allowSemicolon: boolean;
   /** Response bytes held for a client that is behind before the upstream read pauses (node.limits.proxyBuffer). */
   readonly proxyBuffer: number;
   /** The write deadline on stalled client connections (node.limits.sendTimeout). */

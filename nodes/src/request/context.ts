@@ -15,6 +15,12 @@ export interface ConsumerIdentity {
   /** How the consumer authenticated: key-auth, basic-auth, jwt-auth, anonymous. */
   method?: string;
   subject?: string;
+  /**
+   * A token that no configured consumer claims (jwt-auth without consumerClaim, or an unknown
+   * subject with allowUnknownSubjects): `name` is `jwt:<id>` (no configured name has ':'), for
+   * keys and logs only; the upstream gets no X-Consumer-Name, only the subject.
+   */
+  unmapped?: true;
   scopes?: readonly string[];
   claims?: Record<string, unknown>;
 }

@@ -23,6 +23,8 @@ export interface CompiledRoute {
   readonly fixedHeaders: readonly string[];
   readonly log: readonly LogHook[];
   readonly stripPrefix: string | undefined;
+  /** The route matches in any case (match.caseSensitive false), so stripPrefix compares in any ASCII case too. */
+  readonly stripAnyCase?: boolean;
   /** `rewrite.path` compiled (core/template.ts): the upstream path from the match params. */
   readonly rewrite: PathTemplate | undefined;
   readonly stats: RouteStats;

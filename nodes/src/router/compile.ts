@@ -5,7 +5,7 @@
  */
 import { compareVariants } from './rank.ts';
 import type { CompiledRoute, Variant } from './rank.ts';
-import { parseHost, parsePath } from './spec.ts';
+import { FOLD_CASE, FOLD_SLASH, parseHost, parsePath } from './spec.ts';
 import type { HostPattern, PathPattern, RouteSpec } from './spec.ts';
 
 /**
@@ -45,6 +45,7 @@ function compileRoute<T>(spec: RouteSpec, value: T, index: number): Variant<T>[]
     methods,
     headerNames: headerEntries.length > 0 ? headerEntries.map(([k]) => k.toLowerCase()) : undefined,
     headerValues: headerEntries.length > 0 ? headerEntries.map(([, v]) => v) : undefined,
+    fold: (spec.caseSensitive === false ? FOLD_CASE : 0) | (spec.strictSlash === false ? FOLD_SLASH : 0),
   };
 
   const { hosts, paths } = parsed(spec);

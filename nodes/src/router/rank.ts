@@ -28,6 +28,8 @@ export interface CompiledRoute<T> {
   /** Parallel arrays, undefined when there are no header conditions. */
   headerNames: readonly string[] | undefined;
   headerValues: readonly string[] | undefined;
+  /** FOLD_CASE | FOLD_SLASH (spec.ts): how this route reads request paths. */
+  fold: number;
 }
 
 export interface Variant<T> {

@@ -6,6 +6,12 @@
  * precomputed rank (rank.ts documents the precedence); the lowest-ranked candidate whose
  * method and header conditions pass wins, and subtrees that cannot beat it are skipped.
  *
+ * Path views: a route with `caseSensitive: false` or `strictSlash: false` lives in a table of
+ * its own whose patterns are folded (spec.ts foldPattern); a lookup searches each table with
+ * the request path folded the same way (one string per view in use, none for the default
+ * view). Ranks are global, so precedence does not depend on the view; params are sliced from
+ * the path as received (folding keeps offsets), so a param keeps its case.
+ *
  * Per lookup the only allocations are the result and its params, on success, plus one short
  * string per distinct wildcard suffix length when wildcard hosts exist. Scratch state lives on
  * the instance, which is safe because match() is synchronous and never re-enters.
@@ -13,6 +19,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { compileVariants, updateVariants } from './compile.ts';
 import type { Variant } from './rank.ts';
+import { FOLD_SLASH, foldPath, foldPattern } from './spec.ts';
 import type { RouteMatch, RouteSpec } from './spec.ts';
 import { HostTable } from './table.ts';
 import type { Bucket } from './table.ts';
@@ -51,12 +58,21 @@ function accepts<T>(t: Terminal<T>, method: string, headers: IncomingHttpHeaders
   return true;
 }
 
+/** One path view: the routes that read paths folded by `fold` (0 = as normalised). */
+interface View<T> { readonly fold: number; readonly hosts: HostTable<T> }
+
 export class Router<T> {
   readonly size: number;
-  readonly #hosts = new HostTable<T>();
+  /** Views in use, the default (fold 0) first; most tables have only that one. */
+  readonly #views: readonly View<T>[];
 
   // Scratch for the lookup in progress.
+  /** The path as the current view reads it... */
   #path = '';
+  /** ...and as received, which params are sliced from. */
+  #received = '';
+  /** The current view ignores a trailing slash: a '/*' route also matches its bare prefix. */
+  #bareRest = false;
   #method = '';
   #headers: IncomingHttpHeaders = NO_HEADERS;
   #best: Terminal<T> | undefined = undefined;
@@ -78,20 +94,42 @@ export class Router<T> {
   constructor(entries: ReadonlyArray<{ spec: RouteSpec; value: T }>, previous?: Router<T>) {
     this.size = entries.length;
     this.#variants = previous ? updateVariants(entries, previous.#variants) : compileVariants(entries);
-    this.#variants.forEach((v, rank) => this.#hosts.add(v, rank));
-    this.#hosts.finish();
-    this.#caps = new Int32Array(this.#hosts.maxParams * 2);
-    this.#bestCaps = new Int32Array(this.#hosts.maxParams * 2);
+    const views = new Map<number, HostTable<T>>();
+    this.#variants.forEach((v, rank) => {
+      const fold = v.route.fold;
+      let hosts = views.get(fold);
+      if (hosts === undefined) views.set(fold, (hosts = new HostTable<T>()));
+      hosts.add(fold === 0 ? v : { ...v, path: foldPattern(v.path, fold) }, rank);
+    });
+    if (views.size === 0) views.set(0, new HostTable<T>());
+    this.#views = [...views].sort(([a], [b]) => a - b).map(([fold, hosts]) => { hosts.finish(); return { fold, hosts }; });
+    const maxParams = Math.max(...this.#views.map((v) => v.hosts.maxParams));
+    this.#caps = new Int32Array(maxParams * 2);
+    this.#bestCaps = new Int32Array(maxParams * 2);
   }
 
   /** `host`: lower-case, no port. `path`: normalised, starts with '/', no query. */
   match(host: string, path: string, method: string, headers: IncomingHttpHeaders): RouteMatch<T> | undefined {
-    this.#path = path;
+    this.#received = path;
     this.#method = method;
     this.#headers = headers;
     this.#best = undefined;
     this.#bestRank = NO_RANK;
-    const hosts = this.#hosts;
+    const views = this.#views;
+    for (let v = 0; v < views.length; v++) {
+      const view = views[v]!;
+      this.#path = view.fold === 0 ? path : foldPath(path, view.fold);
+      this.#bareRest = (view.fold & FOLD_SLASH) !== 0;
+      this.#searchHosts(view.hosts, host);
+    }
+    this.#headers = NO_HEADERS; // do not keep the request alive until the next lookup
+    // The cast undoes TypeScript's narrowing from the reset above; #search assigned it since.
+    const best = this.#best as Terminal<T> | undefined;
+    if (best === undefined) return undefined;
+    return { value: best.value, params: best.paramNames.length > 0 || best.rest ? this.#params(best) : undefined };
+  }
+
+  #searchHosts(hosts: HostTable<T>, host: string): void {
     // Most specific bucket first, so later ones are mostly pruned by rank.
     const exact = hosts.exact.get(host);
     if (exact !== undefined) this.#search(exact);
@@ -105,11 +143,6 @@ export class Router<T> {
       }
     }
     this.#search(hosts.any);
-    this.#headers = NO_HEADERS; // do not keep the request alive until the next lookup
-    // The cast undoes TypeScript's narrowing from the reset above; #search assigned it since.
-    const best = this.#best as Terminal<T> | undefined;
-    if (best === undefined) return undefined;
-    return { value: best.value, params: best.paramNames.length > 0 || best.rest ? this.#params(best) : undefined };
   }
 
   #search(bucket: Bucket<T>): void {
@@ -130,6 +163,9 @@ export class Router<T> {
     const length = path.length;
     if (pos === length) {
       if (node.exact !== undefined) this.#consider(node.exact, n, -1);
+      // Slash-lenient view: '/admin/*' also matches '/admin' (and '/admin/', folded to it);
+      // the rest starts past the end, so it is '' whichever of the two was received.
+      if (this.#bareRest && node.rest !== undefined) this.#consider(node.rest, n, length + 1);
       return;
     }
     const start = pos + 1;
@@ -181,9 +217,9 @@ export class Router<T> {
     const names = best.paramNames;
     const caps = this.#bestCaps;
     for (let i = 0; i < names.length; i++) {
-      params[names[i]!] = this.#path.slice(caps[2 * i], caps[2 * i + 1]);
+      params[names[i]!] = this.#received.slice(caps[2 * i], caps[2 * i + 1]);
     }
-    if (best.rest) params['*'] = this.#path.slice(this.#bestRest);
+    if (best.rest) params['*'] = this.#received.slice(this.#bestRest);
     return params;
   }
 }

@@ -16,6 +16,13 @@ export interface RouteSpec {
   headers?: Readonly<Record<string, string>>;
   /** Higher wins first, before any specificity rule. */
   priority: number;
+  /** false: the path matches in any ASCII case (`/admin` matches `/ADMIN`). Default true. */
+  caseSensitive?: boolean;
+  /**
+   * false: one trailing slash does not matter (`/admin` matches `/admin/`, `/admin/` matches
+   * `/admin`, `/admin/*` also matches `/admin`). Default true.
+   */
+  strictSlash?: boolean;
 }
 
 /** '*' holds the rest of a prefix match (without its leading slash); params is undefined when none. */
@@ -75,6 +82,37 @@ export function parsePath(source: string): PathPattern {
     }
   }
   return { source, segments, paramNames, rest, literalCount };
+}
+
+/** View bits: how a route reads request paths. 0 = exactly as normalised. */
+export const FOLD_CASE = 1;
+export const FOLD_SLASH = 2;
+
+/** ASCII upper case to lower case; the length never changes, so offsets stay valid. */
+export function lowerAscii(s: string): string {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 65 && c <= 90) return s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
+  }
+  return s;
+}
+
+/** A request path as a view reads it: one trailing slash dropped (not the root's), ASCII case folded. */
+export function foldPath(path: string, fold: number): string {
+  let p = path;
+  if ((fold & FOLD_SLASH) !== 0 && p.length > 1 && p.charCodeAt(p.length - 1) === 0x2f) p = p.slice(0, -1);
+  return (fold & FOLD_CASE) !== 0 ? lowerAscii(p) : p;
+}
+
+/** A pattern as its view stores it: literals folded like request paths (param names kept). */
+export function foldPattern(p: PathPattern, fold: number): PathPattern {
+  if (fold === 0) return p;
+  let segments = p.segments;
+  if ((fold & FOLD_SLASH) !== 0 && !p.rest && segments.length > 1 && segments[segments.length - 1] === '') segments = segments.slice(0, -1);
+  if ((fold & FOLD_CASE) !== 0) segments = segments.map((s) => (s === undefined ? s : lowerAscii(s)));
+  let n = 0;
+  const source = '/' + segments.map((s) => s ?? ':' + p.paramNames[n++]).join('/') + (p.rest ? (segments.length > 0 ? '/*' : '*') : '');
+  return { ...p, source, segments };
 }
 
 export function parseHost(source: string): HostPattern {

@@ -30,10 +30,14 @@ export const NodeSettings = Type.Object({
   status: Type.Optional(HostPort),
   workers: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 256 }), Type.Literal('auto')])),
   trustedProxies: Type.Optional(Type.Array(Cidr, { description: 'CIDRs whose X-Forwarded-For is believed' })),
+  purgeToken: Type.Optional(Type.String({ pattern: '^sha256:[0-9a-f]{64}$', 'x-message': 'must be sha256:<64 hex digits> (the digest of the token, never the token)', description: 'lets any peer purge the cache on the status port with Authorization: Bearer <token> (compared as a digest in constant time); without it purges are accepted from loopback only. Use at least 32 random bytes (docs/policies/cache.md#purge)' })),
   readyWithoutRoutes: Type.Optional(Type.Boolean({ default: false, description: 'answer /readyz 200 while the config has no routes (false: a node that would answer every request with 404 stays out of its load balancer until it serves something)' })),
   trustRequestId: Type.Optional(Type.Boolean({ default: true, description: 'reuse a well-formed X-Request-Id from any client (true) or only from trustedProxies (false: other clients get a fresh id, so they cannot choose the id logs and upstreams correlate on)' })),
   drainTimeout: Type.Optional(Duration),
   upstreamClient: Type.Optional(Type.Union([Type.Literal('own'), Type.Literal('undici')], { default: 'own', description: 'HTTP/1.1 client of proxied requests, read at start: own (Gatehouse\'s, on Node\'s native parser) or undici (same behaviour, slower; for a Node without that parser); the GATEHOUSE_UPSTREAM_CLIENT environment variable overrides it (docs/upstreams.md#upstream-client)' })),
+  paths: Type.Optional(Type.Object({
+    allowSemicolon: Type.Optional(Type.Boolean({ default: false, description: 'keep a raw ; in a path segment (/admin;jsessionid=x) as an ordinary character; false: 400 GW_BAD_REQUEST, because servlet containers and routers with a semicolon delimiter strip ;params and would serve /admin for a path the route table read as another (docs/security.md)' })),
+  }, closed)),
   limits: Type.Optional(Type.Object({
     maxHeaderSize: Type.Optional(Type.Integer({ minimum: 1024, maximum: 1048576, description: 'bytes of request line + headers; over it: 431' })),
     maxBodySize: Type.Optional(Size),
@@ -162,6 +166,8 @@ export const RouteMatch = Type.Object({
   paths: Type.Array(Path, { minItems: 1 }),
   methods: Type.Optional(Type.Array(Method)),
   headers: Type.Optional(Type.Record(Type.String(), Type.String())),
+  caseSensitive: Type.Optional(Type.Boolean({ default: true, description: 'false: the paths match in any ASCII case (/admin matches /ADMIN); set it when the upstream routes case-insensitively, so no spelling of a protected path reaches it through another route (docs/security.md#path-views)' })),
+  strictSlash: Type.Optional(Type.Boolean({ default: true, description: 'false: one trailing slash does not matter (/admin matches /admin/, /admin/* matches /admin); set it when the upstream ignores trailing slashes (docs/security.md#path-views)' })),
 }, closed);
 
 export const Route = Type.Object({

@@ -9,8 +9,10 @@
  *                    503 before that and while draining
  *  - GET /metrics    every worker's metrics merged (merge-metrics.ts) plus gatehouse_workers
  *                    and gatehouse_worker_restarts_total
- *  - other methods   (POST /cache/purge) sent to every worker; numeric fields of their JSON
- *                    answers summed: `{"purged": n}` counts the node's entries
+ *  - other methods   (POST /cache/purge) checked by the status port's write gate here (the
+ *                    workers see the primary, a loopback peer, and none of the client's
+ *                    Origin or Authorization), then sent to every worker; numeric fields of
+ *                    their JSON answers summed: `{"purged": n}` counts the node's entries
  *  - any other GET   (/status, /upstreams, /cluster) passed to one worker, the oldest
  *
  * See docs/decisions/0002-workers.md.
@@ -21,6 +23,7 @@ import type { Logger } from 'pino';
 import client from 'prom-client';
 import { mergeMetrics } from './merge-metrics.ts';
 import { sendJson as json } from '../telemetry/status.ts';
+import type { StatusWriteGate } from '../telemetry/status-auth.ts';
 
 /** Sent by a worker once its status server listens. */
 export interface StatusPortMessage { readonly type: 'gatehouse:status-port'; readonly port: number }
@@ -53,10 +56,12 @@ export class StatusFront {
   restarts = 0;
   private readonly expected: number;
   private readonly logger: Logger;
+  private readonly gate: StatusWriteGate;
 
-  constructor(expected: number, logger: Logger) {
+  constructor(expected: number, logger: Logger, gate: StatusWriteGate) {
     this.expected = expected;
     this.logger = logger;
+    this.gate = gate;
     this.server = http.createServer({ requestTimeout: 10_000, headersTimeout: 5_000 }, (req, res) => {
       this.handle(req, res).catch((err: Error) => {
         this.logger.warn({ err: err.message, path: req.url }, 'status request failed');
@@ -97,6 +102,10 @@ export class StatusFront {
     if (read && path === '/healthz') return json(res, 200, { status: 'ok', workers: this.running });
     if (read && path === '/readyz') return this.readyz(res);
     if (read && path === '/metrics') return this.metrics(res);
+    if (!read) {
+      const refused = this.gate.refusal(req);
+      if (refused !== undefined) return json(res, refused.status, { error: refused.error }, refused.headers);
+    }
     const body = await readBody(req);
     if (body === undefined) return json(res, 413, { error: `body over ${MAX_BODY} bytes` });
     const workers = [...this.workers.values()];

@@ -10,6 +10,7 @@ import cluster from 'node:cluster';
 import type { Logger } from 'pino';
 import { relayCounterDeltas } from '../cluster/counters/workers/primary.ts';
 import { StatusFront, isStatusPortMessage } from './status-front.ts';
+import { StatusWriteGate } from '../telemetry/status-auth.ts';
 
 export interface SuperviseOptions {
   workers: number;
@@ -18,6 +19,8 @@ export interface SuperviseOptions {
   logger: Logger;
   /** node.drainTimeout: a worker still running this long (plus a grace) after SIGTERM is killed. */
   drainMs: number;
+  /** node.purgeToken: the status port's write gate (telemetry/status-auth.ts) is applied by the primary. */
+  purgeToken?: string | undefined;
 }
 
 /** Time a draining worker gets beyond drainTimeout to leave the cluster and save its snapshot. */
@@ -26,7 +29,7 @@ const STOP_GRACE_MS = 10_000;
 export async function superviseWorkers(o: SuperviseOptions): Promise<number> {
   const { logger } = o;
   let stopping = false;
-  const front = new StatusFront(o.workers, logger);
+  const front = new StatusFront(o.workers, logger, new StatusWriteGate(o.purgeToken));
   try {
     const addr = await front.listen(o.status.host, o.status.port);
     logger.info({ status: `${addr.address}:${addr.port}`, workers: o.workers }, 'node status server listening (primary)');

@@ -56,7 +56,8 @@ const prepared = new WeakMap<ConsumerIdentity, readonly string[]>();
 function identityHeaders(id: ConsumerIdentity): readonly string[] {
   let flat = id.claims === undefined ? prepared.get(id) : undefined;
   if (flat !== undefined) return flat;
-  const f: string[] = [H_NAME, headerValue(id.name)];
+  // A token no consumer claims names no consumer: only its subject goes upstream.
+  const f: string[] = id.unmapped === true ? [] : [H_NAME, headerValue(id.name)];
   if (id.groups.length) f.push(H_GROUPS, listValue(id.groups, ','));
   if (id.method === 'anonymous') f.push(H_ANONYMOUS, 'true');
   if (id.subject !== undefined) f.push(H_SUBJECT, headerValue(id.subject));

@@ -27,7 +27,7 @@ export function cacheStore(deps: Pick<PolicyDeps, 'services' | 'metrics'>): Cach
   }
   const s = store as CacheStore;
   const routes = deps.services[STATUS_ROUTES];
-  if (routes instanceof Map && !routes.has(PURGE_PATH)) (routes as Map<string, StatusRoute>).set(PURGE_PATH, purgeRoute(s));
+  if (routes instanceof Map && !routes.has(PURGE_PATH)) (routes as Map<string, StatusRoute>).set(PURGE_PATH, purgeRoute(s, deps.services));
   registerCacheMetrics(deps.metrics, s);
   return s;
 }

@@ -15,7 +15,7 @@ import type { JwtAuthConfig } from './schema.ts';
 import { spec } from './spec.ts';
 import { findToken, precheck, withoutCookie, type Decoded } from './token.ts';
 import { importStaticKeys, importSecret, remoteKeySet, candidates, isHmac, type StaticKey } from './keys.ts';
-import { subjectMap, idClaim, identityOf, type Known } from './claims.ts';
+import { subjectMap, idClaim, mappedIdentity, unmappedIdentity, type Known } from './claims.ts';
 import { setIdentity } from '../auth-common/identity.ts';
 import { challenge, unauthorized, DEFAULT_REALM } from '../auth-common/challenge.ts';
 import { anonymousFallback, markRejected, wasRejected } from '../auth-common/anonymous.ts';
@@ -32,7 +32,8 @@ class JwtAuth implements PolicyHandlers {
   private readonly cookie: string | undefined;
   private readonly hide: boolean;
   private readonly maxLength: number;
-  private readonly claim: string;
+  /** consumerClaim: the one way a token becomes a configured consumer; undefined = never. */
+  private readonly claim: string | undefined;
   private readonly subjects: ReadonlyMap<string, Known>;
   private readonly allowUnknown: boolean;
   private readonly groupsClaim: string | undefined;
@@ -51,7 +52,7 @@ class JwtAuth implements PolicyHandlers {
     this.cookie = config.cookie;
     this.hide = config.hideCredentials === true;
     this.maxLength = config.maxTokenLength ?? 8192;
-    this.claim = config.consumerClaim ?? 'sub';
+    this.claim = config.consumerClaim;
     this.subjects = subjects;
     this.allowUnknown = config.allowUnknownSubjects === true;
     this.groupsClaim = config.groupsClaim;
@@ -77,11 +78,14 @@ class JwtAuth implements PolicyHandlers {
   }
 
   private accept(ctx: RequestContext, claims: JWTPayload): HookResult {
-    const id = idClaim(claims[this.claim]);
+    const all = claims as Record<string, unknown>;
+    // Without consumerClaim no token is a consumer: it is its subject, nothing more.
+    const id = idClaim(all[this.claim ?? 'sub']);
     if (id === undefined) return this.reject(ctx, this.invalid);
-    const known = this.subjects.get(id);
-    if (known === undefined && !this.allowUnknown) return this.reject(ctx, this.invalid);
-    setIdentity(ctx, identityOf(known, id, claims as Record<string, unknown>, this.groupsClaim));
+    const known = this.claim === undefined ? undefined : this.subjects.get(id);
+    if (known !== undefined) { setIdentity(ctx, mappedIdentity(known, all)); return undefined; }
+    if (this.claim !== undefined && !this.allowUnknown) return this.reject(ctx, this.invalid);
+    setIdentity(ctx, unmappedIdentity(id, all, this.groupsClaim));
     return undefined;
   }
 
@@ -117,6 +121,7 @@ function jwksTransportOk(url: string): boolean {
 }
 
 function buildVerifier(config: JwtAuthConfig, logger: Logger): Verifier {
+  if (config.allowUnknownSubjects === true && config.consumerClaim === undefined) throw new Error('allowUnknownSubjects: needs consumerClaim');
   const sources = [config.jwks, config.keys, config.secret].filter((s) => s !== undefined).length;
   if (sources !== 1) throw new Error('set exactly one of jwks, keys or secret');
   // Keys fetched over plain HTTP can be swapped by anyone on the path: the attacker's key

@@ -19,8 +19,8 @@ async function code(cfg: unknown, token: string): Promise<LocalReply | undefined
   return (await run(make(jwtAuth, cfg, { consumers }), fakeCtx(bearer(token)))) as LocalReply | undefined;
 }
 
-test('valid RS256 token: consumer by jwtSubjects, subject, scopes and claims on ctx', async (t) => {
-  const h = make(jwtAuth, base, { consumers });
+test('valid RS256 token with consumerClaim: consumer by jwtSubjects, subject, scopes and claims on ctx', async (t) => {
+  const h = make(jwtAuth, { ...base, consumerClaim: 'sub' }, { consumers });
   const ctx = fakeCtx(bearer(rs(claims('auth0|123', { scope: 'users:read users:write', scp: ['extra'] }))));
   t.is(await run(h, ctx), undefined);
   t.is(ctx.consumer?.name, 'alice');
@@ -28,29 +28,68 @@ test('valid RS256 token: consumer by jwtSubjects, subject, scopes and claims on 
   t.is(ctx.consumer?.subject, 'auth0|123');
   t.deepEqual(ctx.consumer?.scopes, ['users:read', 'users:write', 'extra']);
   t.is(ctx.consumer?.claims?.sub, 'auth0|123');
+  t.is(ctx.upstreamHeaders?.['x-consumer-name'], 'alice');
+  t.is(ctx.upstreamHeaders?.['x-consumer-groups'], 'staff');
   t.is(ctx.upstreamHeaders?.['x-authenticated-subject'], 'auth0|123');
   t.is(ctx.upstreamHeaders?.['x-authenticated-scopes'], 'users:read users:write extra');
   t.is(ctx.dropHeaders, undefined, 'the token is forwarded by default');
 });
 
-test('consumer by name; unknown subject 401 unless allowUnknownSubjects (groups from groupsClaim)', async (t) => {
-  t.is(await code(base, rs(claims('bob'))), undefined);
-  t.is((await code(base, rs(claims('mallory'))))?.code, 'GW_UNAUTHORIZED');
-  const h = make(jwtAuth, { ...base, allowUnknownSubjects: true, groupsClaim: 'roles' }, { consumers });
-  const ctx = fakeCtx(bearer(rs(claims('mallory', { roles: ['a', 'b', 7] }))));
+test('without consumerClaim no token is a consumer: a sub equal to a consumer name or subject is only a subject', async (t) => {
+  const h = make(jwtAuth, base, { consumers });
+  for (const sub of ['alice', 'bob', 'auth0|123']) {
+    const ctx = fakeCtx(bearer(rs(claims(sub, { groups: ['staff'] }))));
+    t.is(await run(h, ctx), undefined, sub);
+    t.is(ctx.consumer?.name, `jwt:${sub}`);
+    t.true(ctx.consumer?.unmapped);
+    t.deepEqual(ctx.consumer?.groups, [], 'no configured groups, and no groupsClaim');
+    t.is(ctx.upstreamHeaders?.['x-consumer-name'], undefined);
+    t.is(ctx.upstreamHeaders?.['x-consumer-groups'], undefined);
+    t.is(ctx.upstreamHeaders?.['x-authenticated-subject'], sub);
+  }
+  const { sub: _sub, ...noSub } = claims('x');
+  t.is((await code(base, rs(noSub)))?.code, 'GW_UNAUTHORIZED', 'a token naming no subject identifies nobody');
+  const withGroups = make(jwtAuth, { ...base, groupsClaim: 'roles' }, { consumers });
+  const ctx = fakeCtx(bearer(rs(claims('bob', { roles: 'a b' }))));
+  await run(withGroups, ctx);
+  t.deepEqual(ctx.consumer?.groups, ['a', 'b'], 'groupsClaim is the only source of groups');
+  t.is(ctx.upstreamHeaders?.['x-consumer-groups'], 'a,b');
+});
+
+test('with consumerClaim, names never map: unknown subject 401 unless allowUnknownSubjects (then subject only)', async (t) => {
+  const mapped = { ...base, consumerClaim: 'sub' };
+  t.is((await code(mapped, rs(claims('bob'))))?.code, 'GW_UNAUTHORIZED', 'bob is a consumer name, not a subject');
+  t.is((await code(mapped, rs(claims('alice'))))?.code, 'GW_UNAUTHORIZED');
+  t.is((await code(mapped, rs(claims('mallory'))))?.code, 'GW_UNAUTHORIZED');
+  const h = make(jwtAuth, { ...mapped, allowUnknownSubjects: true, groupsClaim: 'roles' }, { consumers });
+  const ctx = fakeCtx(bearer(rs(claims('alice', { roles: ['a', 'b', 7] }))));
   t.is(await run(h, ctx), undefined);
-  t.is(ctx.consumer?.name, 'mallory');
+  t.is(ctx.consumer?.name, 'jwt:alice');
   t.deepEqual(ctx.consumer?.groups, ['a', 'b']);
-  const known = fakeCtx(bearer(rs(claims('bob', { roles: ['admin'] }))));
+  t.is(ctx.upstreamHeaders?.['x-consumer-name'], undefined);
+  const known = fakeCtx(bearer(rs(claims('auth0|123', { roles: ['admin'] }))));
   await run(h, known);
-  t.deepEqual(known.consumer?.groups, [], 'a configured consumer keeps its configured groups');
+  t.is(known.consumer?.name, 'alice');
+  t.deepEqual(known.consumer?.groups, ['staff'], 'a configured consumer keeps its configured groups');
 });
 
 test('consumerClaim picks another claim; non-string ids refused', async (t) => {
   const cfg = { ...base, consumerClaim: 'client_id' };
-  t.is(await code(cfg, rs(claims('x', { client_id: 'bob' }))), undefined);
-  t.is((await code(cfg, rs(claims('bob'))))?.code, 'GW_UNAUTHORIZED');
-  t.is((await code(cfg, rs(claims('x', { client_id: ['bob'] }))))?.code, 'GW_UNAUTHORIZED');
+  t.is(await code(cfg, rs(claims('x', { client_id: 'auth0|123' }))), undefined);
+  t.is((await code(cfg, rs(claims('auth0|123'))))?.code, 'GW_UNAUTHORIZED');
+  t.is((await code(cfg, rs(claims('x', { client_id: ['auth0|123'] }))))?.code, 'GW_UNAUTHORIZED');
+});
+
+test('config check: allowUnknownSubjects needs consumerClaim; a subject of two consumers is refused', (t) => {
+  const doc = { consumers: { a: { jwtSubjects: ['s1', 'dup'] }, b: { jwtSubjects: ['dup'] } } } as never;
+  const ctx = { routeName: 'r', doc, path: 'routes.r.policies.jwt-auth' };
+  t.deepEqual(jwtAuth.check!({ ...base, allowUnknownSubjects: true } as never, ctx), [
+    { path: 'consumers.b.jwtSubjects.0', message: '"dup" is also a subject of consumer "a"' },
+    { path: 'routes.r.policies.jwt-auth.allowUnknownSubjects', message: 'needs consumerClaim: without it no token is mapped to a consumer and every subject is accepted as itself; set consumerClaim (e.g. sub) to map tokens through consumers\' jwtSubjects' },
+  ]);
+  t.deepEqual(jwtAuth.check!({ ...base, consumerClaim: 'sub', allowUnknownSubjects: true } as never, { ...ctx, doc: { consumers } as never }), []);
+  t.throws(() => make(jwtAuth, { ...base, allowUnknownSubjects: true }, { consumers }), { message: /allowUnknownSubjects: needs consumerClaim/ });
+  t.throws(() => make(jwtAuth, base, { consumers: { a: { jwtSubjects: ['x'] }, b: { jwtSubjects: ['x'] } } }), { message: /also a subject of consumer "a"/ });
 });
 
 test('no token: bare Bearer challenge; bad token: invalid_token; expired says so', async (t) => {
