@@ -222,7 +222,9 @@ test.serial('stale-if-error: the stale response stands in for a 5xx or a failed 
   } finally {
     up.mode = { kind: 'ok' };
   }
-  t.is(count('/c/sie'), 3);
+  // The reset met a reused keep-alive connection: the upstream client sends a GET again once
+  // on a new connection (it may only have been closed idle), which is reset too.
+  t.is(count('/c/sie'), 4);
 });
 
 test.serial('must-revalidate forbids stale: the upstream error reaches the client', async (t) => {

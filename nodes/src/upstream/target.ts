@@ -5,7 +5,8 @@
  *
  * Two pools per target, each connecting only when used: `h1` (Gatehouse's own client on
  * Node's native parser, decision 0005) carries proxied requests; `pool` (undici) carries
- * the side traffic: health checks, cache revalidation, mirrored requests.
+ * the side traffic: health checks and mirrored requests. The cache's own revalidation
+ * goes through `h1`: it must read a 304 with a Content-Length, which undici fails.
  */
 import { Pool } from 'undici';
 import { H1Pool } from './h1/pool.ts';
