@@ -7,6 +7,7 @@
  */
 import type { LocalReply } from '../../request/policy.ts';
 import { parseResponseDirectives, type ResponseDirectives } from './directives.ts';
+import { targetedDirectives } from './targeted.ts';
 import { connectionTokens } from '../../http/headers.ts';
 import { correctedInitialAge, freshnessLifetime, notStorable, parseHttpDate, single, varyNames, type Headers, type Timing } from './freshness.ts';
 
@@ -16,6 +17,8 @@ export interface EntrySettings {
   /** Apply heuristicMs to responses to requests with Cookie or Authorization too (the route's `heuristicCredentialed`). */
   readonly heuristicCredentialed?: boolean;
   readonly storeSetCookie: boolean;
+  /** Targeted cache-control fields (RFC 9213), lower case, in priority order; none when absent. */
+  readonly targeted?: readonly string[];
 }
 
 /** Which requests a stored response answers besides its key (RFC 9111 §4.1, plus the route's own key parts). */
@@ -59,7 +62,8 @@ const NOT_MODIFIED_HEADERS = ['cache-control', 'content-location', 'date', 'etag
 /** The storable description of a response, or why it is not worth storing (RFC 9111 §3). */
 export function assess(r: Received, s: EntrySettings): Meta | string {
   const h = r.headers;
-  const cc = parseResponseDirectives(h['cache-control']);
+  const targeted = s.targeted === undefined || s.targeted.length === 0 ? undefined : targetedDirectives(h, s.targeted);
+  const cc = targeted ?? parseResponseDirectives(h['cache-control']);
   const why = notStorable(r.status, cc, h, { authorized: r.authorized, storeSetCookie: s.storeSetCookie });
   if (why !== undefined) return why;
   const vary = varyNames(h);
@@ -70,7 +74,7 @@ export function assess(r: Received, s: EntrySettings): Meta | string {
     dateMs = r.responseTime;
     h.date = new Date(dateMs).toUTCString();
   }
-  const lifetime = freshnessLifetime(cc, h, r.status, dateMs, r.credentialed === true && !s.heuristicCredentialed ? 0 : s.heuristicMs);
+  const lifetime = freshnessLifetime(cc, h, r.status, dateMs, r.credentialed === true && !s.heuristicCredentialed ? 0 : s.heuristicMs, targeted !== undefined);
   if (lifetime === undefined) return 'no-freshness';
   const etag = single(h, 'etag');
   const lastModified = single(h, 'last-modified');
