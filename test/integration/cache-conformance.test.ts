@@ -1,12 +1,12 @@
 /**
  * One regression test per class of http-tests/cache-tests failure fixed in the cache policy
  * (docs/policies/cache.md "Conformance"), through a real gateway and a real origin server:
- * strict HTTP-dates for Expires, Age as a list, a 304 that carries Content-Length, and
- * targeted cache control (CDN-Cache-Control, RFC 9213). `npm run cache-tests` runs the
+ * strict HTTP-dates for Expires, Age as a list, a 304 that carries Content-Length,
+ * targeted cache control (CDN-Cache-Control, RFC 9213) and interim (1xx) responses. `npm run cache-tests` runs the
  * whole suite; these keep `npm test` honest without it.
  */
 import test from 'ava';
-import type http from 'node:http';
+import http from 'node:http';
 import { startGateway, type TestGateway } from '../helpers/gateway.ts';
 import { startUpstream, type Received, type TestUpstream } from '../helpers/upstream.ts';
 import { http as request } from '../helpers/http.ts';
@@ -83,4 +83,36 @@ test('CDN-Cache-Control (RFC 9213) replaces Cache-Control and Expires for this c
   t.deepEqual(await twice('/plain/cdn', { 'cache-control': 'max-age=3600', 'cdn-cache-control': 'max-age=0' }), { second: 'HIT', upstream: 1 }, 'targeted: [] obeys Cache-Control only');
   const r = await get('/c/cdn-long');
   t.is(r.headers['cdn-cache-control'], 'max-age=60', 'the field is passed on');
+});
+
+/** A GET with node:http, which reports interim responses ('information'). */
+function getWithInterim(path: string): Promise<{ interim: Array<{ status: number; headers: http.IncomingHttpHeaders }>; status: number; xCache: string | string[] | undefined; body: string }> {
+  return new Promise((resolve, reject) => {
+    const interim: Array<{ status: number; headers: http.IncomingHttpHeaders }> = [];
+    const req = http.get(`${gw.url}${path}`, { agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => { body += d; });
+      res.on('end', () => resolve({ interim, status: res.statusCode!, xCache: res.headers['x-cache'], body }));
+    });
+    req.on('information', (i) => interim.push({ status: i.statusCode, headers: i.headers }));
+    req.on('error', reject);
+  });
+}
+
+test('103 Early Hints reaches the client before the final response; only the final response is stored', async (t) => {
+  serve('/c/early-hints', (_r, res) => {
+    res.writeEarlyHints({ link: '</style.css>; rel=preload; as=style', 'x-hint': 'h1' });
+    setTimeout(() => reply(res, 200, { 'cache-control': 'max-age=60' }, 'final'), 20);
+  });
+  const a = await getWithInterim('/c/early-hints');
+  t.deepEqual(a.interim.map((i) => [i.status, i.headers.link, i.headers['x-hint']]), [[103, '</style.css>; rel=preload; as=style', 'h1']]);
+  t.is(a.status, 200);
+  t.is(a.body, 'final');
+  const b = await getWithInterim('/c/early-hints');
+  t.is(b.xCache, 'HIT');
+  t.is(b.status, 200);
+  t.is(b.body, 'final');
+  t.deepEqual(b.interim, [], 'a hit has no interim response: none was stored');
+  t.is(count('/c/early-hints'), 1);
 });
