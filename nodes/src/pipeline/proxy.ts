@@ -85,6 +85,18 @@ export class ProxyHandler implements H1Handler, ClientWatcher {
     else if (this.retry !== undefined && this.retry.timedOut) control.abort(headersTimeout());
   }
 
+  /**
+   * An interim response before the final one (RFC 9110 §15.2): `103 Early Hints` goes on to
+   * the client with its end-to-end fields (Link, ...), `102 Processing` as is, both only
+   * while nothing else has been sent. They are never stored by the cache (a final response is).
+   */
+  onInfo(statusCode: number, rawHeaders: string[]): void {
+    const res = this.ctx.res as { headersSent: boolean; writeEarlyHints?: (h: Record<string, string | string[]>) => void; writeProcessing?: () => void };
+    if (this.ended || res.headersSent) return;
+    if (statusCode === 103 && typeof res.writeEarlyHints === 'function') res.writeEarlyHints(flatToObject(forwardableResponseHeaders(rawHeaders)));
+    else if (statusCode === 102 && typeof res.writeProcessing === 'function') res.writeProcessing();
+  }
+
   onHeaders(statusCode: number, rawHeaders: string[]): boolean {
     const ctx = this.ctx;
     if (this.ended) return false;

@@ -3,11 +3,13 @@
  * snapshots by origin (PoolRegistry) so a config reload keeps warm connections; a pool no
  * snapshot uses any more is closed after its in-flight requests finish.
  *
- * Two pools per target, each connecting only when used: `h1` carries proxied requests
- * (HTTP/1.1 targets: Gatehouse's own client on Node's native parser, or undici's Pool
- * behind the same interface when the node runs with `upstreamClient: undici`, decision
- * 0005; h2c/h2 targets: h2/pool.ts); `pool` (undici) carries the side traffic: health
- * checks, cache revalidation, mirrored requests.
+ * Two pools per target, each connecting only when used: `h1` carries proxied requests and
+ * the cache's revalidation (HTTP/1.1 targets: Gatehouse's own client on Node's native
+ * parser, or undici's Pool behind the same interface when the node runs with
+ * `upstreamClient: undici`, decision 0005; h2c/h2 targets: h2/pool.ts); `pool` (undici)
+ * carries the side traffic: health checks and mirrored requests. Revalidation must read a
+ * 304 with a Content-Length, which undici refuses: under `upstreamClient: undici` such a
+ * revalidation fails like an unreachable upstream (stale-if-error rules apply).
  */
 import { Pool } from 'undici';
 import { H1Pool } from './h1/pool.ts';

@@ -1,8 +1,10 @@
 import test from 'ava';
 import { parseCacheControl, parseRequestDirectives, parseResponseDirectives } from './directives.ts';
-import { correctedInitialAge, decide, freshnessLifetime, notStorable, staleOnErrorAllowed, varyNames, FRESH, REVALIDATE, STALE_OK, STALE_REFRESH } from './freshness.ts';
+import { ageSeconds, correctedInitialAge, decide, freshnessLifetime, notStorable, staleOnErrorAllowed, varyNames, FRESH, REVALIDATE, STALE_OK, STALE_REFRESH } from './freshness.ts';
 import { Entry, assess, mergeNotModified, type Meta } from './entry.ts';
 import { clientHasCurrent, noneMatchHits, sameValidator, validatorHeaders } from './conditional.ts';
+import { parseHttpDate } from './http-date.ts';
+import { parseDictionary, targetedDirectives } from './targeted.ts';
 
 const T0 = Date.parse('Tue, 01 Jul 2025 12:00:00 GMT');
 const DATE = new Date(T0).toUTCString();
@@ -59,6 +61,48 @@ test('age (RFC 9111 §4.2.3): the larger of apparent age and Age + response dela
   t.is(correctedInitialAge(undefined, T0 - 5000, T0, T0), 5000, 'apparent age from Date');
   t.is(correctedInitialAge('7', T0, T0 - 300, T0), 7300, 'upstream Age plus round trip');
   t.is(correctedInitialAge('x', T0 + 5000, T0, T0), 0, 'invalid Age ignored, clock ahead gives 0');
+  t.is(correctedInitialAge('7200, 0', T0, T0, T0), 7_200_000, 'a list counts by its first member');
+  t.is(ageSeconds('0, 7200'), 0);
+  t.is(ageSeconds(' 12 '), 12);
+  t.is(ageSeconds('1.5'), undefined);
+  t.is(ageSeconds('-3'), undefined);
+  t.is(ageSeconds('99999999999'), 2 ** 31);
+});
+
+test('HTTP-date: the three forms of RFC 9110 §5.6.7 and nothing else', (t) => {
+  const at = Date.UTC(1994, 10, 6, 8, 49, 37);
+  t.is(parseHttpDate('Sun, 06 Nov 1994 08:49:37 GMT'), at);
+  t.is(parseHttpDate('Sunday, 06-Nov-94 08:49:37 GMT', T0), at);
+  t.is(parseHttpDate('Sun Nov  6 08:49:37 1994'), at);
+  t.is(parseHttpDate('SUN, 06 NOV 1994 08:49:37 gmt'), at, 'names in another case are still the date');
+  t.is(parseHttpDate('Thursday, 01-Jan-70 00:00:00 GMT', T0), Date.UTC(2070, 0, 1), 'two-digit year within 50 years ahead');
+  t.is(parseHttpDate('Tuesday, 01-Jan-80 00:00:00 GMT', T0), Date.UTC(1980, 0, 1), 'more than 50 years ahead: the past century');
+  for (const bad of ['Thu, 18 Aug 2050 02:01:18 UTC', 'Thu, 18 Aug 2050 02:01:18 AEST', 'Thu 18 Aug 2050 02:01:18 GMT', 'Thu, 18  Aug  2050 02:01:18 GMT',
+    'Thu, 18-Aug-2050 02:01:18 GMT', 'Thu, 18 Aug 2050 02.01.18 GMT', 'Thu, 18 Aug 2050 2:01:18 GMT', 'Thu, 18 Aug 50 02:01:18 GMT',
+    'Mon, 31 Feb 2025 00:00:00 GMT', 'Mon, 01 Jan 2025 24:00:00 GMT', '0', '', '2050-08-18T02:01:18Z']) {
+    t.is(parseHttpDate(bad), undefined, bad);
+  }
+});
+
+test('targeted cache control (RFC 9213): a valid CDN-Cache-Control replaces Cache-Control and Expires', (t) => {
+  const names = ['cdn-cache-control'];
+  t.deepEqual([...parseDictionary('max-age=60, private, x;a=1;b="s", l=(1 2);q=?0')!.keys()], ['max-age', 'private', 'x', 'l']);
+  for (const bad of ['max-age="10000"', 'max-age=10000, &&&&&', 'MaX-aGe=3600', 'max-age =100', 'max-age=1,', 'max-age=1.5', 'max-age=-1']) {
+    t.is(targetedDirectives({ 'cdn-cache-control': bad }, names), undefined, bad);
+  }
+  t.is(targetedDirectives({ 'cdn-cache-control': '' }, names), undefined, 'empty: as if absent');
+  const d = targetedDirectives({ 'cdn-cache-control': ['max-age=60', 'stale-if-error=5'] }, names)!;
+  t.is(d.maxAge, 60);
+  t.is(d.staleIfError, 5);
+  t.is(targetedDirectives({ 'cdn-cache-control': 'max-age=99999999999' }, names)!.maxAge, 2 ** 31);
+  t.true(targetedDirectives({ 'x-cc': 'no-store', 'cdn-cache-control': 'max-age=60' }, ['x-cc', 'cdn-cache-control'])!.noStore, 'first in priority order');
+  const s = { ...settings, targeted: names };
+  const stored = (headers: Record<string, string>) => assess({ status: 200, headers: { date: DATE, ...headers }, requestTime: T0, responseTime: T0, authorized: false }, s);
+  t.is((stored({ 'cache-control': 'no-store', 'cdn-cache-control': 'max-age=60' }) as Meta).lifetime, 60_000);
+  t.is(stored({ 'cache-control': 'max-age=3600', 'cdn-cache-control': 'private' }), 'private');
+  t.is((stored({ 'cdn-cache-control': 'public', expires: new Date(T0 + 99_000).toUTCString() }) as Meta).lifetime, 30_000, 'Expires ignored: the heuristic applies');
+  t.is(stored({ 'cache-control': 'no-store', 'cdn-cache-control': 'max-age="60"' }), 'no-store', 'invalid: Cache-Control applies');
+  t.is((assess({ status: 200, headers: { date: DATE, 'cache-control': 'max-age=5', 'cdn-cache-control': 'max-age=60' }, requestTime: T0, responseTime: T0, authorized: false }, settings) as Meta).lifetime, 5000, 'not in the list: ignored');
 });
 
 test('storability: no-store, private, Set-Cookie, Authorization, 206, Vary: *', (t) => {

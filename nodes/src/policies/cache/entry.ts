@@ -7,6 +7,7 @@
  */
 import type { LocalReply } from '../../request/policy.ts';
 import { parseResponseDirectives, type ResponseDirectives } from './directives.ts';
+import { targetedDirectives } from './targeted.ts';
 import { connectionTokens } from '../../http/headers.ts';
 import { correctedInitialAge, freshnessLifetime, notStorable, parseHttpDate, single, varyNames, type Headers, type Timing } from './freshness.ts';
 
@@ -16,6 +17,8 @@ export interface EntrySettings {
   /** Apply heuristicMs to responses to requests with Cookie or Authorization too (the route's `heuristicCredentialed`). */
   readonly heuristicCredentialed?: boolean;
   readonly storeSetCookie: boolean;
+  /** Targeted cache-control fields (RFC 9213), lower case, in priority order; none when absent. */
+  readonly targeted?: readonly string[];
 }
 
 /** Which requests a stored response answers besides its key (RFC 9111 §4.1, plus the route's own key parts). */
@@ -51,6 +54,22 @@ export interface Received {
   credentialed?: boolean;
 }
 
+/**
+ * Memory accounting (docs/policies/cache.md "Memory"): what one stored response costs
+ * besides the text it holds, measured on Node 24 (test/fixtures/cache-memory-probe.ts) and
+ * rounded up. ENTRY_OVERHEAD: the Entry, its headers object, the Buffer object of the body,
+ * and the hit reply it keeps (a second headers object). HEADER_OVERHEAD: per header line,
+ * its property in both headers objects and the string's own header; an object with many
+ * properties turns into a dictionary and costs more per line, hence the margin. Text is
+ * counted at one byte per character (header values are latin1; keys are ASCII after
+ * normalisation).
+ */
+export const ENTRY_OVERHEAD = 1024;
+export const HEADER_OVERHEAD = 96;
+/** Per element of a header or vary value list: the array slot and the string's header. */
+const LIST_ITEM_OVERHEAD = 24;
+const EMPTY = Buffer.alloc(0);
+
 /** Headers the gateway recomputes on every reply: never stored. */
 const NOT_STORED = ['age', 'x-cache', 'content-length', 'x-request-id'];
 /** What a 304 carries (RFC 9110 §15.4.5). */
@@ -59,7 +78,8 @@ const NOT_MODIFIED_HEADERS = ['cache-control', 'content-location', 'date', 'etag
 /** The storable description of a response, or why it is not worth storing (RFC 9111 §3). */
 export function assess(r: Received, s: EntrySettings): Meta | string {
   const h = r.headers;
-  const cc = parseResponseDirectives(h['cache-control']);
+  const targeted = s.targeted === undefined || s.targeted.length === 0 ? undefined : targetedDirectives(h, s.targeted);
+  const cc = targeted ?? parseResponseDirectives(h['cache-control']);
   const why = notStorable(r.status, cc, h, { authorized: r.authorized, storeSetCookie: s.storeSetCookie });
   if (why !== undefined) return why;
   const vary = varyNames(h);
@@ -70,7 +90,7 @@ export function assess(r: Received, s: EntrySettings): Meta | string {
     dateMs = r.responseTime;
     h.date = new Date(dateMs).toUTCString();
   }
-  const lifetime = freshnessLifetime(cc, h, r.status, dateMs, r.credentialed === true && !s.heuristicCredentialed ? 0 : s.heuristicMs);
+  const lifetime = freshnessLifetime(cc, h, r.status, dateMs, r.credentialed === true && !s.heuristicCredentialed ? 0 : s.heuristicMs, targeted !== undefined);
   if (lifetime === undefined) return 'no-freshness';
   const etag = single(h, 'etag');
   const lastModified = single(h, 'last-modified');
@@ -81,10 +101,9 @@ export function assess(r: Received, s: EntrySettings): Meta | string {
   if (cc.noCache && !validator) return 'no-cache-without-validator';
   if (lifetime === 0 && !validator && swr < 0 && sie < 0) return 'stale-without-validator';
   const ageBase = r.responseTime - correctedInitialAge(single(h, 'age'), dateMs, r.requestTime, r.responseTime);
-  for (const n of NOT_STORED) delete h[n];
   return {
     status: r.status,
-    headers: h,
+    headers: storedHeaders(h),
     cc,
     varyNames: vary,
     etag,
@@ -98,6 +117,43 @@ export function assess(r: Received, s: EntrySettings): Meta | string {
     sie,
     authOk: cc.public || cc.mustRevalidate || cc.sMaxAge !== undefined,
   };
+}
+
+/** Estimated bytes one stored response holds (see ENTRY_OVERHEAD); the store bounds their sum. */
+export function accountedSize(bodyBytes: number, headers: Headers, varyValues: ReadonlyArray<string | undefined>, keyValues: readonly string[] | undefined): number {
+  let n = ENTRY_OVERHEAD + bodyBytes;
+  for (const k in headers) {
+    const v = headers[k]!;
+    n += HEADER_OVERHEAD + k.length;
+    if (typeof v === 'string') n += v.length;
+    else for (const x of v) n += LIST_ITEM_OVERHEAD + x.length;
+  }
+  for (const v of varyValues) n += LIST_ITEM_OVERHEAD + (v === undefined ? 0 : v.length);
+  if (keyValues !== undefined) for (const v of keyValues) n += LIST_ITEM_OVERHEAD + v.length;
+  return n;
+}
+
+/**
+ * A body the entry owns outright. A small Buffer is usually a slice of Node's shared 8 KiB
+ * pool (Buffer.concat, allocUnsafe): kept, it would keep the whole slab alive after its
+ * neighbours are evicted, up to 80 times what was counted for a 100-byte body.
+ */
+function owned(body: Buffer): Buffer {
+  if (body.length === 0) return EMPTY;
+  if (body.byteOffset === 0 && body.buffer.byteLength === body.length) return body;
+  const copy = Buffer.allocUnsafeSlow(body.length);
+  body.copy(copy);
+  return copy;
+}
+
+/**
+ * The headers kept, in a new object: deleting from the received one would turn it into a
+ * slow dictionary object, about 400 bytes more per stored response (measured).
+ */
+function storedHeaders(h: Headers): Headers {
+  const out: Headers = {};
+  for (const k in h) if (!NOT_STORED.includes(k)) out[k] = h[k]!;
+  return out;
 }
 
 /** Header values of a request as a variant sees them: absent stays undefined, repeats joined. */
@@ -147,7 +203,7 @@ export class Entry implements Timing {
   constructor(m: Meta, body: Buffer, sel: Selector, reqHeaders: NodeJS.Dict<string | string[]>) {
     this.status = m.status;
     this.headers = m.headers;
-    this.body = body;
+    this.body = owned(body);
     this.etag = m.etag;
     this.lastModified = m.lastModified;
     this.modifiedMs = parseHttpDate(m.lastModified ?? single(m.headers, 'date'));
@@ -162,9 +218,7 @@ export class Entry implements Timing {
     this.keyValues = sel.keyValues;
     this.varyNames = m.varyNames;
     this.varyValues = m.varyNames.map((n) => forwardedValue(reqHeaders, n));
-    let size = body.length + 256;
-    for (const k in m.headers) { const v = m.headers[k]!; size += k.length + (typeof v === 'string' ? v.length : v.join('').length); }
-    this.size = size;
+    this.size = accountedSize(this.body.length, m.headers, this.varyValues, sel.keyValues);
   }
 
   get hasValidator(): boolean { return this.etag !== undefined || this.lastModified !== undefined; }

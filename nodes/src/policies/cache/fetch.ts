@@ -11,7 +11,7 @@
  * pool and breaker, without the upstream's retries. X-Forwarded-For carries the client
  * address the gateway believes (ctx.clientIp).
  */
-import type { Dispatcher } from 'undici';
+import type { H1Control, H1Handler } from '../../upstream/h1/pool.ts';
 import type { RequestContext } from '../../request/context.ts';
 import type { LocalReply } from '../../request/policy.ts';
 import type { Target } from '../../upstream/target.ts';
@@ -34,7 +34,7 @@ export type FetchResult = Fetched | { readonly error: LocalReply } | { readonly 
 /** Client headers that would change what the upstream answers in a way the cache does not handle. */
 const CLIENT_ONLY = new Set(['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range', 'range']);
 
-class BufferHandler implements Dispatcher.DispatchHandler {
+class BufferHandler implements H1Handler {
   private readonly done: (r: FetchResult) => void;
   private readonly target: Target;
   private readonly ticket: number;
@@ -43,7 +43,7 @@ class BufferHandler implements Dispatcher.DispatchHandler {
   private readonly upstream: string;
   private readonly requestTime = Date.now();
   private readonly start = performance.now();
-  private abort: ((err?: Error) => void) | undefined = undefined;
+  private control: H1Control | undefined = undefined;
   private status = 0;
   private headers: Headers | undefined = undefined;
   private responseTime = 0;
@@ -61,9 +61,9 @@ class BufferHandler implements Dispatcher.DispatchHandler {
     this.upstream = upstream;
   }
 
-  onConnect(abort: (err?: Error) => void): void { this.abort = abort; }
+  onConnect(control: H1Control): void { this.control = control; }
 
-  onHeaders(status: number, raw: Buffer[]): boolean {
+  onHeaders(status: number, raw: string[]): boolean {
     if (this.ended) return false;
     if (status < 200) return true;
     this.judge(status >= 500);
@@ -83,8 +83,9 @@ class BufferHandler implements Dispatcher.DispatchHandler {
     return true;
   }
 
-  onComplete(): void {
+  onComplete(tail?: Buffer): void {
     if (this.ended) return;
+    if (tail !== undefined && !this.onData(tail)) return;
     this.finish({ status: this.status, headers: this.headers ?? {}, body: Buffer.concat(this.chunks, this.size), requestTime: this.requestTime, responseTime: this.responseTime });
   }
 
@@ -98,7 +99,7 @@ class BufferHandler implements Dispatcher.DispatchHandler {
 
   private tooLarge(): void {
     this.finish({ tooLarge: true });
-    this.abort?.(new Error('cache: response larger than maxObjectSize'));
+    this.control?.abort(new Error('cache: response larger than maxObjectSize'));
   }
 
   private finish(r: FetchResult): void {
@@ -140,19 +141,10 @@ export function fetchUpstream(ctx: RequestContext, extra: readonly string[], max
   if (!background) ctx.target = target.origin;
   return new Promise<FetchResult>((resolve) => {
     const handler = new BufferHandler(resolve, target, ticket, max, metrics, up.name);
-    try {
-      target.pool.dispatch({
-        origin: target.origin,
-        path: upstreamPath(ctx),
-        method: 'GET',
-        headers: h,
-        body: null,
-        headersTimeout: up.responseTimeout,
-        bodyTimeout: up.idleTimeout,
-      }, handler);
-    } catch (err) {
-      handler.onError(err as Error);
-    }
+    // The proxy path's client (HTTP/1.1 or HTTP/2, the target's queue bounds): it reads a 304
+    // with a Content-Length as the bodiless response it is (undici's pool fails it as a
+    // length mismatch, RFC 9110 §8.6 allows it). Its dispatch never throws.
+    target.h1.dispatch({ method: 'GET', path: upstreamPath(ctx), headers: h, body: null, headersTimeout: up.responseTimeout }, handler);
   });
 }
 

@@ -3,6 +3,7 @@
  * its timing, so they are unit-tested without a server. All times are epoch milliseconds.
  */
 import type { RequestDirectives, ResponseDirectives } from './directives.ts';
+import { parseHttpDate } from './http-date.ts';
 
 /** Status codes "heuristically cacheable" (RFC 9110 §15.1): stored without explicit freshness. */
 export const HEURISTIC_STATUSES: ReadonlySet<number> = new Set([200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501]);
@@ -15,23 +16,20 @@ export function single(h: Headers, name: string): string | undefined {
   return typeof v === 'string' ? v : v?.[0];
 }
 
-/** An HTTP-date (RFC 9110 §5.6.7) as epoch ms; undefined when invalid. */
-export function parseHttpDate(v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const ms = Date.parse(v);
-  return Number.isNaN(ms) ? undefined : ms;
-}
+export { parseHttpDate };
 
 /**
  * Freshness lifetime in ms (RFC 9111 §4.2.1): s-maxage (shared caches), else max-age, else
  * Expires − Date, else the heuristic `heuristicMs` (the `ttl` setting, §4.2.2) for
  * heuristically cacheable statuses or `public` responses. undefined: nothing allows one.
+ * `targeted`: `cc` came from a targeted field (targeted.ts), so Expires does not count.
  * `dateMs` is the response's Date (or the time it arrived when it had none).
  */
-export function freshnessLifetime(cc: ResponseDirectives, h: Headers, status: number, dateMs: number, heuristicMs: number): number | undefined {
+export function freshnessLifetime(cc: ResponseDirectives, h: Headers, status: number, dateMs: number, heuristicMs: number, targeted = false): number | undefined {
   if (cc.sMaxAge !== undefined) return cc.sMaxAge * 1000;
   if (cc.maxAge !== undefined) return cc.maxAge * 1000;
-  const exp = h.expires;
+  // A targeted field (CDN-Cache-Control) replaces Expires too (RFC 9213 §2.1).
+  const exp = targeted ? undefined : h.expires;
   if (exp !== undefined) {
     // Two Expires lines, or an invalid date such as "0", mean already expired (§5.3).
     const at = typeof exp === 'string' ? parseHttpDate(exp) : undefined;
@@ -48,9 +46,21 @@ export function freshnessLifetime(cc: ResponseDirectives, h: Headers, status: nu
  */
 export function correctedInitialAge(ageHeader: string | undefined, dateMs: number, requestTime: number, responseTime: number): number {
   const apparent = Math.max(0, responseTime - dateMs);
-  const ageValue = ageHeader !== undefined && /^[0-9]+$/.test(ageHeader) ? Math.min(Number(ageHeader), 2 ** 31) * 1000 : 0;
+  const age = ageSeconds(ageHeader);
+  const ageValue = age === undefined ? 0 : age * 1000;
   const corrected = ageValue + Math.max(0, responseTime - requestTime);
   return Math.max(apparent, corrected);
+}
+
+/**
+ * The Age field in seconds (RFC 9111 §5.1), from its first line: a list (`7200, 0`) counts
+ * by its first member; a value that is not delta-seconds is ignored (undefined).
+ */
+export function ageSeconds(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const comma = v.indexOf(',');
+  const first = (comma < 0 ? v : v.slice(0, comma)).trim();
+  return /^[0-9]+$/.test(first) ? Math.min(Number(first), 2 ** 31) : undefined;
 }
 
 /** Why a response is not stored (tests and debug logs), or undefined when it may be. */

@@ -30,6 +30,12 @@ import { cacheStore } from './services.ts';
 export { CacheStore, type CachePurger, type PurgeRequest } from './store.ts';
 export { cacheStore, CACHE_SERVICE } from './services.ts';
 
+/**
+ * RFC 9213: this is the cache in front of the origin that CDN-Cache-Control addresses (a
+ * reverse proxy like a CDN's edge), so it obeys that field by default; `targeted: []` turns it off.
+ */
+const DEFAULT_TARGETED = ['CDN-Cache-Control'];
+
 /** RFC 9111 §5.2.1.7: only-if-cached and nothing suitable stored. */
 const NOT_CACHED: LocalReply = Object.freeze({ code: 'GW_NOT_CACHED' });
 
@@ -52,7 +58,12 @@ class CachePolicy implements PolicyHandlers, Owner {
     this.route = deps.routeName;
     this.k = compileKey(c.key);
     this.partition = `${deps.routeName}\n${this.k.signature}`;
-    this.settings = Object.freeze({ heuristicMs: parseDuration(c.ttl ?? '30s'), storeSetCookie: c.storeSetCookie === true, heuristicCredentialed: c.heuristicCredentialed === true });
+    this.settings = Object.freeze({
+      heuristicMs: parseDuration(c.ttl ?? '30s'),
+      storeSetCookie: c.storeSetCookie === true,
+      heuristicCredentialed: c.heuristicCredentialed === true,
+      targeted: Object.freeze((c.targeted ?? DEFAULT_TARGETED).map((n) => n.toLowerCase())),
+    });
     this.maxObjectSize = parseSize(c.maxObjectSize ?? '1mb');
     const maxBytes = parseSize(c.maxBytes ?? '64mb');
     const methods = c.methods ?? ['GET', 'HEAD'];

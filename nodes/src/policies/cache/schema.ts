@@ -21,6 +21,7 @@ export const schema = Type.Object({
   allowAuthorized: Type.Optional(Type.Boolean({ description: 'let requests with Authorization use the cache, for responses marked public, must-revalidate or s-maxage (RFC 9111 §3.5); default false' })),
   heuristicCredentialed: Type.Optional(Type.Boolean({ description: 'apply ttl (heuristic freshness) to responses to requests carrying Cookie or Authorization too; default false: such responses are stored only with explicit freshness' })),
   storeSetCookie: Type.Optional(Type.Boolean({ description: 'store responses carrying Set-Cookie (every client then gets that cookie); default false' })),
+  targeted: Type.Optional(Type.Array(HeaderName, { maxItems: 8, uniqueItems: true, description: 'targeted cache-control fields (RFC 9213) this cache obeys, in priority order: the first one present and valid replaces Cache-Control and Expires; default [CDN-Cache-Control], [] = only Cache-Control' })),
   lockTimeout: Type.Optional(dur('how long concurrent misses of one key wait for the request filling it before going upstream themselves; default 5s')),
   key: Type.Optional(Type.Object({
     headers: Type.Optional(Type.Array(HeaderName, { maxItems: 16, description: 'request headers whose values select the stored response, as if the upstream sent Vary with them' })),
@@ -39,5 +40,6 @@ export interface Config {
   storeSetCookie?: boolean;
   heuristicCredentialed?: boolean;
   lockTimeout?: string;
+  targeted?: string[];
   key?: { headers?: string[]; query?: boolean | string[]; consumer?: boolean };
 }

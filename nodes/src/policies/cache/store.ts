@@ -34,6 +34,11 @@ export const REVALIDATED = 4;
 
 /** A URL with many variants (Vary: User-Agent) keeps only the newest few. */
 export const MAX_VARIANTS = 32;
+/**
+ * Estimated bytes of a slot besides its entries: the Slot object, its Map entry and variants
+ * array (measured with the entry overheads, entry.ts). Its key is counted at one byte a character.
+ */
+export const SLOT_OVERHEAD = 256;
 export const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
 
 export class Slot {
@@ -99,12 +104,14 @@ export class CacheStore implements CachePurger {
    * it can never fit. Evicts least recently used slots until the bound holds again.
    */
   put(key: string, e: Entry, same: (a: Entry, b: Entry) => boolean): boolean {
-    if (e.size + key.length > this.limitBytes) return false;
+    if (e.size + SLOT_OVERHEAD + key.length > this.limitBytes) return false;
     let s = this.slots.get(key);
     if (s === undefined) {
       s = new Slot(key);
       this.slots.set(key, s);
       this.linkNewest(s);
+      s.bytes = SLOT_OVERHEAD + key.length;
+      this.bytes += s.bytes;
     } else {
       this.touch(s);
       const v = s.variants;
@@ -112,9 +119,8 @@ export class CacheStore implements CachePurger {
       if (v.length >= MAX_VARIANTS) { this.drop(s, 0); this.evictions++; }
     }
     s.variants.push(e);
-    const n = e.size + key.length;
-    s.bytes += n;
-    this.bytes += n;
+    s.bytes += e.size;
+    this.bytes += e.size;
     this.entries++;
     this.shrink();
     return true;
@@ -187,9 +193,8 @@ export class CacheStore implements CachePurger {
   private drop(s: Slot, i: number): void {
     const e = s.variants[i]!;
     s.variants.splice(i, 1);
-    const n = e.size + s.key.length;
-    s.bytes -= n;
-    this.bytes -= n;
+    s.bytes -= e.size;
+    this.bytes -= e.size;
     this.entries--;
   }
 

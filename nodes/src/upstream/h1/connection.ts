@@ -382,7 +382,15 @@ export class H1Conn {
     if (x === null || this.broken) return 0;
     if (headers === undefined) { headers = this.partial ?? []; this.partial = null; }
     if (upgrade || status === 101) { this.broken = true; return 0; }
-    if (status < 200) { this.info = true; return 0; } // 1xx: wait for the final response
+    if (status < 200) {
+      // 1xx: wait for the final response. 102/103 may be passed on (100 is the gateway's own
+      // to send, pipeline/expect.ts); what the handler does with it cannot fail the exchange.
+      this.info = true;
+      if (status !== 100 && x.handler.onInfo !== undefined) {
+        try { x.handler.onInfo(status, headers); } catch { /* an interim response is only a hint */ }
+      }
+      return 0;
+    }
     this.keepAlive = keepAlive;
     this.hintMs = keepAliveHint(headers);
     this.wait = Wait.Body;

@@ -26,6 +26,8 @@ export interface H1Control {
 export interface H1Handler {
   /** Called once, at dispatch, with the exchange's control. */
   onConnect(control: H1Control): void;
+  /** An interim response (102, 103; never 100 or 101), for a handler that passes it on. */
+  onInfo?(status: number, headers: string[]): void;
   /** The final response head (1xx are skipped); false pauses reading until `control.resume()`. */
   onHeaders(status: number, headers: string[]): boolean;
   /** A body chunk; false pauses reading until `control.resume()`. */
