@@ -80,6 +80,8 @@ export class Gateway {
   /** TLS and HTTP/2 listeners around `proxy` (listeners/). */
   private listeners: Listeners | undefined;
   private lastErrors: ConfigError[] = [];
+  /** The running config came from an update whose source keeps item identity (ConfigUpdate.stable). */
+  private lastStable = false;
   private firstLoad: (() => void) | undefined;
   private readonly flushTimer: NodeJS.Timeout | undefined;
   readonly tracing: Tracing | undefined;
@@ -132,14 +134,17 @@ export class Gateway {
     errs = u.error ? [{ path: '(file)', message: u.error }] : [];
     // Unchanged items become the running config's objects first, so validation (kept per
     // item object) and compile re-check only what changed.
-    const config = u.error ? undefined : carryOver(u.config as GatewayConfig, this.rt.snapshot?.config);
+    // A stable source did this already, unless the running config came from elsewhere (a
+    // YAML read, the snapshot file), which the first stable update still has to be matched to.
+    const stable = u.stable === true && this.lastStable;
+    const config = u.error ? undefined : stable ? u.config as GatewayConfig : carryOver(u.config as GatewayConfig, this.rt.snapshot?.config);
     if (config) errs = validateConfig({ ...config, node: this.opts.node }, this.opts.baseDir);
     let snap: Snapshot | undefined;
     if (config && !errs.length) {
       try {
         snap = compileSnapshot(config, u.revision, {
           logger: log, metrics: this.metrics, pools: this.pools, baseDir: this.opts.baseDir,
-          services: this.services, previous: this.rt.snapshot,
+          services: this.services, previous: this.rt.snapshot, carried: true,
         });
       } catch (err) {
         errs = [{ path: '(compile)', message: (err as Error).message }];
@@ -159,6 +164,7 @@ export class Gateway {
     // Health checks and breakers run for the runtimes this snapshot uses, and only those.
     swapUpstreams(old?.upstreams.values(), snap.upstreams.values());
     this.lastErrors = [];
+    this.lastStable = u.stable === true;
     this.metrics.configReloads.labels(sourceKind, 'applied').inc();
     this.metrics.configRevision.set(u.revision);
     this.metrics.routes.retain(new Set(snap.routes.keys()));

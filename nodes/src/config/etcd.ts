@@ -221,7 +221,7 @@ export class EtcdSource implements ConfigSource {
     this.revision = this.#pendingRevision;
     this.#emitted = true;
     try {
-      this.#onUpdate({ config, revision: this.revision, skipped });
+      this.#onUpdate({ config, revision: this.revision, skipped, stable: true });
     } catch (err) {
       this.#log.error({ err, revision: this.revision }, 'config update handler threw');
     }

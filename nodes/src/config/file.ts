@@ -91,7 +91,7 @@ export class FileSource implements ConfigSource {
       this.revision++;
       this.protos.update(doc, dirname(this.path));
       const { node, ...dynamic } = (doc ?? {}) as Record<string, unknown>;
-      onUpdate({ config: dynamic, revision: this.revision, ...(error ? { error } : {}), ...(node && typeof node === 'object' ? { node: node as ConfigUpdate['node'] } : {}) });
+      onUpdate({ config: dynamic, revision: this.revision, ...(fast ? { stable: true } : {}), ...(error ? { error } : {}), ...(node && typeof node === 'object' ? { node: node as ConfigUpdate['node'] } : {}) });
     };
     this.reload = emit;
     emit();

@@ -15,6 +15,12 @@ export interface ConfigUpdate {
   error?: string;
   /** Per-key problems the source already found and skipped (etcd keys that failed to parse/validate). */
   skipped?: Array<{ key: string; errors: string[] }>;
+  /**
+   * Items that did not change since the source's previous update are the very objects it
+   * handed over then (the etcd source; the file source's JSON reader), so the node can skip
+   * the structural carry-over. Unset: the node compares item by item.
+   */
+  stable?: boolean;
   /** The file's `node` section as read (not applied: node settings take a restart), for the few that reload (tracing ratio). */
   node?: { tracing?: { sampleRatio?: unknown } };
 }

@@ -25,6 +25,8 @@ export interface CompileDeps {
   services: Record<string, unknown>;
   /** Upstream runtimes of the running snapshot, reused when their config is unchanged. */
   previous?: Snapshot | undefined;
+  /** The caller has run carryOver against `previous` already (the gateway does, before validating). */
+  carried?: boolean;
 }
 
 /**
@@ -66,7 +68,7 @@ export function carryOver(config: GatewayConfig, prev: GatewayConfig | undefined
 
 export function compileSnapshot(input: GatewayConfig, revision: number, deps: CompileDeps): Snapshot {
   const prev = deps.previous;
-  const config = carryOver(input, prev?.config);
+  const config = deps.carried === true ? input : carryOver(input, prev?.config);
   const upstreams = new Map<string, UpstreamRuntime>();
   for (const [name, cfg] of Object.entries(config.upstreams ?? {})) {
     const old = prev?.upstreams.get(name);

@@ -73,7 +73,7 @@ function itemErrors(kind: Kind, name: string, raw: unknown, doc: any, baseDir: s
   const out = v(raw) ? [] : ajvErrors(v.errors, raw, base);
   if (kind === 'routes') { checkPolicies(raw, name, doc, base, out, baseDir, partial); checkRewrite(raw, base, out); }
   if (kind === 'consumers') for (const p of CONSUMER_CHECKS) out.push(...p.checkConsumer!(raw as any, base));
-  if (kind === 'upstreams' && !out.length) {
+  if (kind === 'upstreams' && raw !== null && typeof raw === 'object') {
     const up = raw as { targets?: unknown[]; discovery?: unknown };
     if (!up.targets?.length && !up.discovery) out.push({ path: base, message: 'needs targets or discovery' });
   }
