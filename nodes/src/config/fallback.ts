@@ -6,6 +6,7 @@
  * Each config actually applied is saved back (SnapshotSaver), so the file tracks what the
  * node serves.
  */
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ConfigSource, ConfigUpdate } from './source.ts';
 import { readSnapshot, writeSnapshot, type Snapshot } from './snapshot-file.ts';
@@ -100,7 +101,8 @@ export class SnapshotSaver {
     if (!snap) return this.#writing;
     this.#lastWriteAt = performance.now();
     const json = JSON.stringify(snap.config);
-    const body = `${snap.revision}:${json}`;
+    // A digest, not the text: the text of a large config would stay in memory between writes.
+    const body = `${snap.revision}:${createHash('sha256').update(json).digest('base64')}`;
     if (body === this.#last) return this.#writing;
     this.#last = body;
     this.#writing = writeSnapshot(this.#o.path, snap, json).then(() => {
