@@ -127,12 +127,14 @@ async function main(): Promise<void> {
     // Steady load through every node against the live route while the edits land.
     let sent = 0;
     let failed = 0;
+    /** Status of each failure (0: no answer within 5 s). */
+    const failedBy = new Map<number, number>();
     let loading = true;
     const loaders = Array.from({ length: 6 }, async (_, k) => {
       while (loading) {
         const s = await get(nodes[(sent + k) % nodes.length]!.listen, '/live');
         sent++;
-        if (s !== 200) failed++;
+        if (s !== 200) { failed++; failedBy.set(s, (failedBy.get(s) ?? 0) + 1); }
       }
     });
 
@@ -168,7 +170,7 @@ async function main(): Promise<void> {
     await Promise.all(loaders);
     const cpu = nodes.map((n, i) => (cpuSec(n.pid) - cpuBefore[i]!) * 1000 / (EDITS + 4));
     note(`${EDITS} route edits in a row (put → served)`, `every node p50 ${ms(pct(all, 0.5))}, p99 ${ms(pct(all, 0.99))}; last node per edit p50 ${ms(pct(last, 0.5))}, p99 ${ms(pct(last, 0.99))}; node CPU per edit (load included) ${cpu.map(ms).join(', ')}`);
-    note('requests under load while edits landed', `${sent.toLocaleString('en')} sent, ${failed} failed`);
+    note('requests under load while edits landed', `${sent.toLocaleString('en')} sent, ${failed} failed${failed ? ` (by status: ${[...failedBy].map(([st, n]) => `${st === 0 ? 'no answer in 5 s' : st} × ${n}`).join(', ')})` : ''}`);
     note('RSS before → after the edits', nodes.map((n, i) => `${rssBefore[i]!.toFixed(0)} → ${rssMb(n.pid).toFixed(0)} MB`).join(', '));
     await sleep(35_000);
     note('RSS 35 s after the edits', nodes.map((n) => `${rssMb(n.pid).toFixed(0)} MB`).join(', '));

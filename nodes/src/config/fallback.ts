@@ -6,7 +6,6 @@
  * Each config actually applied is saved back (SnapshotSaver), so the file tracks what the
  * node serves.
  */
-import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ConfigSource, ConfigUpdate } from './source.ts';
 import { readSnapshot, writeSnapshot, type Snapshot } from './snapshot-file.ts';
@@ -100,11 +99,13 @@ export class SnapshotSaver {
     const snap = this.#o.current();
     if (!snap) return this.#writing;
     this.#lastWriteAt = performance.now();
-    const json = JSON.stringify(snap.config);
-    // A digest, not the text: the text of a large config would stay in memory between writes.
-    const body = `${snap.revision}:${createHash('sha256').update(json).digest('base64')}`;
+    // What can change without a new revision is the upstreams' discovered targets: the
+    // revision and the upstreams say whether this state was written already, without
+    // serialising (or keeping) the whole config.
+    const body = `${snap.revision}:${JSON.stringify(snap.config.upstreams ?? null)}`;
     if (body === this.#last) return this.#writing;
     this.#last = body;
+    const json = JSON.stringify(snap.config);
     this.#writing = writeSnapshot(this.#o.path, snap, json).then(() => {
       this.savedRevision = snap.revision;
       this.writes++;
