@@ -1,6 +1,6 @@
 /**
  * The cache key (docs/policies/cache.md "Cache key"). The primary key is the URL as the
- * policies left it: `host[:port] + path [+ '?' + query]`, where host[:port] is the request's
+ * policies left it: `[https://]host[:port] + path [+ '?' + query]`, where host[:port] is the request's
  * normalised authority (lower-case, port kept unless it is the default 80: a Host with
  * another port is another key, so a port an upstream reflects into a page cannot poison
  * the entry others get) and path the gateway's normalised path (after a request-transform path
@@ -15,6 +15,8 @@
  * the variants stored under it, like Vary does, so a purge by key removes them all.
  */
 import type { RequestContext } from '../../request/context.ts';
+import { forwardedProto } from '../../http/client-ip.ts';
+import { HTTPS } from './store.ts';
 
 export interface KeyConfig {
   headers?: string[];
@@ -31,10 +33,16 @@ export interface CompiledKey {
   readonly signature: string;
 }
 
-/** The request's normalised authority without the default port (pipeline/handler.ts validated it). */
+/**
+ * The request's scheme and normalised authority without the scheme's default port
+ * (pipeline/handler.ts validated it). The scheme is the one the upstream is told
+ * (X-Forwarded-Proto: this listener's, or a trusted proxy's): an upstream that builds links
+ * from it answers differently per scheme, so HTTPS requests key under `https://`; plain HTTP
+ * keeps the scheme-less form.
+ */
 function origin(ctx: RequestContext): string {
-  const a = ctx.authority;
-  if (!a) return ctx.host;
+  const a = ctx.authority || ctx.host;
+  if (forwardedProto(ctx.req, ctx.trusted) === 'https') return HTTPS + (a.endsWith(':443') ? a.slice(0, -4) : a);
   return a.endsWith(':80') ? a.slice(0, -3) : a;
 }
 

@@ -6,6 +6,7 @@ import { CacheStore, MAX_VARIANTS, SLOT_OVERHEAD } from './store.ts';
 import { Entry, assess, sameVariant, type Meta } from './entry.ts';
 import { Pending } from './pending.ts';
 import { compileKey } from './key.ts';
+import { TrustedProxies } from '../../http/client-ip.ts';
 import type { RequestContext } from '../../request/context.ts';
 
 const run = promisify(execFile);
@@ -101,13 +102,32 @@ test('pending: waiters wake on settle or after the lock timeout; the registry fo
 });
 
 test('key: raw query by default, ignored, or selected parameters', (t) => {
-  const ctx = (rawQuery: string) => ({ host: 'api.example.com', path: '/users', rawQuery, get searchParams() { return new URLSearchParams(rawQuery); }, req: { headers: { 'x-tenant': 't1' } }, consumer: { name: 'alice' } }) as unknown as RequestContext;
+  const ctx = (rawQuery: string, over: { encrypted?: boolean; authority?: string; xfp?: string; trusted?: string[] } = {}) => ({
+    host: 'api.example.com', authority: over.authority ?? 'api.example.com', path: '/users', rawQuery, get searchParams() { return new URLSearchParams(rawQuery); },
+    req: { headers: { 'x-tenant': 't1', ...(over.xfp ? { 'x-forwarded-proto': over.xfp } : {}) }, rawHeaders: over.xfp ? ['X-Forwarded-Proto', over.xfp] : [], socket: { remoteAddress: '10.0.0.5', encrypted: over.encrypted } },
+    trusted: new TrustedProxies(over.trusted ?? []), consumer: { name: 'alice' },
+  }) as unknown as RequestContext;
   t.is(compileKey(undefined).key(ctx('b=2&a=1')), 'api.example.com/users?b=2&a=1');
   t.is(compileKey(undefined).key(ctx('')), 'api.example.com/users');
   t.is(compileKey({ query: false }).key(ctx('a=1')), 'api.example.com/users');
   t.is(compileKey({ query: ['a', 'c'] }).key(ctx('b=2&a=1&c=x%20y')), 'api.example.com/users?a=1&c=x+y');
   t.deepEqual(compileKey({ headers: ['X-Tenant'], consumer: true }).values(ctx('')), ['t1', 'alice']);
   t.is(compileKey(undefined).values(ctx('')), undefined);
+  // The scheme is part of the key: what an upstream answers for https (links, HSTS) never reaches http clients.
+  t.is(compileKey(undefined).key(ctx('', { encrypted: true })), 'https://api.example.com/users');
+  t.is(compileKey(undefined).key(ctx('', { encrypted: true, authority: 'api.example.com:443' })), 'https://api.example.com/users');
+  t.is(compileKey(undefined).key(ctx('', { authority: 'api.example.com:80' })), 'api.example.com/users');
+  t.is(compileKey(undefined).key(ctx('', { xfp: 'https' })), 'api.example.com/users', 'X-Forwarded-Proto from an untrusted peer is not believed');
+  t.is(compileKey(undefined).key(ctx('', { xfp: 'https', trusted: ['10.0.0.0/8'] })), 'https://api.example.com/users', 'a trusted proxy terminated TLS');
+});
+
+test('purge by key removes the URL on both schemes; purge by prefix sees through the scheme', (t) => {
+  const store = new CacheStore(1 << 20);
+  for (const key of ['a.test/x', 'https://a.test/x', 'https://a.test/y', 'b.test/x']) store.put(key, entry(10), sameVariant);
+  t.is(store.purgeKey('a.test/x'), 2);
+  t.is(store.purgePrefix('/y', 'a.test'), 1);
+  t.is(store.purgePrefix('/x'), 1, 'b.test/x');
+  t.is(store.entries, 0);
 });
 
 test('a flood of 100,000 small responses stays within maxBytes, in the accounting and in the heap', async (t) => {

@@ -22,6 +22,9 @@ export interface CachePurger {
   purgePrefix(prefix: string, host?: string): number;
 }
 
+/** The prefix of the keys of requests that came in over HTTPS (key.ts). */
+export const HTTPS = 'https://';
+
 export interface PurgeRequest { key?: string; prefix?: string; host?: string }
 
 /** Results counted per route, in the order of this list (gatehouse_cache_requests_total). */
@@ -143,6 +146,12 @@ export class CacheStore implements CachePurger {
   }
 
   purgeKey(key: string): number {
+    // A key names a URL on either scheme: `host/path` also removes what HTTPS requests stored
+    // under `https://host/path` (key.ts).
+    return this.#purgeOne(key) + (key.startsWith(HTTPS) ? 0 : this.#purgeOne(HTTPS + key));
+  }
+
+  #purgeOne(key: string): number {
     const s = this.slots.get(key);
     if (s === undefined) return 0;
     const n = s.variants.length;
@@ -153,7 +162,7 @@ export class CacheStore implements CachePurger {
   purgePrefix(prefix: string, host?: string): number {
     let n = 0;
     for (const s of [...this.slots.values()]) {
-      const k = s.key;
+      const k = s.key.startsWith(HTTPS) ? s.key.slice(HTTPS.length) : s.key;
       const slash = k.indexOf('/');
       if (slash < 0) continue;
       // `host` matches that name on any port, `host:port` that port only.
