@@ -179,6 +179,8 @@ class CachePolicy implements PolicyHandlers, Owner {
 
   answer(ctx: RequestContext, e: Entry, now: number, xCache: string): LocalReply {
     ctx.cacheResult = xCache;
+    // A per-request header, as on a miss: it takes the same place in the head (pipeline/response-head.ts).
+    ctx.setResponseHeader('x-cache', xCache);
     const h = ctx.req.headers;
     if ((h['if-none-match'] !== undefined || h['if-modified-since'] !== undefined) && clientHasCurrent(h, e.etag, e.modifiedMs)) return e.notModified(now, xCache);
     return xCache === 'HIT' ? e.hitReply(now) : e.reply(now, xCache);
