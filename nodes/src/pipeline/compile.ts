@@ -205,7 +205,8 @@ function compileRoute(name: string, r: Route, config: GatewayConfig, upstreams: 
     } else request.push(wrapped);
   }
   // Response hooks run in reverse phase order (onion), so the outermost policy sees the final head.
-  const response = active.filter((p) => p.h.response).reverse().map((p) => p.h.response!.bind(p.h));
+  // A shadowed policy's are left out: in shadow mode the client sees nothing of it (as with fixedHeaders).
+  const response = active.filter((p) => p.enforce && p.h.response).reverse().map((p) => p.h.response!.bind(p.h));
   const log = active.filter((p) => p.h.log).map((p) => p.h.log!.bind(p.h));
   const fixedHeaders: string[] = [];
   for (const p of active) {

@@ -214,8 +214,6 @@ class CachePolicy implements PolicyHandlers, Owner {
 export const cache: PolicyDefinition<Config> = {
   ...spec,
   create(config, deps) {
-    // Nothing to count in shadow mode: `enforce: false` is off.
-    if (config.enforce === false) return Object.freeze({});
     return new CachePolicy(config, deps);
   },
 };
