@@ -12,6 +12,7 @@ import { policies } from '../policies/registry.ts';
 import { PHASES, type HookResult, type LocalReply, type PolicyHandlers } from '../request/policy.ts';
 import type { CompiledRoute, RequestHook, Snapshot } from '../request/route.ts';
 import type { RequestContext } from '../request/context.ts';
+import type { NodeServices } from '../request/services.ts';
 import { UpstreamRuntime } from '../upstream/upstream.ts';
 import type { PoolRegistry } from '../upstream/target.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
@@ -22,7 +23,7 @@ export interface CompileDeps {
   metrics: Metrics;
   pools: PoolRegistry;
   baseDir: string;
-  services: Record<string, unknown>;
+  services: NodeServices;
   /** Upstream runtimes of the running snapshot, reused when their config is unchanged. */
   previous?: Snapshot | undefined;
 }

@@ -28,7 +28,7 @@ import { BYPASS, HIT, MISS, STALE, type CacheStore, type Slot } from './store.ts
 import { cacheStore } from './services.ts';
 
 export { CacheStore, type CachePurger, type PurgeRequest } from './store.ts';
-export { cacheStore, CACHE_SERVICE } from './services.ts';
+export { cacheStore } from './services.ts';
 
 /**
  * RFC 9213: this is the cache in front of the origin that CDN-Cache-Control addresses (a
