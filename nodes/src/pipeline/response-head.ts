@@ -38,7 +38,8 @@ export function assembleHead(rt: Runtime, ctx: RequestContext, status: number, b
   if (fixed.length !== 0 || dynamic !== undefined) flat = withGatewayHeaders(base, fixed, dynamic);
   if (route === undefined || route.response.length === 0) {
     flat.push('x-request-id', ctx.id);
-    if (rt.draining) flat.push('connection', 'close');
+    // A local reply may close already (validate's 413); an upstream's Connection was dropped.
+    if (rt.draining && !(local && has(flat, 'connection'))) flat.push('connection', 'close');
     ctx.status = status;
     return flat;
   }
@@ -57,6 +58,11 @@ export function assembleHead(rt: Runtime, ctx: RequestContext, status: number, b
 export function setField(fields: HeadFields, name: string, value: string): void {
   if (Array.isArray(fields)) fields.push(name, value);
   else fields[name] = value;
+}
+
+function has(flat: readonly string[], name: string): boolean {
+  for (let i = 0; i < flat.length; i += 2) if (flat[i] === name) return true;
+  return false;
 }
 
 const NONE: readonly string[] = Object.freeze([]);
