@@ -21,7 +21,7 @@ export const LAYERS = {
   protos: [...base, 'schema'],
   cluster: [...base, 'http', 'schema', 'telemetry'],
   upstream: [...base, 'http', 'schema', 'telemetry', 'cluster'],
-  request: [...base, 'http', 'router', 'schema', 'telemetry', 'upstream'],
+  request: [...base, 'http', 'router', 'schema', 'telemetry', 'cluster', 'upstream'],
   discovery: lib,
   policies: model,
   validation: [...base, 'schema', 'policies', 'protos'],

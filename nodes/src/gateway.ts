@@ -25,7 +25,8 @@ import { chooseUpstreamClient, UPSTREAM_CLIENT_ENV } from './upstream/client-cho
 import { onClientError, onConnectMethod } from './http/client-error.ts';
 import { SendDeadlines } from './http/send-deadline.ts';
 import { createStatusServer, type StatusRoute } from './telemetry/status.ts';
-import { STATUS_WRITE_GATE, StatusWriteGate } from './telemetry/status-auth.ts';
+import { StatusWriteGate } from './telemetry/status-auth.ts';
+import type { NodeServices } from './request/services.ts';
 import { swapUpstreams } from './upstream/lifecycle.ts';
 import { upstreamsStatus } from './upstream/status.ts';
 import { Listeners } from './listeners/index.ts';
@@ -38,7 +39,7 @@ export interface GatewayOptions {
   logger: Logger;
   baseDir: string;
   /** Shared services for policies (counter store, breaker state, ...). */
-  services?: Record<string, unknown>;
+  services?: NodeServices;
   /** Use SO_REUSEPORT so sibling worker processes share the port (kernel balancing). */
   reusePort?: boolean;
   /**
@@ -73,7 +74,7 @@ export class Gateway {
   readonly statusRoutes = new Map<string, StatusRoute>();
   private readonly opts: GatewayOptions;
   /** One object for the gateway's life: state policies keep there (rate-limit counts) survives reloads. */
-  private readonly services: Record<string, unknown>;
+  private readonly services: NodeServices;
   private readonly pools: PoolRegistry;
   private proxy: http.Server | undefined;
   private status: http.Server | undefined;
@@ -121,7 +122,7 @@ export class Gateway {
     // Policies add status endpoints through services (the cache's /cache/purge, policies/cache/services.ts).
     this.services.statusRoutes = this.statusRoutes;
     // Who may change state through the status port (cache purges): loopback, or node.purgeToken.
-    this.services[STATUS_WRITE_GATE] = new StatusWriteGate(n.purgeToken);
+    this.services.statusWriteGate = new StatusWriteGate(n.purgeToken);
   }
 
   get snapshot(): Snapshot | undefined { return this.rt.snapshot; }

@@ -15,7 +15,8 @@ import { superviseWorkers } from './workers/supervise.ts';
 import type { StatusPortMessage } from './workers/status-front.ts';
 import { DEFAULTS, splitHostPort } from './gateway.ts';
 import { parseDuration } from './schema/duration.ts';
-import { COUNTERS, defaultCounterStore } from './cluster/counters/services.ts';
+import { defaultCounterStore } from './cluster/counters/services.ts';
+import type { NodeServices } from './request/services.ts';
 
 export async function runNode(configPath: string, workersFlag?: string): Promise<number> {
   const file = resolve(configPath);
@@ -40,7 +41,7 @@ export async function runNode(configPath: string, workersFlag?: string): Promise
     });
   }
   // Rate-limit counts: one store per process; under --workers it shares use with the siblings.
-  const services = { [COUNTERS]: defaultCounterStore() };
+  const services: NodeServices = { counters: defaultCounterStore() };
   if (node.cluster && ['upstreams', 'consumers', 'routes'].some((k) => (doc as Record<string, unknown>)[k] !== undefined)) {
     logger.warn('cluster mode: upstreams, consumers and routes come from etcd; the ones in the file are ignored');
   }

@@ -25,6 +25,7 @@ import { Discovery } from '../discovery/manager.ts';
 import type { DnsResolver } from '../discovery/dns.ts';
 import { Membership } from '../cluster/membership.ts';
 import { SharedState } from './shared.ts';
+import type { NodeServices } from '../request/services.ts';
 import { sendJson } from '../telemetry/status.ts';
 
 export const DEFAULT_PREFIX = '/gatehouse';
@@ -43,7 +44,7 @@ export interface NodeOptions {
   reusePort?: boolean;
   /** See GatewayOptions.statusListen. */
   statusListen?: string;
-  services?: Record<string, unknown>;
+  services?: NodeServices;
   /** DNS resolver for `discovery.dns` (tests); default node:dns with node.dns.servers. */
   resolver?: DnsResolver;
 }

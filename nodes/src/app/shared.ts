@@ -17,11 +17,9 @@ import { ClusterBreakerStore } from '../upstream/breaker/cluster/index.ts';
 import { NatsBus, namespaceOf } from '../cluster/bus/nats/index.ts';
 import { ClusterPeers } from '../cluster/bus/peers.ts';
 import { ClusterCounterStore } from '../cluster/counters/nats/index.ts';
-import { CLUSTER_COUNTERS } from '../cluster/counters/services.ts';
+import type { NodeServices } from '../request/services.ts';
 import { shareCachePurges } from '../policies/cache/cluster-purge.ts';
 import { LiveNodes } from '../cluster/live-nodes.ts';
-
-export const BREAKER_STORE = 'breakerStore';
 
 export interface SharedStateOptions {
   servers: string[];
@@ -31,7 +29,7 @@ export interface SharedStateOptions {
   client: Etcd3;
   logger: Logger;
   /** The gateway's services: the stores are registered here. */
-  services: Record<string, unknown>;
+  services: NodeServices;
 }
 
 export class SharedState {
@@ -41,7 +39,7 @@ export class SharedState {
   counters: ClusterCounterStore | undefined;
   breakers: ClusterBreakerStore | undefined;
   private readonly logger: Logger;
-  private readonly services: Record<string, unknown>;
+  private readonly services: NodeServices;
   private unshare: (() => void) | undefined;
 
   constructor(o: SharedStateOptions) {
@@ -66,8 +64,8 @@ export class SharedState {
     const logger = this.logger.child({ component: 'cluster-state' });
     this.counters = new ClusterCounterStore({ bus: this.bus, peers: this.peers, logger });
     this.breakers = new ClusterBreakerStore({ bus: this.bus, peers: this.peers, logger });
-    this.services[CLUSTER_COUNTERS] = this.counters;
-    this.services[BREAKER_STORE] = this.breakers;
+    this.services.clusterCounters = this.counters;
+    this.services.breakerStore = this.breakers;
     return up;
   }
 

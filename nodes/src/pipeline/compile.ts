@@ -12,6 +12,7 @@ import { policies } from '../policies/registry.ts';
 import { PHASES, type HookResult, type LocalReply, type PolicyHandlers } from '../request/policy.ts';
 import type { CompiledRoute, RequestHook, Snapshot } from '../request/route.ts';
 import type { RequestContext } from '../request/context.ts';
+import type { NodeServices } from '../request/services.ts';
 import { UpstreamRuntime } from '../upstream/upstream.ts';
 import type { PoolRegistry } from '../upstream/target.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
@@ -22,7 +23,7 @@ export interface CompileDeps {
   metrics: Metrics;
   pools: PoolRegistry;
   baseDir: string;
-  services: Record<string, unknown>;
+  services: NodeServices;
   /** Upstream runtimes of the running snapshot, reused when their config is unchanged. */
   previous?: Snapshot | undefined;
   /** The caller has run carryOver against `previous` already (the gateway does, before validating). */
@@ -207,7 +208,8 @@ function compileRoute(name: string, r: Route, config: GatewayConfig, upstreams: 
     } else request.push(wrapped);
   }
   // Response hooks run in reverse phase order (onion), so the outermost policy sees the final head.
-  const response = active.filter((p) => p.h.response).reverse().map((p) => p.h.response!.bind(p.h));
+  // A shadowed policy's are left out: in shadow mode the client sees nothing of it (as with fixedHeaders).
+  const response = active.filter((p) => p.enforce && p.h.response).reverse().map((p) => p.h.response!.bind(p.h));
   const log = active.filter((p) => p.h.log).map((p) => p.h.log!.bind(p.h));
   const fixedHeaders: string[] = [];
   for (const p of active) {

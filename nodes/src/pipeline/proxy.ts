@@ -17,8 +17,8 @@ import { failureKind } from '../upstream/retry.ts';
 import type { Retrying } from '../upstream/attempts.ts';
 import type { UpstreamRuntime } from '../upstream/upstream.ts';
 import type { ErrorCode } from '../errors.ts';
-import type { ResponseHead } from '../request/policy.ts';
-import { forwardableResponseHeaders, flatToObject, withGatewayHeaders } from '../http/headers.ts';
+import { forwardableResponseHeaders, flatToObject } from '../http/headers.ts';
+import { assembleHead } from './response-head.ts';
 import { sendReply } from './reply.ts';
 import { finish } from './finish.ts';
 import { clientOf, unwatchClient, watchClient, type ClientWatcher } from '../http/client-gone.ts';
@@ -112,26 +112,9 @@ export class ProxyHandler implements H1Handler, ClientWatcher {
       r.clearTryTimer();
     }
     ctx.upstreamEnd = performance.now();
-    let headers: string[] | Record<string, string | string[]> = forwardableResponseHeaders(rawHeaders);
-    const route = ctx.route!;
-    const fixed = route.fixedHeaders;
-    if (route.response.length) {
-      const obj = flatToObject(headers);
-      for (let i = 0; i < fixed.length; i += 2) obj[fixed[i]!] = fixed[i + 1]!;
-      if (ctx.responseHeaders) for (const k in ctx.responseHeaders) obj[k] = ctx.responseHeaders[k]!;
-      const head: ResponseHead = { status: statusCode, headers: obj, local: false };
-      for (const h of route.response) h(ctx, head);
-      statusCode = head.status;
-      obj['x-request-id'] = ctx.id;
-      if (this.rt.draining) obj.connection = 'close';
-      headers = obj;
-    } else {
-      // No hooks: the head stays a flat list; the gateway's headers replace the upstream's.
-      if (fixed.length || ctx.responseHeaders) headers = withGatewayHeaders(headers, fixed, ctx.responseHeaders);
-      headers.push('x-request-id', ctx.id);
-      if (this.rt.draining) headers.push('connection', 'close');
-    }
-    ctx.status = statusCode;
+    // The one head assembly (response-head.ts): the same steps and order as a local reply's.
+    const headers = assembleHead(this.rt, ctx, statusCode, forwardableResponseHeaders(rawHeaders), false);
+    statusCode = ctx.status;
     if (ctx.tap) ctx.tap.head(statusCode, Array.isArray(headers) ? flatToObject(headers) : headers);
     try {
       ctx.res.writeHead(statusCode, headers as never);

@@ -10,6 +10,7 @@ import type { HookResult, ResponseHead } from '../core/reply.ts';
 import type { RequestContext } from './context.ts';
 import type { GatewayConfig } from '../schema/model.ts';
 import type { Logger } from 'pino';
+import type { NodeServices } from './services.ts';
 
 /** The plain-data reply types live in core/ (the upstream library uses them too). */
 export type { LocalReply, HookResult, ResponseHead, ResponseTap } from '../core/reply.ts';
@@ -39,8 +40,8 @@ export interface PolicyDeps {
   logger: Logger;
   /** Resolved path of the config file's folder, for policies that name files (OpenAPI, keys). */
   baseDir: string;
-  /** Named node services (counter store, breaker state, cluster bus, status routes). */
-  services: Record<string, unknown>;
+  /** The node's shared services (counter stores, breaker store, status routes, cache): request/services.ts. */
+  services: NodeServices;
   /** The snapshot's upstreams, for policies that pick or mirror to another upstream. */
   upstreams: ReadonlyMap<string, import('../upstream/upstream.ts').UpstreamRuntime>;
   /** Register a metric on the node's registry (idempotent by name). */

@@ -33,6 +33,15 @@ export interface ConfigProblem { path: string; message: string }
 export interface PolicySpec<C = any> {
   name: string;
   phase: Phase;
+  /**
+   * The request hook can refuse a request (a reply with a GW_* code or a status of 400 or
+   * more). Then `enforce: false` is shadow mode: the policy is evaluated, a refusal is
+   * logged and counted (`gatehouse_policy_decisions_total{outcome="shadow_deny"}`) and the
+   * request goes on; its response hooks and constant headers are not applied. A policy
+   * that never refuses (a transform, a split, a cache) has no shadow mode: validation
+   * refuses `enforce: false` on it (validation/validate.ts), once for every policy.
+   */
+  canDeny: boolean;
   /** Higher runs first within a phase (Kong's convention). */
   priority: number;
   /** JSON Schema of the config (TypeBox). */

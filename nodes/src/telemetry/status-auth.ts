@@ -12,9 +12,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 
-/** The key under which the gateway shares its gate in `services` (policies/cache reads it). */
-export const STATUS_WRITE_GATE = 'statusWriteGate';
-
 export interface StatusRefusal { status: 401 | 403; error: string; headers: Record<string, string> }
 
 const BEARER = /^Bearer +([A-Za-z0-9._~+/=-]+) *$/i;

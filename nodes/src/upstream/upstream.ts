@@ -22,7 +22,7 @@ import { ConsistentHash, LeastRequest, RoundRobin, type Balancer } from './balan
 import { RetryPolicy } from './retry.ts';
 import { RetryBudget } from './budget.ts';
 import { HealthChecker, healthSettings } from './health.ts';
-import { breakerSettings, breakerStore } from './breaker/settings.ts';
+import { breakerSettings, breakerStore, type BreakerServices } from './breaker/settings.ts';
 import { OPEN, PHASE_NAMES, type BreakerSettings, type BreakerStore } from './breaker/types.ts';
 import { upstreamMetrics, type UpstreamMetrics } from './metrics.ts';
 
@@ -33,7 +33,7 @@ export interface UpstreamDeps {
   metrics?: Metrics | undefined;
   logger?: Logger | undefined;
   /** Shared node services; `breakerStore` is the cluster breaker store when there is one. */
-  services?: Record<string, unknown> | undefined;
+  services?: BreakerServices | undefined;
   /** Where relative paths in the config (upstream tls.ca) are resolved from. */
   baseDir?: string | undefined;
 }

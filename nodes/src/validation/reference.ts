@@ -35,11 +35,11 @@ export function configReference(): string {
   const head = '| field | type | required | notes |\n| --- | --- | --- | --- |';
   const rows: string[] = [];
   walk(GatewayConfig, '', rows);
-  let out = `# Config reference\n\nGenerated from \`nodes/src/schema/model.ts\` by \`npm run docs:config\`; do not edit by hand.\nDurations are strings (\`250ms\`, \`5s\`, \`1m\`, \`2h\`); sizes are bytes or \`64kb\`, \`1mb\`.\nEvery object is closed: an unknown field is an error.\n\n## Gateway\n\n${head}\n${rows.join('\n')}\n\n## Policies\n\nSet per route under \`routes.<name>.policies.<policy>\`. Every policy accepts \`enforce: false\` (shadow mode: evaluate, log and count, never block). Details and examples: docs/policies/<policy>.md.\n`;
+  let out = `# Config reference\n\nGenerated from \`nodes/src/schema/model.ts\` by \`npm run docs:config\`; do not edit by hand.\nDurations are strings (\`250ms\`, \`5s\`, \`1m\`, \`2h\`); sizes are bytes or \`64kb\`, \`1mb\`.\nEvery object is closed: an unknown field is an error.\n\n## Gateway\n\n${head}\n${rows.join('\n')}\n\n## Policies\n\nSet per route under \`routes.<name>.policies.<policy>\`. A policy that can refuse a request accepts \`enforce: false\`: shadow mode (evaluate, log and count, never block); one that cannot (shadow mode: no) refuses it. Details and examples: docs/policies/<policy>.md; the list: docs/policies/README.md.\n`;
   for (const [name, p] of [...policies].sort(([a], [b]) => a.localeCompare(b))) {
     const r: string[] = [];
     walk(p.schema as TSchema, '', r);
-    out += `\n### ${name}\n\nphase \`${p.phase}\`, priority ${p.priority}\n\n${head}\n${r.join('\n')}\n`;
+    out += `\n### ${name}\n\nphase \`${p.phase}\`, priority ${p.priority}, shadow mode ${p.canDeny ? 'yes' : 'no'}\n\n${head}\n${r.join('\n')}\n`;
   }
   return out;
 }

@@ -37,10 +37,16 @@ function checkPolicies(route: any, routeName: string, doc: any, base: string, ou
     const p = policies.get(name);
     const path = formatPath(base, ['policies', name]);
     if (!p) { out.push({ path, message: `unknown policy "${name}" (known: ${[...policies.keys()].join(', ')})` }); continue; }
+    if (!p.canDeny && (cfg as { enforce?: unknown } | null)?.enforce === false) { out.push(noShadow(name, path)); continue; }
     const v = compileSchema(p.schema);
     if (!v(cfg ?? {})) { out.push(...ajvErrors(v.errors, cfg, path)); continue; }
     if (p.check) for (const e of p.check(cfg ?? {}, { routeName, doc, path, baseDir, partial })) if (!out.some((o) => o.path === e.path && o.message === e.message)) out.push(e);
   }
+}
+
+/** `enforce: false` on a policy that never refuses a request (PolicySpec.canDeny false). */
+function noShadow(name: string, path: string): ConfigError {
+  return { path: `${path}.enforce`, message: `"${name}" never refuses a request, so it has no shadow mode: enforce: false is not accepted (remove the policy to turn it off)` };
 }
 
 /** Upstream names the route and its (schema-valid) policies refer to that the document lacks. */

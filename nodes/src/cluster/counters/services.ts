@@ -11,18 +11,18 @@ import { LocalCounterStore } from './local/index.ts';
 import { WorkerCounterStore } from './workers/index.ts';
 import type { CounterStore } from './store.ts';
 
-export const COUNTERS = 'counters';
-export const CLUSTER_COUNTERS = 'clusterCounters';
+/** The part of the node's services (request/services.ts NodeServices) the counter stores live in. */
+export interface CounterServices { counters?: CounterStore; clusterCounters?: CounterStore }
 
 /** The store for this process: the workers store in a node:cluster worker, else a local one. */
 export function defaultCounterStore(): CounterStore {
   return cluster.isWorker ? new WorkerCounterStore() : new LocalCounterStore();
 }
 
-export function nodeCounterStore(services: Record<string, unknown>): CounterStore {
-  return (services[COUNTERS] ??= new LocalCounterStore()) as CounterStore;
+export function nodeCounterStore(services: CounterServices): CounterStore {
+  return (services.counters ??= new LocalCounterStore());
 }
 
-export function clusterCounterStore(services: Record<string, unknown>): CounterStore | undefined {
-  return services[CLUSTER_COUNTERS] as CounterStore | undefined;
+export function clusterCounterStore(services: CounterServices): CounterStore | undefined {
+  return services.clusterCounters;
 }

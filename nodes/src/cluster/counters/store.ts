@@ -9,7 +9,7 @@
  *
  * Implementations: local/ (one process), workers/ (one node of `--workers N` processes,
  * exchanging through the node:cluster primary). A NATS-backed cluster store plugs in with
- * the same interface: it is looked up as `services[CLUSTER_COUNTERS]` (see services.ts).
+ * the same interface: it is looked up as `services.clusterCounters` (see services.ts).
  */
 
 /** One limit as the store needs it; built once at create(), never per request. */

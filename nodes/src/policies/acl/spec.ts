@@ -20,6 +20,7 @@ export interface AclConfig { allow?: string[]; deny?: string[]; requireClaims?: 
 export const spec: PolicySpec<AclConfig> = {
   name: 'acl',
   phase: 'authorize',
+  canDeny: true,
   priority: 950,
   schema,
 };

@@ -7,6 +7,7 @@ import { schema, type BasicAuthConfig } from './schema.ts';
 export const spec: PolicySpec<BasicAuthConfig> = {
   name: 'basic-auth',
   phase: 'authenticate',
+  canDeny: true,
   priority: AUTH_PRIORITY['basic-auth'],
   schema,
   /** A consumer's password hashes must be ones basic-auth can load (scrypt parameters in range). */

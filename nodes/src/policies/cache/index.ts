@@ -28,7 +28,7 @@ import { BYPASS, HIT, MISS, STALE, type CacheStore, type Slot } from './store.ts
 import { cacheStore } from './services.ts';
 
 export { CacheStore, type CachePurger, type PurgeRequest } from './store.ts';
-export { cacheStore, CACHE_SERVICE } from './services.ts';
+export { cacheStore } from './services.ts';
 
 /**
  * RFC 9213: this is the cache in front of the origin that CDN-Cache-Control addresses (a
@@ -179,6 +179,8 @@ class CachePolicy implements PolicyHandlers, Owner {
 
   answer(ctx: RequestContext, e: Entry, now: number, xCache: string): LocalReply {
     ctx.cacheResult = xCache;
+    // A per-request header, as on a miss: it takes the same place in the head (pipeline/response-head.ts).
+    ctx.setResponseHeader('x-cache', xCache);
     const h = ctx.req.headers;
     if ((h['if-none-match'] !== undefined || h['if-modified-since'] !== undefined) && clientHasCurrent(h, e.etag, e.modifiedMs)) return e.notModified(now, xCache);
     return xCache === 'HIT' ? e.hitReply(now) : e.reply(now, xCache);
@@ -212,8 +214,6 @@ class CachePolicy implements PolicyHandlers, Owner {
 export const cache: PolicyDefinition<Config> = {
   ...spec,
   create(config, deps) {
-    // Nothing to count in shadow mode: `enforce: false` is off.
-    if (config.enforce === false) return Object.freeze({});
     return new CachePolicy(config, deps);
   },
 };

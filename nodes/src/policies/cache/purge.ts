@@ -8,7 +8,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sendJson as json, type StatusRoute } from '../../telemetry/status.ts';
-import { STATUS_WRITE_GATE, StatusWriteGate } from '../../telemetry/status-auth.ts';
+import { StatusWriteGate } from '../../telemetry/status-auth.ts';
+import type { NodeServices } from '../../request/services.ts';
 import type { CacheStore, PurgeRequest } from './store.ts';
 
 export const PURGE_PATH = '/cache/purge';
@@ -16,11 +17,10 @@ export const PURGE_PATH = '/cache/purge';
 /** Without a gate from the gateway (unit tests): loopback only, never from browsers. */
 const LOOPBACK_ONLY = new StatusWriteGate();
 
-export function purgeRoute(store: CacheStore, services: Record<string, unknown> = {}): StatusRoute {
+export function purgeRoute(store: CacheStore, services: NodeServices = {}): StatusRoute {
   return (req: IncomingMessage, res: ServerResponse) => {
     if (req.method !== 'POST') return json(res, 405, { error: 'use POST' }, { allow: 'POST' });
-    const gate = services[STATUS_WRITE_GATE];
-    const refused = (gate instanceof StatusWriteGate ? gate : LOOPBACK_ONLY).refusal(req);
+    const refused = (services.statusWriteGate ?? LOOPBACK_ONLY).refusal(req);
     if (refused !== undefined) return json(res, refused.status, { error: refused.error }, refused.headers);
     const q = new URL(req.url ?? '/', 'http://status').searchParams;
     const key = q.get('key');

@@ -13,7 +13,7 @@ const HeaderName = Type.String({ pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$", 'x-me
 const QueryName = Type.String({ minLength: 1, maxLength: 128 });
 
 export const schema = Type.Object({
-  enforce: Type.Optional(Type.Boolean({ description: 'false turns the cache off for the route (requests pass through, nothing is stored)' })),
+  enforce: Type.Optional(Type.Boolean({ description: 'only true: this policy never refuses a request, so it has no shadow mode (enforce: false is refused)' })),
   ttl: Type.Optional(dur('freshness of a response without an explicit one (no max-age, s-maxage or Expires), only for heuristically cacheable statuses (200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501) or responses marked public; default 30s, 0s = store only what says how long it is fresh')),
   maxBytes: Type.Optional(size('bound of the cache of this process in bytes, shared by every route using it (the largest setting applies); default 64mb')),
   maxObjectSize: Type.Optional(size('largest response body stored; default 1mb')),

@@ -6,6 +6,7 @@ import { schema, type Config } from './schema.ts';
 export const spec: PolicySpec<Config> = {
   name: 'cache',
   phase: 'upstream',
+  canDeny: false,
   // After traffic-split (100) and request-transform (0): the cache's own upstream call must
   // send what the forwarder would. Before mirror (-100): a hit is not mirrored.
   priority: -50,

@@ -133,8 +133,8 @@ test('addVary keeps existing tokens, skips duplicates and *', (t) => {
   t.is(h.vary, '*');
 });
 
-test('shadow mode does nothing', (t) => {
+test('shadow mode: the policy still judges preflights (compile counts the refusal and lets it through)', (t) => {
   const h = make({ origins: ['https://a.test'], enforce: false });
-  t.is(h.request, undefined);
-  t.is(h.response, undefined);
+  t.is((h.request!(fakeContext(preflight('https://evil.test'))) as LocalReply | undefined)?.code, 'GW_FORBIDDEN');
+  t.is((h.request!(fakeContext(preflight('https://a.test'))) as LocalReply | undefined)?.status, 204);
 });

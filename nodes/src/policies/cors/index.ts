@@ -10,6 +10,9 @@
  *    on a route with this policy, the gateway's answer is the only one.
  *  - `credentials: true` never goes with `*`: the origin is echoed instead (Fetch forbids
  *    the pair), with `Vary: Origin` whenever the answer depends on the origin.
+ *  - Shadow mode (`enforce: false`, pipeline/compile.ts): a preflight from an origin not
+ *    allowed is counted as shadow_deny; every request goes on to the upstream and the
+ *    response hook is not run, so the upstream's own CORS answer is what the browser sees.
  */
 import type { PolicyDefinition, PolicyHandlers, LocalReply } from '../../request/policy.ts';
 import { parseDuration } from '../../schema/duration.ts';
@@ -34,8 +37,6 @@ export function addVary(h: Record<string, string | string[]>, token: string): vo
 export const cors: PolicyDefinition<Config> = {
   ...spec,
   create(config) {
-    // Shadow mode has nothing to count that a browser would not decide anyway: do nothing.
-    if (config.enforce === false) return Object.freeze({});
     const origins = compileOrigins(config.origins);
     const credentials = config.credentials === true;
     const echo = !origins.any || credentials;

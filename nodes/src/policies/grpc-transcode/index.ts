@@ -23,7 +23,6 @@ export const grpcTranscode: PolicyDefinition<TranscodeConfig> = {
   ...spec,
   create(config, deps) {
     const where = `routes.${deps.routeName}.policies.grpc-transcode`;
-    if ((config as { enforce?: boolean }).enforce === false) throw new Error(`${where}.enforce: grpc-transcode answers the request itself: it cannot run in shadow mode`);
     const r = compileBindings(config, deps.config, deps.baseDir);
     if (Array.isArray(r)) throw new Error(`${where}.${r[0].join('.')}: ${r[1]}`);
     const { table, root } = r;

@@ -7,11 +7,11 @@ import { schema, type TranscodeConfig } from './schema.ts';
 export const spec: PolicySpec<TranscodeConfig> = {
   name: 'grpc-transcode',
   phase: 'upstream',
+  canDeny: false,
   priority: -1000,
   schema,
   readsProtos: true,
   check(config, ctx) {
-    if ((config as { enforce?: boolean }).enforce === false) return [{ path: `${ctx.path}.enforce`, message: 'grpc-transcode answers the request itself: it cannot run in shadow mode' }];
     if (ctx.partial) return []; // the proto set is another key: checked when the whole config compiles
     const r = compileBindings(config, ctx.doc, ctx.baseDir ?? process.cwd());
     // A set that does not load is reported once, at protos.<name>.

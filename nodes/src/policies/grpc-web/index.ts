@@ -38,7 +38,6 @@ interface Settings { max: number; timeout: number | undefined; channels: GrpcCha
 export const grpcWeb: PolicyDefinition<Config> = {
   ...spec,
   create(config) {
-    if ((config as { enforce?: boolean }).enforce === false) throw new Error('grpc-web answers the request itself: it cannot run in shadow mode');
     const s: Settings = {
       max: config.maxMessageSize === undefined ? 4 * 1024 * 1024 : parseSize(config.maxMessageSize),
       timeout: config.timeout === undefined ? undefined : parseDuration(config.timeout),

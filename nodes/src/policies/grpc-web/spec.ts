@@ -14,9 +14,7 @@ export interface Config { origins?: string[]; maxMessageSize?: number | string; 
 export const spec: PolicySpec<Config> = {
   name: 'grpc-web',
   phase: 'upstream',
+  canDeny: false,
   priority: -1000,
   schema,
-  check(config, ctx) {
-    return (config as { enforce?: boolean }).enforce === false ? [{ path: `${ctx.path}.enforce`, message: 'grpc-web answers the request itself: it cannot run in shadow mode' }] : [];
-  },
 };

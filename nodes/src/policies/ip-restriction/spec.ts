@@ -20,6 +20,7 @@ export interface Config { allow?: string[]; deny?: string[]; denyUserAgents?: st
 export const spec: PolicySpec<Config> = {
   name: 'ip-restriction',
   phase: 'request',
+  canDeny: true,
   // Early in the first phase: refuse before any other work (Kong runs it at 990, before auth).
   priority: 1000,
   schema,

@@ -7,6 +7,7 @@ import { subjectConflicts } from './claims.ts';
 export const spec: PolicySpec<JwtAuthConfig> = {
   name: 'jwt-auth',
   phase: 'authenticate',
+  canDeny: true,
   priority: AUTH_PRIORITY['jwt-auth'],
   schema,
   check(config, ctx) {

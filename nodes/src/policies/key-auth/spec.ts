@@ -6,6 +6,7 @@ import { schema, type KeyAuthConfig } from './schema.ts';
 export const spec: PolicySpec<KeyAuthConfig> = {
   name: 'key-auth',
   phase: 'authenticate',
+  canDeny: true,
   priority: AUTH_PRIORITY['key-auth'],
   schema,
   check(config, ctx) {

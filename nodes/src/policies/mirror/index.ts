@@ -137,7 +137,6 @@ export const mirror: PolicyDefinition<Config> = {
   create(config, deps) {
     const up = deps.upstreams.get(config.upstream);
     if (!up) throw new Error(`routes.${deps.routeName}.policies.mirror.upstream: unknown upstream "${config.upstream}"`);
-    if (config.enforce === false) return Object.freeze({});
     const counter = deps.metrics.counter('gatehouse_mirror_requests_total', 'Mirrored request copies by outcome: ok, error (transport or 5xx), dropped (maxConcurrent reached), skipped_body (streaming body).', ['route', 'upstream', 'outcome']);
     const m = new Mirror(up, config.percent ?? 100, config.maxConcurrent ?? 64, (o) => counter.labels(deps.routeName, up.name, o));
     return Object.freeze<PolicyHandlers>({ request(ctx) { m.maybeCopy(ctx); } });

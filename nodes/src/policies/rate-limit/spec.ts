@@ -6,6 +6,7 @@ import { schema, type Config } from './schema.ts';
 export const spec: PolicySpec<Config> = {
   name: 'rate-limit',
   phase: 'traffic',
+  canDeny: true,
   priority: 900,
   schema,
   check(config, ctx) {

@@ -7,8 +7,8 @@
  * Runs in the `upstream` phase, after authentication, so it cannot be used to forge
  * identity headers before auth (the gateway sets those itself); and a rename may not
  * target an identity header (X-Consumer-*, X-Authenticated-*): that would hand a client's
- * header to the upstream as the gateway's word. `enforce: false` turns it off: a
- * transform has nothing to count.
+ * header to the upstream as the gateway's word. It never refuses a request, so it has no
+ * shadow mode: validation refuses `enforce: false` (PolicySpec.canDeny).
  */
 import type { PolicyDefinition, PolicyHandlers } from '../../request/policy.ts';
 import type { RequestContext } from '../../request/context.ts';
@@ -33,7 +33,6 @@ function current(ctx: RequestContext, name: string): string | undefined {
 export const requestTransform: PolicyDefinition<Config> = {
   ...spec,
   create(config) {
-    if (config.enforce === false) return Object.freeze({});
     const h = config.headers ?? {};
     const remove = (h.remove ?? []).map((n) => n.toLowerCase());
     const rename = lower(h.rename).map(([from, to]) => [from, to.toLowerCase()] as const);

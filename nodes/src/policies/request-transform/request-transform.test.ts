@@ -79,7 +79,3 @@ test('path: a param the route does not define, or a route that rewrites already,
   t.deepEqual(check({ path: '/v2' }, { routes: { r: { match: { paths: ['/users'] }, rewrite: { stripPrefix: '/users' } } } }), ['routes.r.policies.request-transform.path: the route already rewrites its path (rewrite); use one or the other']);
 });
 
-test('enforce: false turns the transform off', (t) => {
-  const h = make({ enforce: false, headers: { set: { 'x-a': '1' } } });
-  t.is(h.request, undefined);
-});

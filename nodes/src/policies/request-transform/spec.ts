@@ -6,7 +6,7 @@ import { templateErrors } from '../../core/template.ts';
 import { HeaderOps, QueryOps, type HeaderOpsConfig, type QueryOpsConfig } from './schema.ts';
 
 export const schema = Type.Object({
-  enforce: Type.Optional(Type.Boolean({ description: 'false = the transform is off' })),
+  enforce: Type.Optional(Type.Boolean({ description: 'only true: this policy never refuses a request, so it has no shadow mode (enforce: false is refused)' })),
   headers: Type.Optional(HeaderOps),
   query: Type.Optional(QueryOps),
   path: Type.Optional(Type.String({ pattern: '^/[^\\r\\n\\x00?#]*$', 'x-message': 'must start with / (may use :param and * from the route match), no ? or #', description: 'path sent upstream' })),
@@ -17,6 +17,7 @@ export interface Config { enforce?: boolean; headers?: HeaderOpsConfig; query?: 
 export const spec: PolicySpec<Config> = {
   name: 'request-transform',
   phase: 'upstream',
+  canDeny: false,
   priority: 0,
   schema,
   check(config, ctx) {

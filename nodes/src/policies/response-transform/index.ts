@@ -2,7 +2,7 @@
  * response-transform: change what the client receives, on upstream and gateway responses
  * alike (docs/policies/response-transform.md). Headers: remove, rename, set (replace),
  * add (another field line, e.g. a second Set-Cookie), in that order; names compiled to
- * lower case at load time. `enforce: false` turns it off: a transform has nothing to count.
+ * lower case at load time. No shadow mode: validation refuses `enforce: false` (PolicySpec.canDeny).
  */
 import type { PolicyDefinition, PolicyHandlers } from '../../request/policy.ts';
 import { spec, type Config } from './spec.ts';
@@ -15,7 +15,6 @@ const lower = (m: Record<string, string> | undefined): Array<readonly [string, s
 export const responseTransform: PolicyDefinition<Config> = {
   ...spec,
   create(config) {
-    if (config.enforce === false) return Object.freeze({});
     const h = config.headers ?? {};
     const remove = (h.remove ?? []).map((n) => n.toLowerCase());
     const rename = lower(h.rename).map(([from, to]) => [from, to.toLowerCase()] as const);

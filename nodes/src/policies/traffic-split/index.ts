@@ -33,8 +33,6 @@ export const trafficSplit: PolicyDefinition<Config> = {
       if (!up) throw new Error(`${where}[${i}].name: unknown upstream "${u.name}"`);
       return { value: up, weight: u.weight };
     });
-    // Shadow mode: a split either happens or not; there is nothing to count.
-    if (config.enforce === false) return Object.freeze({});
     const live = items.filter((i) => i.weight > 0);
     if (live.length === 1) {
       const only: UpstreamRuntime = live[0]!.value;

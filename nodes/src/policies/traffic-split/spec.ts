@@ -3,7 +3,7 @@ import Type from 'typebox';
 import type { PolicySpec } from '../../schema/policy-spec.ts';
 
 export const schema = Type.Object({
-  enforce: Type.Optional(Type.Boolean({ description: 'false = no split: everything goes to the route\'s upstream' })),
+  enforce: Type.Optional(Type.Boolean({ description: 'only true: this policy never refuses a request, so it has no shadow mode (enforce: false is refused)' })),
   upstreams: Type.Array(Type.Object({
     name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$', 'x-message': 'must be an upstream name' }),
     weight: Type.Integer({ minimum: 0, maximum: 10_000, description: 'share of the traffic, relative to the others' }),
@@ -16,6 +16,7 @@ export interface Config { enforce?: boolean; upstreams: Array<{ name: string; we
 export const spec: PolicySpec<Config> = {
   name: 'traffic-split',
   phase: 'upstream',
+  canDeny: false,
   upstreamRefs: (c) => c.upstreams.map((u, i) => [['upstreams', i, 'name'], u.name]),
   priority: 100,
   schema,

@@ -72,6 +72,3 @@ test('pickers', (t) => {
   t.is(hw.pick('anything'), 'y');
 });
 
-test('enforce: false sends nothing elsewhere', (t) => {
-  t.is(make({ upstreams: [{ name: 'v2', weight: 1 }], enforce: false }).request, undefined);
-});

@@ -5,6 +5,7 @@ import { schema, type ValidateConfig } from './schema.ts';
 export const spec: PolicySpec<ValidateConfig> = {
   name: 'validate',
   phase: 'validate',
+  canDeny: true,
   priority: 0,
   schema,
 };

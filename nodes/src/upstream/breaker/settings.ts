@@ -31,6 +31,9 @@ export function breakerSettings(c: BreakerConfig, where: string): BreakerSetting
   });
 }
 
+/** The part of the node's services (request/services.ts NodeServices) the breaker store lives in. */
+export interface BreakerServices { breakerStore?: BreakerStore }
+
 const local = new LocalBreakerStore();
 const warned = new WeakSet<object>();
 
@@ -38,9 +41,9 @@ const warned = new WeakSet<object>();
  * The store for a scope. `cluster` uses `services.breakerStore` when a cluster store was
  * registered there; until one exists it falls back to local and says so once per logger.
  */
-export function breakerStore(scope: 'local' | 'cluster', services: Record<string, unknown>, logger: Logger | undefined): BreakerStore {
+export function breakerStore(scope: 'local' | 'cluster', services: BreakerServices, logger: Logger | undefined): BreakerStore {
   if (scope === 'local') return local;
-  const shared = services.breakerStore as BreakerStore | undefined;
+  const shared = services.breakerStore;
   if (shared && shared.scope === 'cluster') return shared;
   if (logger && !warned.has(logger)) {
     warned.add(logger);
