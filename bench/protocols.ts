@@ -1,5 +1,5 @@
 /**
- * Bench rows for the protocols (issue 11), each pair measured side by side in one run:
+ * Bench rows for the protocols, each pair measured side by side in one run:
  * - HTTP/2 through the gateway (h2c, h2load multiplexed: 4 connections x 8 streams) against
  *   HTTP/1.1 through the same gateway (h2load --h1, 32 connections): same client, same
  *   concurrency, so the ratio is the protocol's.

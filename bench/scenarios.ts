@@ -161,7 +161,7 @@ export const SCENARIOS: Scenario[] = [
   gatehouse('gatehouse-cache-hit', (p) => baseConfig(p, { cached: { match: { paths: ['/*'] }, upstream: 'up', policies: { cache: { ttl: '1h' } } } }), {
     targets: [{ label: 'cache hit >= 1.5x bare', numerator: 'gatehouse-cache-hit', denominator: 'gatehouse-bare', minRatio: 1.5 }],
   }),
-  // Observability costs (issue 12), each against gatehouse-log-off (bare, no access log, no tracing).
+  // Observability costs, each against gatehouse-log-off (bare, no access log, no tracing).
   gatehouse('gatehouse-log-off', (p) => observed(p, { enabled: false })),
   gatehouse('gatehouse-log-on', (p) => observed(p, { enabled: true, sample: 1 }), {
     targets: [{ label: 'access log (100%) cost <= 10% vs none', numerator: 'gatehouse-log-on', denominator: 'gatehouse-log-off', maxCost: 0.1 }],
@@ -173,9 +173,9 @@ export const SCENARIOS: Scenario[] = [
   gatehouse('gatehouse-trace-100pct', (p) => observed(p, { enabled: false }, { endpoint: `${p.upstreamUrl}/v1/traces`, sampleRatio: 1 }), {
     targets: [{ label: 'tracing at 100% cost <= 15% vs off', numerator: 'gatehouse-trace-100pct', denominator: 'gatehouse-log-off', maxCost: 0.15 }],
   }),
-  // Issue 14: a transcoded unary call (GET /v1/users/1 → users.v1.Users/GetUser) against a
+  // Conversion: a transcoded unary call (GET /v1/users/1 → users.v1.Users/GetUser) against a
   // direct @grpc/grpc-js call from a minimal Node HTTP server; both include the gRPC service
-  // (a child on the same pinned core). Stands in for "vs plain gRPC pass-through" until issue 11 lands.
+  // (a child on the same pinned core). Stands in for "vs plain gRPC pass-through" until the HTTP/2 upstream pool carries gRPC.
   grpcBed('grpc-js-direct', 'direct'),
   grpcBed('gatehouse-grpc-transcode', 'transcode', {
     targets: [{ label: 'transcoded unary >= 0.5x direct grpc-js unary', numerator: 'gatehouse-grpc-transcode', denominator: 'grpc-js-direct', minRatio: 0.5 }],

@@ -1,11 +1,11 @@
 /**
- * The two gRPC scenarios (issue 14): `node grpc-bed.ts <mode> <port> <statusPort> <dir>`.
+ * The two gRPC scenarios: `node grpc-bed.ts <mode> <port> <statusPort> <dir>`.
  * Both start the same gRPC service (grpc-upstream.ts) as a child and answer
  * `GET /v1/users/1` on <port> with the user as JSON:
  *  - direct: a minimal Node HTTP server making a direct @grpc/grpc-js unary call per request
  *    (protobufjs encode/decode, JSON.stringify) — the floor a Node transcoder is judged by;
  *  - transcode: the real gatehouse CLI with the grpc-transcode policy and google.api.http rules.
- * Gatehouse's own plain gRPC pass-through belongs to issue 11 (HTTP/2 upstream); until it
+ * Gatehouse's own plain gRPC pass-through belongs to the HTTP/2 upstream pool; until it
  * lands this direct call stands in for it. Children share the process group (and the pinned
  * core), so the runner measures and stops them together.
  */

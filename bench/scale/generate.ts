@@ -1,5 +1,5 @@
 /**
- * Config generator for the scale benchmark (issue 16) and the 10k-route regression test:
+ * Config generator for the scale benchmark and the 10k-route regression test:
  * N routes (10% key-auth + acl + rate-limit, 10% validate), C consumers with sha256 keys,
  * U upstreams whose targets do not exist (nothing connects to them while the table loads).
  * Deterministic: the same sizes give the same document, so runs compare.

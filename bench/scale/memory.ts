@@ -42,7 +42,7 @@ one('route, the scale mix (10% key-auth + acl + rate-limit, 10% validate)', N, s
 // One key-auth route, so the consumer index is built too (it is what a consumer costs).
 one('consumer (one sha256 key, two groups; index included)', C, { ...scaleConfig({ routes: 0, consumers: C, upstreams: 1 }), routes: { r: { match: { paths: ['/r'] }, upstream: 'u0', policies: { 'key-auth': {} } } } });
 one('upstream (one target)', U, scaleConfig({ routes: 0, consumers: 0, upstreams: U }));
-// What a key-auth route adds when consumers exist: before issue 16 each one copied the key map.
+// What a key-auth route adds when consumers exist: before the shared consumer index each one copied the key map.
 {
   const consumers = scaleConfig({ routes: 0, consumers: 10_000, upstreams: 1 });
   const routes: Record<string, unknown> = {};

@@ -1,5 +1,5 @@
 /**
- * `npm run bench:scale`: config at scale (issue 16, docs/benchmarks.md "Config at scale").
+ * `npm run bench:scale`: config at scale (docs/benchmarks.md "Config at scale").
  * Generates a config (default 10,000 routes with 10% key-auth + acl + rate-limit and 10%
  * validate, 100,000 consumers with sha256 keys, 1,000 upstreams whose targets refuse), then
  * measures on a standalone node in file mode:

@@ -33,6 +33,28 @@ export const errors = {
 
 export type ErrorCode = keyof typeof errors;
 
+/**
+ * The control plane's answers (admin API, gatewayctl), in the same catalogue so one page
+ * (docs/errors.md) documents both and a code means the same thing on either side; titles
+ * say what the admin API was asked (a config, not a request).
+ */
+export const controlErrors = {
+  GW_BAD_REQUEST: { status: 400, title: 'Malformed request' },
+  GW_VALIDATION_FAILED: { status: 400, title: 'Config validation failed' },
+  GW_UNAUTHORIZED: { status: 401, title: 'Authentication required' },
+  GW_FORBIDDEN: { status: 403, title: 'Not allowed for this token' },
+  GW_NOT_FOUND: { status: 404, title: 'Not found' },
+  GW_METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
+  GW_CONFLICT: { status: 409, title: 'Config changed concurrently' },
+  GW_IN_USE: { status: 409, title: 'Still referenced' },
+  GW_PRECONDITION_FAILED: { status: 412, title: 'Precondition failed' },
+  GW_PAYLOAD_TOO_LARGE: { status: 413, title: 'Request body too large' },
+  GW_INTERNAL: { status: 500, title: 'Internal error' },
+  GW_STORE_UNAVAILABLE: { status: 503, title: 'Config store unavailable' },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ControlErrorCode = keyof typeof controlErrors;
+
 export const PROBLEM_TYPE_BASE = 'https://gatehouse.dev/errors/';
 
 /** Serialise a problem+json body (RFC 9457). `extra` holds documented members only (e.g. `errors`). */

@@ -1,4 +1,4 @@
-/** curl as the REST client of the conversion tests (issue 14: "curl for REST"). */
+/** curl as the REST client of the conversion tests (a REST client nobody here wrote). */
 import { execFile } from 'node:child_process';
 
 export interface CurlResult { status: number; headers: Record<string, string>; body: string; raw: Buffer }

@@ -1,5 +1,5 @@
 /**
- * Config at scale (issue 16): a 10,000-route table takes edits (it used to refuse every one
+ * Config at scale: a 10,000-route table takes edits (it used to refuse every one
  * with "Maximum call stack size exceeded"), every key-auth route shares one consumer index,
  * a reload reuses the compiled routes it did not change, and edits in a row keep nothing.
  */

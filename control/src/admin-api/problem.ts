@@ -1,27 +1,15 @@
 /**
  * The admin API's responses in the gateway's problem+json shape (RFC 9457, contract
  * "Responses the gateway makes itself"): {type, title, status, detail, code, requestId}.
- * Codes and titles are fixed here; `detail` never carries internal error text (an etcd or
- * Node error message stays in the server log).
+ * Codes and titles come from the one catalogue (nodes/src/errors.ts, `controlErrors`);
+ * `detail` never carries internal error text (an etcd or Node error message stays in the
+ * server log).
  */
 // The gateway's problem type base, so one page (docs/errors.md) documents both catalogues.
-import { PROBLEM_TYPE_BASE } from '@gatehouse/node/errors';
+import { PROBLEM_TYPE_BASE, controlErrors as adminErrors } from '@gatehouse/node/errors';
 import type { ServerResponse } from 'node:http';
 
-export const adminErrors = {
-  GW_BAD_REQUEST: { status: 400, title: 'Malformed request' },
-  GW_VALIDATION_FAILED: { status: 400, title: 'Config validation failed' },
-  GW_UNAUTHORIZED: { status: 401, title: 'Authentication required' },
-  GW_FORBIDDEN: { status: 403, title: 'Not allowed for this token' },
-  GW_NOT_FOUND: { status: 404, title: 'Not found' },
-  GW_METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
-  GW_CONFLICT: { status: 409, title: 'Config changed concurrently' },
-  GW_IN_USE: { status: 409, title: 'Still referenced' },
-  GW_PRECONDITION_FAILED: { status: 412, title: 'Precondition failed' },
-  GW_PAYLOAD_TOO_LARGE: { status: 413, title: 'Request body too large' },
-  GW_INTERNAL: { status: 500, title: 'Internal error' },
-  GW_STORE_UNAVAILABLE: { status: 503, title: 'Config store unavailable' },
-} as const satisfies Record<string, { status: number; title: string }>;
+export { adminErrors };
 
 export type AdminErrorCode = keyof typeof adminErrors;
 

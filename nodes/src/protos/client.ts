@@ -3,7 +3,7 @@
  * upstream target, carrying already-encoded messages (serialisers are the identity, so the
  * transcoder controls the JSON mapping and grpc-web passes frames through untouched).
  *
- * Issue 14 allows this until the HTTP/2 upstream pool of issue 11 offers gRPC; the two meet
+ * It serves conversion until the HTTP/2 upstream pool (upstream/h2) carries these calls; the two meet
  * later behind one upstream interface. Targets are picked by the route's upstream (its
  * balancer, breakers and discovery); `http://` and `h2c://` targets are plaintext HTTP/2
  * (prior knowledge), `https://` and `h2://` use TLS.

@@ -1,6 +1,6 @@
 /**
  * File mode: a proto set given by `path` is re-read when one of its files changes, like the
- * config file itself (issue 14: "a changed proto is picked up without a restart"). The
+ * config file itself: a changed proto is picked up without a restart. The
  * folders of every file a set read are watched (not the files: editors replace files by
  * rename); events are filtered by name and the source coalesces them into one reload.
  */
