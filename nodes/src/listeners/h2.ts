@@ -19,12 +19,21 @@
  * - invalid frames: maxSessionInvalidFrames;
  * - window exhaustion / slow readers: a per-stream idle timeout resets a stream that moves
  *   no frame either way, and a per-connection idle timeout closes a silent connection.
+ *
+ * CONNECT: the gateway is no forward proxy. A CONNECT stream is answered 405 problem+json
+ * (as on HTTP/1.1, http/client-error.ts), the connection lives. WebSocket over HTTP/2
+ * (RFC 8441 extended CONNECT) is not offered: SETTINGS_ENABLE_CONNECT_PROTOCOL is never
+ * sent, so a `:protocol` pseudo-header is a malformed request that nghttp2 resets with
+ * RST_STREAM PROTOCOL_ERROR (RFC 8441 §3); clients open WebSocket over HTTP/1.1 instead
+ * (docs/websocket.md).
  */
 import http2 from 'node:http2';
 import type { Http2Session, ServerHttp2Stream, Http2Server } from 'node:http2';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Counter } from 'prom-client';
 import { GatewayH2Request, GatewayH2Response } from './h2-compat.ts';
+import { problemBody } from '../errors.ts';
+import { requestId } from '../http/ids.ts';
 
 export interface H2Limits {
   maxConcurrentStreams: number;
@@ -104,6 +113,7 @@ export class H2Front {
     server.setTimeout(limits.sessionIdleMs);
     server.on('session', (s) => { this.onSession(s); });
     server.on('stream', (stream: ServerHttp2Stream) => { this.onStream(stream); });
+    server.on('connect', onConnectMethod);
     this.server = server;
     (server as unknown as { [FRONT]: H2Front })[FRONT] = this;
   }
@@ -154,6 +164,13 @@ function onStreamAborted(this: ServerHttp2Stream): void {
   const s = this.session as Guarded | undefined;
   const g = s?.[GUARD];
   if (g !== undefined && !g.resets.take()) frontOf(s!)?.closed(s!, 'rapid_reset');
+}
+
+/** CONNECT on a stream: 405 problem+json on that stream (Node's default is a bare 405). */
+function onConnectMethod(req: http2.Http2ServerRequest, res: http2.Http2ServerResponse): void {
+  const body = problemBody('GW_METHOD_NOT_ALLOWED', requestId(req.headers['x-request-id']), 'CONNECT is not supported');
+  res.writeHead(405, { 'content-type': 'application/problem+json', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
 }
 
 function onStreamIdle(this: ServerHttp2Stream): void {
