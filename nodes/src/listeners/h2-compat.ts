@@ -107,6 +107,12 @@ export class GatewayH2Response extends http2.Http2ServerResponse {
     return typeof a === 'string' ? super.writeHead(statusCode, a, headers as never) : super.writeHead(statusCode, headers as never);
   }
 
+  /** `102 Processing` as an interim HEADERS frame (Node's HTTP/2 response has no writeProcessing; HTTP/1.1's has). */
+  writeProcessing(): void {
+    if (this.stream.headersSent || this.stream.destroyed) return;
+    this.stream.additionalHeaders({ ':status': 102 });
+  }
+
   override write(chunk: unknown, a?: unknown, b?: unknown): boolean {
     if (this.trailersOnly) return true;
     return super.write(chunk as never, a as never, b as never);

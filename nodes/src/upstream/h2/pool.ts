@@ -16,6 +16,8 @@
  * - GOAWAY: streams the server did not process (above its last stream id, or refused with
  *   REFUSED_STREAM) are sent again once on a new session when the body can be replayed.
  * - Trailers reach `handler.onTrailers` before `onComplete` (gRPC's grpc-status).
+ * - Interim heads 102 and 103 (Early Hints) reach `handler.onInfo`, as from the HTTP/1.1
+ *   pool; 100 is the gateway's own business (pipeline/expect.ts) and is not passed on.
  * - A `grpc-timeout` request header bounds the whole call: past it the upstream stream is
  *   cancelled and the client gets grpc-status 4 (DEADLINE_EXCEEDED).
  */
@@ -265,6 +267,7 @@ export class H2Pool {
     this.armHeadTimer(x);
     if (grpcTimeout !== undefined) x.deadline = setTimeout(onDeadline, grpcTimeout, x);
     stream.on('response', (headers: IncomingHttpHeaders) => { this.onResponse(x, headers); });
+    stream.on('headers', (headers: IncomingHttpHeaders) => { onInterim(x, headers); });
     stream.on('data', (chunk: Buffer) => {
       if (x.done) return;
       if (!x.handler.onData(chunk)) { x.paused = true; stream.pause(); }
@@ -319,6 +322,13 @@ export class H2Pool {
     if (s === undefined || s.destroyed) return;
     await new Promise<void>((r) => { s.close(() => r()); setTimeout(() => { s.destroy(); r(); }, 5000).unref(); });
   }
+}
+
+/** An interim (1xx) HEADERS frame before the response: 102 and 103 go to the handler. */
+function onInterim(x: H2Exchange, headers: IncomingHttpHeaders): void {
+  const status = Number(headers[':status']);
+  if (x.done || x.gotHead || (status !== 102 && status !== 103) || x.handler.onInfo === undefined) return;
+  try { x.handler.onInfo(status, flatten(headers)); } catch { /* an interim response is only a hint */ }
 }
 
 function onWaitTimeout(x: H2Exchange): void { x.pool.waitedTooLong(x); }
