@@ -213,3 +213,46 @@ test('h2:// and https:// targets: verified with the upstream CA and server name;
     t.is((await curl([`${gw.url}/h1bad/y`])).status, 502);
   } finally { await gw.stop(); await up.close(); await new Promise((r) => h1.close(r)); }
 });
+
+test('grpc-timeout is the gateway\'s own bound, against an upstream that ignores it: DEADLINE_EXCEEDED before and after the head, the upstream stream cancelled', async (t) => {
+  // A plain HTTP/2 server, no gRPC library: it never looks at grpc-timeout.
+  const server = http2.createServer();
+  const cancelled: string[] = [];
+  server.on('stream', (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
+    stream.on('error', () => undefined);
+    stream.on('close', () => { if (stream.rstCode === http2.constants.NGHTTP2_CANCEL) cancelled.push(String(headers[':path'])); });
+    stream.resume();
+    if (headers[':path'] === '/g/g.S/AfterHead') {
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
+      stream.write(Buffer.from([0, 0, 0, 0, 1, 0x61])); // one message, then nothing
+    }
+    // '/g/g.S/BeforeHead': never answers.
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const gw = await gatewayFor({ g: { targets: [{ url: `h2c://127.0.0.1:${(server.address() as AddressInfo).port}` }], timeouts: { response: '20s', idle: '20s' } } });
+  const s = http2.connect(gw.url);
+  // A raw client: it sends grpc-timeout but keeps no timer of its own.
+  const call = (path: string) => new Promise<{ status: string | undefined; messages: number; ms: number }>((resolve, reject) => {
+    const t0 = Date.now();
+    const st = s.request({ ':method': 'POST', ':path': `/g${path}`, 'content-type': 'application/grpc', te: 'trailers', 'grpc-timeout': '300m' });
+    let status: string | undefined;
+    let messages = 0;
+    st.on('response', (h) => { if (h['grpc-status'] !== undefined) status = String(h['grpc-status']); });
+    st.on('trailers', (h) => { status = String(h['grpc-status']); });
+    st.on('data', () => { messages++; });
+    st.on('close', () => { resolve({ status, messages, ms: Date.now() - t0 }); });
+    st.on('error', reject);
+    st.end(Buffer.from([0, 0, 0, 0, 0]));
+  });
+  try {
+    const before = await call('/g.S/BeforeHead');
+    t.is(before.status, '4');
+    t.true(before.ms >= 250 && before.ms < 3000, `${before.ms} ms`);
+    const after = await call('/g.S/AfterHead');
+    t.is(after.status, '4');
+    t.is(after.messages, 1, 'the message sent before the deadline arrived');
+    t.true(after.ms >= 250 && after.ms < 3000, `${after.ms} ms`);
+    await waitFor(() => cancelled.length === 2, { timeout: 5000, message: 'both upstream streams cancelled' });
+    t.deepEqual(cancelled.sort(), ['/g/g.S/AfterHead', '/g/g.S/BeforeHead']);
+  } finally { s.close(); await gw.stop(); await new Promise((r) => server.close(r)); }
+});
