@@ -229,7 +229,7 @@ test('grpc-timeout is the gateway\'s own bound, against an upstream that ignores
     // '/g/g.S/BeforeHead': never answers.
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const gw = await gatewayFor({ g: { targets: [{ url: `h2c://127.0.0.1:${(server.address() as AddressInfo).port}` }], timeouts: { response: '20s', idle: '20s' } } });
+  const gw = await gatewayFor({ g: { targets: [{ url: `h2c://127.0.0.1:${(server.address() as AddressInfo).port}` }], timeouts: { response: '30s', idle: '30s' } } });
   const s = http2.connect(gw.url);
   // A raw client: it sends grpc-timeout but keeps no timer of its own.
   const call = (path: string) => new Promise<{ status: string | undefined; messages: number; ms: number }>((resolve, reject) => {
@@ -247,11 +247,11 @@ test('grpc-timeout is the gateway\'s own bound, against an upstream that ignores
   try {
     const before = await call('/g.S/BeforeHead');
     t.is(before.status, '4');
-    t.true(before.ms >= 250 && before.ms < 3000, `${before.ms} ms`);
+    t.true(before.ms >= 250 && before.ms < 8000, `${before.ms} ms`); // far below the 30 s response timeout, the only other bound
     const after = await call('/g.S/AfterHead');
     t.is(after.status, '4');
     t.is(after.messages, 1, 'the message sent before the deadline arrived');
-    t.true(after.ms >= 250 && after.ms < 3000, `${after.ms} ms`);
+    t.true(after.ms >= 250 && after.ms < 8000, `${after.ms} ms`);
     await waitFor(() => cancelled.length === 2, { timeout: 5000, message: 'both upstream streams cancelled' });
     t.deepEqual(cancelled.sort(), ['/g/g.S/AfterHead', '/g/g.S/BeforeHead']);
   } finally { s.close(); await gw.stop(); await new Promise((r) => server.close(r)); }
