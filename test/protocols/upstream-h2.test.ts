@@ -102,6 +102,53 @@ test('stream cap: at most `connections` streams at once on the session', async (
   } finally { await gw.stop(); await up.close(); }
 });
 
+async function metric(gw: TestGateway, name: string, labels = ''): Promise<number> {
+  const text = await (await fetch(`${gw.statusUrl}/metrics`)).text();
+  const re = new RegExp(`^${name}${labels ? `\\{[^}]*${labels}[^}]*\\}` : '(\\{[^}]*\\})?'} (\\S+)$`, 'm');
+  const m = re.exec(text);
+  return m ? Number(m[m.length - 1]) : NaN;
+}
+
+async function get(url: string): Promise<{ status: number; body: string }> {
+  const r = await fetch(url);
+  return { status: r.status, body: await r.text() };
+}
+
+// Serial (ava runs it before the concurrent ones): other tests here pick "dead" ports with
+// freePort() and bring servers up on them later, which may be the port this upstream got;
+// their requests would then land on these held streams.
+test.serial('the wait queue behind the stream cap is bounded: full → 503 at once, past maxWait → 503; held streams unaffected', async (t) => {
+  const up = await h2Upstream();
+  const gw = await gatewayFor({ a: { targets: [{ url: `h2c://127.0.0.1:${up.port}` }], connections: 2, timeouts: { response: '20s' }, queue: { maxPending: 2, maxWait: '2s' } } });
+  const target = `target="h2c://127.0.0.1:${up.port}"`;
+  try {
+    up.hold = true;
+    const timed = (p: Promise<{ status: number; body: string }>) => { const t0 = performance.now(); return p.then((r) => ({ r, ms: performance.now() - t0 })); };
+    const inflight = [timed(get(`${gw.url}/a/held0`)), timed(get(`${gw.url}/a/held1`))];
+    await waitFor(() => up.held.length === 2, { timeout: 10_000, message: '2 streams held' });
+    const queued = [timed(get(`${gw.url}/a/q0`)), timed(get(`${gw.url}/a/q1`))];
+    for (const p of [...inflight, ...queued]) p.catch(() => undefined); // a failed assertion below stops the gateway under them
+    await waitFor(async () => await metric(gw, 'gatehouse_upstream_queue_pending', target) === 2, { timeout: 10_000, message: '2 queued' });
+    const full = await get(`${gw.url}/a/full`);
+    t.is(full.status, 503);
+    t.is((JSON.parse(full.body) as { code: string }).code, 'GW_UPSTREAM_OVERLOADED');
+    for (const q of await Promise.all(queued)) {
+      t.is(q.r.status, 503);
+      t.is((JSON.parse(q.r.body) as { code: string }).code, 'GW_UPSTREAM_OVERLOADED');
+      t.true(q.ms >= 1900 && q.ms < 12_000, `queued request answered after ${Math.round(q.ms)} ms`);
+    }
+    t.is(up.seen.length, 2, 'the refused requests never reached the upstream');
+    t.is(await metric(gw, 'gatehouse_upstream_queue_pending', target), 0);
+    up.hold = false;
+    while (up.held.length) up.held.shift()!();
+    for (const f of await Promise.all(inflight)) t.is(f.r.status, 200);
+    t.is(await metric(gw, 'gatehouse_upstream_queue_rejected', `${target},reason="full"`), 1);
+    t.is(await metric(gw, 'gatehouse_upstream_queue_rejected', `${target},reason="timeout"`), 2);
+    // The slots are free again: the next request is served.
+    t.is((await get(`${gw.url}/a/after`)).status, 200);
+  } finally { await gw.stop(); await up.close(); }
+});
+
 test('GOAWAY: streams the server did not process are sent again on a new session', async (t) => {
   const up = await h2Upstream();
   up.goawayFirst = true;
@@ -165,4 +212,47 @@ test('h2:// and https:// targets: verified with the upstream CA and server name;
     t.is(h1ok.body, 'h1 /h1ok/y');
     t.is((await curl([`${gw.url}/h1bad/y`])).status, 502);
   } finally { await gw.stop(); await up.close(); await new Promise((r) => h1.close(r)); }
+});
+
+test('grpc-timeout is the gateway\'s own bound, against an upstream that ignores it: DEADLINE_EXCEEDED before and after the head, the upstream stream cancelled', async (t) => {
+  // A plain HTTP/2 server, no gRPC library: it never looks at grpc-timeout.
+  const server = http2.createServer();
+  const cancelled: string[] = [];
+  server.on('stream', (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
+    stream.on('error', () => undefined);
+    stream.on('close', () => { if (stream.rstCode === http2.constants.NGHTTP2_CANCEL) cancelled.push(String(headers[':path'])); });
+    stream.resume();
+    if (headers[':path'] === '/g/g.S/AfterHead') {
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
+      stream.write(Buffer.from([0, 0, 0, 0, 1, 0x61])); // one message, then nothing
+    }
+    // '/g/g.S/BeforeHead': never answers.
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const gw = await gatewayFor({ g: { targets: [{ url: `h2c://127.0.0.1:${(server.address() as AddressInfo).port}` }], timeouts: { response: '30s', idle: '30s' } } });
+  const s = http2.connect(gw.url);
+  // A raw client: it sends grpc-timeout but keeps no timer of its own.
+  const call = (path: string) => new Promise<{ status: string | undefined; messages: number; ms: number }>((resolve, reject) => {
+    const t0 = Date.now();
+    const st = s.request({ ':method': 'POST', ':path': `/g${path}`, 'content-type': 'application/grpc', te: 'trailers', 'grpc-timeout': '300m' });
+    let status: string | undefined;
+    let messages = 0;
+    st.on('response', (h) => { if (h['grpc-status'] !== undefined) status = String(h['grpc-status']); });
+    st.on('trailers', (h) => { status = String(h['grpc-status']); });
+    st.on('data', () => { messages++; });
+    st.on('close', () => { resolve({ status, messages, ms: Date.now() - t0 }); });
+    st.on('error', reject);
+    st.end(Buffer.from([0, 0, 0, 0, 0]));
+  });
+  try {
+    const before = await call('/g.S/BeforeHead');
+    t.is(before.status, '4');
+    t.true(before.ms >= 250 && before.ms < 8000, `${before.ms} ms`); // far below the 30 s response timeout, the only other bound
+    const after = await call('/g.S/AfterHead');
+    t.is(after.status, '4');
+    t.is(after.messages, 1, 'the message sent before the deadline arrived');
+    t.true(after.ms >= 250 && after.ms < 8000, `${after.ms} ms`);
+    await waitFor(() => cancelled.length === 2, { timeout: 5000, message: 'both upstream streams cancelled' });
+    t.deepEqual(cancelled.sort(), ['/g/g.S/AfterHead', '/g/g.S/BeforeHead']);
+  } finally { s.close(); await gw.stop(); await new Promise((r) => server.close(r)); }
 });

@@ -9,6 +9,7 @@
  *   them instead of failing the response.
  */
 import http2 from 'node:http2';
+import { randomBytes } from 'node:crypto';
 import type { ServerHttp2Stream, IncomingHttpHeaders } from 'node:http2';
 import type { Readable } from 'node:stream';
 
@@ -29,9 +30,19 @@ export class GatewayH2Request extends http2.Http2ServerRequest {
       (plain as Record<string, unknown>)[k] = headers[k];
     }
     if (authority !== undefined) plain.host = authority;
-    // A body without content-length (legal in HTTP/2, usual for gRPC) is forwarded as the
-    // pipeline forwards a chunked HTTP/1.1 body: streamed, counted against the size limit.
-    if (plain['content-length'] === undefined && !stream.endAfterHeaders) plain['transfer-encoding'] = 'chunked';
+    // WebSocket over HTTP/2 (RFC 8441 extended CONNECT) looks like an HTTP/1.1 upgrade to the
+    // pipeline: GET with Upgrade: websocket; the key the HTTP/2 form has no use for is made
+    // here for the upstream's HTTP/1.1 handshake.
+    const websocket = headers[':method'] === 'CONNECT' && headers[':protocol'] === 'websocket';
+    if (websocket) {
+      plain.upgrade = 'websocket';
+      plain.connection = 'Upgrade';
+      plain['sec-websocket-key'] = randomBytes(16).toString('base64');
+    } else if (plain['content-length'] === undefined && !stream.endAfterHeaders) {
+      // A body without content-length (legal in HTTP/2, usual for gRPC) is forwarded as the
+      // pipeline forwards a chunked HTTP/1.1 body: streamed, counted against the size limit.
+      plain['transfer-encoding'] = 'chunked';
+    }
     const raw: string[] = [];
     for (let i = 0; i < rawHeaders.length; i += 2) {
       const k = rawHeaders[i]!;
@@ -40,11 +51,16 @@ export class GatewayH2Request extends http2.Http2ServerRequest {
       raw.push(k, rawHeaders[i + 1]!);
     }
     if (authority !== undefined) raw.push('host', authority);
+    if (websocket) raw.push('upgrade', 'websocket', 'connection', 'Upgrade', 'sec-websocket-key', plain['sec-websocket-key'] as string);
     this.plain = plain;
     this.plainRaw = raw;
     this.h2url = (headers[':path'] as string | undefined) ?? '/';
-    this.h2method = (headers[':method'] as string | undefined) ?? 'GET';
+    this.h2method = websocket ? 'GET' : (headers[':method'] as string | undefined) ?? 'GET';
+    this.upgrade = websocket;
   }
+
+  /** An RFC 8441 WebSocket (extended CONNECT): the pipeline tunnels it as an HTTP/1.1 upgrade. */
+  upgrade: boolean;
 
   static {
     // Node's typings declare these as fields; they are accessors reading the pseudo-headers.
@@ -105,6 +121,12 @@ export class GatewayH2Response extends http2.Http2ServerResponse {
       return this;
     }
     return typeof a === 'string' ? super.writeHead(statusCode, a, headers as never) : super.writeHead(statusCode, headers as never);
+  }
+
+  /** `102 Processing` as an interim HEADERS frame (Node's HTTP/2 response has no writeProcessing; HTTP/1.1's has). */
+  writeProcessing(): void {
+    if (this.stream.headersSent || this.stream.destroyed) return;
+    this.stream.additionalHeaders({ ':status': 102 });
   }
 
   override write(chunk: unknown, a?: unknown, b?: unknown): boolean {

@@ -19,12 +19,20 @@
  * - invalid frames: maxSessionInvalidFrames;
  * - window exhaustion / slow readers: a per-stream idle timeout resets a stream that moves
  *   no frame either way, and a per-connection idle timeout closes a silent connection.
+ *
+ * CONNECT: SETTINGS_ENABLE_CONNECT_PROTOCOL is sent, and an extended CONNECT with
+ * `:protocol websocket` (RFC 8441) goes to the WebSocket front (`onWebSocket`), which runs
+ * it through the pipeline like an HTTP/1.1 upgrade (h2-compat.ts presents it as one). Any
+ * other CONNECT is a forward-proxy tunnel, and the gateway is none: 405 problem+json on that
+ * stream (as on HTTP/1.1, http/client-error.ts), the connection lives.
  */
 import http2 from 'node:http2';
 import type { Http2Session, ServerHttp2Stream, Http2Server } from 'node:http2';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Counter } from 'prom-client';
 import { GatewayH2Request, GatewayH2Response } from './h2-compat.ts';
+import { problemBody } from '../errors.ts';
+import { requestId } from '../http/ids.ts';
 
 export interface H2Limits {
   maxConcurrentStreams: number;
@@ -76,6 +84,8 @@ export class H2Front {
   private readonly closedBy: Counter<'reason'>;
   /** Streams the node reset itself, by reason (idle). */
   readonly streamResets: Counter<'reason'>;
+  /** Takes RFC 8441 WebSocket streams (the WebSocket front); without it they get 405. */
+  onWebSocket: Handler | undefined = undefined;
 
   constructor(handler: Handler, limits: H2Limits, closedBy: Counter<'reason'>, streamResets: Counter<'reason'>) {
     this.limits = limits;
@@ -86,6 +96,8 @@ export class H2Front {
         maxConcurrentStreams: limits.maxConcurrentStreams,
         maxHeaderListSize: limits.maxHeaderListSize,
         enablePush: false,
+        // RFC 8441: WebSocket over HTTP/2 (docs/websocket.md).
+        enableConnectProtocol: true,
       },
       maxSessionInvalidFrames: 100,
       maxSessionRejectedStreams: 100,
@@ -104,6 +116,7 @@ export class H2Front {
     server.setTimeout(limits.sessionIdleMs);
     server.on('session', (s) => { this.onSession(s); });
     server.on('stream', (stream: ServerHttp2Stream) => { this.onStream(stream); });
+    server.on('connect', onConnectMethod);
     this.server = server;
     (server as unknown as { [FRONT]: H2Front })[FRONT] = this;
   }
@@ -154,6 +167,19 @@ function onStreamAborted(this: ServerHttp2Stream): void {
   const s = this.session as Guarded | undefined;
   const g = s?.[GUARD];
   if (g !== undefined && !g.resets.take()) frontOf(s!)?.closed(s!, 'rapid_reset');
+}
+
+/**
+ * CONNECT on a stream. `:protocol websocket` (RFC 8441) goes to the WebSocket front; any
+ * other CONNECT is a forward-proxy tunnel: 405 problem+json on that stream (Node's default
+ * is a bare 405).
+ */
+function onConnectMethod(req: http2.Http2ServerRequest, res: http2.Http2ServerResponse): void {
+  const ws = (req as unknown as { upgrade?: boolean }).upgrade === true ? frontOf(req.stream.session!)?.onWebSocket : undefined;
+  if (ws !== undefined) { ws(req as never, res as never); return; }
+  const body = problemBody('GW_METHOD_NOT_ALLOWED', requestId(req.headers['x-request-id']), 'CONNECT is not supported');
+  res.writeHead(405, { 'content-type': 'application/problem+json', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
 }
 
 function onStreamIdle(this: ServerHttp2Stream): void {

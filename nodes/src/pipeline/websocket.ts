@@ -37,7 +37,8 @@ const MAX_HEAD = 16 * 1024;
 const CLOSE_TO_CLIENT = Buffer.from([0x88, 0x02, 0x03, 0xe9]);
 const CLOSE_TO_UPSTREAM = Buffer.from([0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe9]);
 
-interface Pending { socket: Duplex; head: Buffer; front: WebSocketFront }
+/** `h2`: the client is an HTTP/2 stream (RFC 8441): answered 200 through the compat response, no raw head. */
+interface Pending { socket: Duplex; head: Buffer; front: WebSocketFront; h2: boolean }
 const PENDING = new WeakMap<http.IncomingMessage, Pending>();
 
 export function isWebSocketUpgrade(req: http.IncomingMessage): boolean {
@@ -78,9 +79,23 @@ export class WebSocketFront {
       res.shouldKeepAlive = false;
       // A local reply (401, 403, 429, ...) ends the connection: nothing else may follow on it.
       res.once('finish', () => { socket.end(); });
-      PENDING.set(req, { socket, head, front: this });
+      PENDING.set(req, { socket, head, front: this, h2: false });
       handler(req, res);
     });
+  }
+
+  /** An RFC 8441 WebSocket stream (listeners/h2.ts): the same pipeline, then a tunnel over the stream. */
+  acceptH2(req: http.IncomingMessage, res: http.ServerResponse, handler: (req: http.IncomingMessage, res: http.ServerResponse) => void): void {
+    const stream = (req as unknown as { stream: Duplex }).stream;
+    if (this.draining || this.tunnels.size >= this.settings.maxConnections) {
+      this.refused.labels('limit').inc();
+      res.writeHead(503, { 'content-type': 'application/problem+json', 'content-length': '0' });
+      res.end();
+      return;
+    }
+    stream.on('error', () => { stream.destroy(); });
+    PENDING.set(req, { socket: stream, head: Buffer.alloc(0), front: this, h2: true });
+    handler(req, res);
   }
 
   /** SIGTERM: close frame 1001 to both ends of every tunnel; sockets end shortly after. */
@@ -162,6 +177,7 @@ export function tunnel(rt: Runtime, ctx: RequestContext, up: UpstreamRuntime): v
     const client = p.socket;
     ctx.upstreamEnd = performance.now();
     ctx.status = status;
+    if (p.h2) { answerH2(rt, ctx, p.front, sock, buf, end, () => { target.inflight--; }); return; }
     ctx.res.detachSocket(client as net.Socket);
     client.write(buf);
     if (status !== 101) {
@@ -176,6 +192,39 @@ export function tunnel(rt: Runtime, ctx: RequestContext, up: UpstreamRuntime): v
   ctx.upstreamStart = performance.now();
 }
 
+const NOT_ON_H2 = new Set(['connection', 'upgrade', 'sec-websocket-accept', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'content-length']);
+
+/**
+ * The upstream's handshake answer to an HTTP/2 client: 101 becomes 200 on the stream (RFC
+ * 8441 §5) with the upstream's other headers (subprotocol, extensions), and the tunnel runs
+ * over the stream; any other status is relayed without its body, and the stream ends.
+ */
+function answerH2(rt: Runtime, ctx: RequestContext, front: WebSocketFront, sock: net.Socket, buf: Buffer, end: number, done: () => void): void {
+  const res = ctx.res;
+  const status = ctx.status;
+  const headers: Record<string, string> = {};
+  for (const line of buf.toString('latin1', 0, end).split('\r\n').slice(1)) {
+    const i = line.indexOf(':');
+    if (i <= 0) continue;
+    const k = line.slice(0, i).trim().toLowerCase();
+    if (!NOT_ON_H2.has(k)) headers[k] = line.slice(i + 1).trim();
+  }
+  if (status !== 101) {
+    sock.destroy();
+    done();
+    res.writeHead(status, headers);
+    res.end();
+    finish(rt, ctx);
+    return;
+  }
+  ctx.status = 200;
+  res.writeHead(200, headers);
+  const client = (ctx.req as unknown as { stream: Duplex }).stream;
+  const rest = buf.subarray(end + 4);
+  if (rest.length) client.write(rest);
+  splice(rt, ctx, front, client, sock, done);
+}
+
 function splice(rt: Runtime, ctx: RequestContext, front: WebSocketFront, client: Duplex, upstream: net.Socket, done: () => void): void {
   const t: Tunnel = { client, upstream, ctx, rt };
   front.tunnels.add(t);
@@ -188,8 +237,9 @@ function splice(rt: Runtime, ctx: RequestContext, front: WebSocketFront, client:
     closed = true;
     front.tunnels.delete(t);
     const c = client as net.Socket;
-    front.bytes.labels('in').inc(c.bytesRead ?? 0);
-    front.bytes.labels('out').inc(c.bytesWritten ?? 0);
+    // An HTTP/2 stream (RFC 8441) has no byte counts of its own: counted as they pass.
+    front.bytes.labels('in').inc(c.bytesRead ?? streamIn);
+    front.bytes.labels('out').inc(c.bytesWritten ?? streamOut);
     client.destroy();
     upstream.destroy();
     done();
@@ -201,6 +251,12 @@ function splice(rt: Runtime, ctx: RequestContext, front: WebSocketFront, client:
   upstream.on('close', close);
   client.on('error', close);
   upstream.on('error', close);
+  let streamIn = 0;
+  let streamOut = 0;
+  if ((client as net.Socket).bytesRead === undefined) {
+    client.on('data', (d: Buffer) => { streamIn += d.length; });
+    upstream.on('data', (d: Buffer) => { streamOut += d.length; });
+  }
   client.pipe(upstream);
   upstream.pipe(client);
   if (front.draining) { client.write(CLOSE_TO_CLIENT); upstream.write(CLOSE_TO_UPSTREAM); }

@@ -100,7 +100,7 @@ export class PoolRegistry {
       });
       let h1: ProxyPool;
       if (h2) {
-        h1 = new H2Pool(origin, { connectTimeout: o.connectTimeout, headersTimeout: o.headersTimeout, bodyTimeout: o.bodyTimeout, maxStreams: o.connections, ca: o.ca, servername: o.servername });
+        h1 = new H2Pool(origin, { connectTimeout: o.connectTimeout, headersTimeout: o.headersTimeout, bodyTimeout: o.bodyTimeout, maxStreams: o.connections, ca: o.ca, servername: o.servername, ...(o.maxPending !== undefined ? { maxPending: o.maxPending } : {}), ...(o.maxWait !== undefined ? { maxWait: o.maxWait } : {}) });
       } else {
         const ho = { connections: o.connections, connectTimeout: o.connectTimeout, headersTimeout: o.headersTimeout, bodyTimeout: o.bodyTimeout, keepAliveTimeout: o.keepAliveTimeout, ca: o.ca, ...(o.servername ? { servername: o.servername } : {}), ...(o.maxPending !== undefined ? { maxPending: o.maxPending } : {}), ...(o.maxWait !== undefined ? { maxWait: o.maxWait } : {}) };
         h1 = this.client === 'undici' ? new UndiciH1Pool(origin, ho) : new H1Pool(origin, ho);

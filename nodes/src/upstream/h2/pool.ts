@@ -5,13 +5,19 @@
  * timeouts work unchanged whichever protocol carries a request.
  *
  * - Stream cap: at most `maxStreams` streams at once (and never more than the server's
- *   SETTINGS_MAX_CONCURRENT_STREAMS); further requests wait in a queue.
+ *   SETTINGS_MAX_CONCURRENT_STREAMS); further requests wait in a FIFO queue bounded as the
+ *   HTTP/1.1 pool's (decision 0009): `maxPending` waiting at most (one more: GH_QUEUE_FULL),
+ *   each for `maxWait` at most (GH_QUEUE_TIMEOUT), both 503 GW_UPSTREAM_OVERLOADED. The
+ *   wait uses the exchange's one timer (its head timer once it has a stream), so the bound
+ *   costs no timer of its own; the head timeout starts when the stream does.
  * - Reconnect with backoff: a session that failed to connect is not tried again before the
  *   backoff (100 ms doubling to 5 s, reset by a successful connect); requests arriving
  *   meanwhile fail at once as connect errors (retries move them to another target).
  * - GOAWAY: streams the server did not process (above its last stream id, or refused with
  *   REFUSED_STREAM) are sent again once on a new session when the body can be replayed.
  * - Trailers reach `handler.onTrailers` before `onComplete` (gRPC's grpc-status).
+ * - Interim heads 102 and 103 (Early Hints) reach `handler.onInfo`, as from the HTTP/1.1
+ *   pool; 100 is the gateway's own business (pipeline/expect.ts) and is not passed on.
  * - A `grpc-timeout` request header bounds the whole call: past it the upstream stream is
  *   cancelled and the client gets grpc-status 4 (DEADLINE_EXCEEDED).
  */
@@ -21,7 +27,7 @@ import tls from 'node:tls';
 import net from 'node:net';
 import type { Readable } from 'node:stream';
 import type { H1Control, H1Handler, H1Request } from '../h1/pool.ts';
-import { UpstreamError, headersTimeout, connectTimeout, bodyTimeout } from '../h1/errors.ts';
+import { UpstreamError, headersTimeout, connectTimeout, bodyTimeout, queueFull, queueTimeout } from '../h1/errors.ts';
 
 export interface H2PoolOptions {
   connectTimeout: number;
@@ -29,6 +35,10 @@ export interface H2PoolOptions {
   bodyTimeout: number;
   /** Streams at once on the session (capped by the server's own limit). */
   maxStreams?: number;
+  /** Requests that may wait for a stream slot (default 1024); one more fails with GH_QUEUE_FULL. */
+  maxPending?: number;
+  /** How long a request may wait for a stream slot (ms, default headersTimeout); then GH_QUEUE_TIMEOUT. */
+  maxWait?: number;
   /** h2:// targets: extra trusted CAs (PEM), and the name checked in the certificate. */
   ca?: string | Buffer | undefined;
   servername?: string | undefined;
@@ -100,12 +110,9 @@ export class H2Pool {
   private session: ClientHttp2Session | undefined = undefined;
   private connected = false;
   private readonly queue: H2Exchange[] = [];
-  /**
-   * The wait-queue figures the metrics read for every pool. Streams waiting here are bounded
-   * by the head timeout only; `queue.maxPending` applies to HTTP/1.1 pools (docs/http2.md).
-   */
-  readonly queueFull = 0;
-  readonly queueTimeouts = 0;
+  /** Requests refused because the wait queue was full / waited past maxWait (metrics read these). */
+  queueFull = 0;
+  queueTimeouts = 0;
   get pending(): number { return this.queue.length; }
   private readonly active = new Set<H2Exchange>();
   private backoff = 0;
@@ -142,8 +149,21 @@ export class H2Pool {
   private schedule(x: H2Exchange): void {
     const s = this.ensureSession();
     if (s === undefined) { x.fail(Object.assign(new Error('upstream reconnect backoff'), { code: 'ECONNREFUSED' })); return; }
-    if (!this.connected || this.active.size >= this.maxStreams) { this.queue.push(x); this.armHeadTimer(x); return; }
+    if (!this.connected || this.active.size >= this.maxStreams) { this.enqueue(x); return; }
     this.start(x, s);
+  }
+
+  /** Wait for a stream slot (or the session's connect), within the queue's bounds. */
+  private enqueue(x: H2Exchange): void {
+    clearTimeout(x.timer);
+    x.timer = undefined;
+    if (this.queue.length >= (this.opts.maxPending ?? 1024)) {
+      this.queueFull++;
+      x.fail(queueFull());
+      return;
+    }
+    this.queue.push(x);
+    x.timer = setTimeout(onWaitTimeout, this.opts.maxWait ?? this.opts.headersTimeout, x);
   }
 
   private ensureSession(): ClientHttp2Session | undefined {
@@ -205,9 +225,17 @@ export class H2Pool {
     }
   }
 
+  /** The response head timeout, from when the stream starts (a queued wait had its own). */
   private armHeadTimer(x: H2Exchange): void {
-    if (x.timer !== undefined) return;
+    clearTimeout(x.timer);
     x.timer = setTimeout(() => { x.fail(headersTimeout()); }, x.req.headersTimeout ?? this.opts.headersTimeout);
+  }
+
+  /** A queued exchange waited past maxWait. */
+  waitedTooLong(x: H2Exchange): void {
+    if (x.done) return;
+    this.queueTimeouts++;
+    x.fail(queueTimeout());
   }
 
   private start(x: H2Exchange, s: ClientHttp2Session): void {
@@ -239,6 +267,7 @@ export class H2Pool {
     this.armHeadTimer(x);
     if (grpcTimeout !== undefined) x.deadline = setTimeout(onDeadline, grpcTimeout, x);
     stream.on('response', (headers: IncomingHttpHeaders) => { this.onResponse(x, headers); });
+    stream.on('headers', (headers: IncomingHttpHeaders) => { onInterim(x, headers); });
     stream.on('data', (chunk: Buffer) => {
       if (x.done) return;
       if (!x.handler.onData(chunk)) { x.paused = true; stream.pause(); }
@@ -294,6 +323,15 @@ export class H2Pool {
     await new Promise<void>((r) => { s.close(() => r()); setTimeout(() => { s.destroy(); r(); }, 5000).unref(); });
   }
 }
+
+/** An interim (1xx) HEADERS frame before the response: 102 and 103 go to the handler. */
+function onInterim(x: H2Exchange, headers: IncomingHttpHeaders): void {
+  const status = Number(headers[':status']);
+  if (x.done || x.gotHead || (status !== 102 && status !== 103) || x.handler.onInfo === undefined) return;
+  try { x.handler.onInfo(status, flatten(headers)); } catch { /* an interim response is only a hint */ }
+}
+
+function onWaitTimeout(x: H2Exchange): void { x.pool.waitedTooLong(x); }
 
 function onDeadline(x: H2Exchange): void {
   if (x.done) return;
