@@ -82,7 +82,8 @@ test('--workers 2: SIGTERM while the workers are still starting stops the node a
   const node = await startWorkersNode(t, 2, routes(1), 'drainTimeout: 60s');
   const { proc } = node;
   // The primary answers before any worker is ready.
-  await waitFor(async () => (await get(`http://127.0.0.1:${node.status}/healthz`)).status === 200, { timeout: 10_000, interval: 5, message: proc.output() });
+  // 30 s: a loaded box can take that long to load the primary's modules; what is tested is the exit below.
+  await waitFor(async () => (await get(`http://127.0.0.1:${node.status}/healthz`)).status === 200, { timeout: 30_000, interval: 5, message: proc.output() });
   const t0 = performance.now();
   proc.child.kill('SIGTERM');
   await proc.exited();
