@@ -6,7 +6,8 @@ import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import pino from 'pino';
-import { readConfigFile } from './config/file.ts';
+import { readConfigFileWith } from './config/file.ts';
+import { JsonItemReader } from './config/json-items.ts';
 import { formatErrors } from './schema/validate.ts';
 import { validateConfig } from './validation/validate.ts';
 import type { NodeSettings } from './schema/model.ts';
@@ -20,7 +21,9 @@ import type { NodeServices } from './request/services.ts';
 
 export async function runNode(configPath: string, workersFlag?: string): Promise<number> {
   const file = resolve(configPath);
-  const { doc, error } = readConfigFile(file);
+  // One read: the file source starts from this reader's state (a large JSON file is parsed once).
+  const configReader = new JsonItemReader();
+  const { doc, error } = readConfigFileWith(file, configReader);
   if (error) { console.error(`${configPath}: ${error}`); return 1; }
   const node: NodeSettings = (doc as { node?: NodeSettings } | undefined)?.node ?? {};
   const w = workersFlag ?? node.workers ?? 1;
@@ -59,7 +62,7 @@ export async function runNode(configPath: string, workersFlag?: string): Promise
   // app/node.ts picks the config source (the file, or etcd with the snapshot file as fallback).
   // A worker's status server is private (loopback, any port); the primary answers for the node.
   const running = await startNode({
-    node, configFile: file, logger, services, reusePort: workers > 1 || cluster.isWorker,
+    node, configFile: file, configReader, logger, services, reusePort: workers > 1 || cluster.isWorker,
     ...(cluster.isWorker ? { statusListen: '127.0.0.1:0' } : {}),
   });
   // Standalone, the file is the only config there will be: one the node refuses (compile

@@ -17,6 +17,7 @@ import { parseDuration } from '../schema/duration.ts';
 import { Gateway, splitHostPort } from '../gateway.ts';
 import type { ConfigSource, ConfigUpdate } from '../config/source.ts';
 import { FileSource } from '../config/file.ts';
+import type { JsonItemReader } from '../config/json-items.ts';
 import { EtcdSource } from '../config/etcd.ts';
 import { createEtcdClient } from '../cluster/etcd-client.ts';
 import { SnapshotFallbackSource, SnapshotSaver } from '../config/fallback.ts';
@@ -40,6 +41,8 @@ export interface NodeOptions {
   node: NodeSettings;
   /** The config file: static `node` settings, and the dynamic config when standalone. */
   configFile: string;
+  /** The reader that read the file at start (main.ts), so the file source does not parse it again. */
+  configReader?: JsonItemReader;
   logger: Logger;
   reusePort?: boolean;
   /** See GatewayOptions.statusListen. */
@@ -118,7 +121,7 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
     source = fallback;
     saver = new SnapshotSaver({ path: snapshotPath, logger, current: () => savedConfig(gw) });
   } else {
-    source = new FileSource(resolve(o.configFile));
+    source = new FileSource(resolve(o.configFile), o.configReader);
   }
 
   // Shared state over NATS (rate limits, breakers, cache purges): the stores go into services

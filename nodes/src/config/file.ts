@@ -58,6 +58,18 @@ function countMembers(text: string): number {
   return n;
 }
 
+/** readConfigFile through an item reader (JSON files), so a FileSource given the same reader starts from this read. */
+export function readConfigFileWith(path: string, items: JsonItemReader): ParsedFile {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    return { doc: undefined, error: `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}` };
+  }
+  const doc = items.read(text);
+  return doc ? { doc } : parseConfigText(text);
+}
+
 export function readConfigFile(path: string): ParsedFile {
   let text: string;
   try {
@@ -75,12 +87,16 @@ export class FileSource implements ConfigSource {
   private timer: NodeJS.Timeout | undefined;
   private revision = 0;
   private last = '';
-  private readonly items = new JsonItemReader();
+  private readonly items: JsonItemReader = new JsonItemReader();
   /** Proto files named by `protos.*.path`: a change to one reloads like a config change. */
   private readonly protos = new ProtoWatch(() => { this.last = ''; clearTimeout(this.timer); this.timer = setTimeout(this.reload, 50); });
   private reload: () => void = () => undefined;
 
-  constructor(path: string) { this.path = path; }
+  /** `items`: a reader that has read this file already (the start-up's), so the first load parses nothing again. */
+  constructor(path: string, items?: JsonItemReader) {
+    this.path = path;
+    if (items) this.items = items;
+  }
 
   async start(onUpdate: (u: ConfigUpdate) => void): Promise<void> {
     const emit = (): void => {
