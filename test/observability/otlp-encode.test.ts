@@ -2,11 +2,14 @@
  * The hand-written OTLP encoder against protobufjs (test/fixtures/otlp, independent of the
  * gateway's code): attributes on the one-pass paths (short ASCII strings, small integers)
  * and on the general one (long, non-ASCII, large, negative, fractional, boolean), and ids
- * in either case of hex.
+ * in either case of hex; the exporter's batches, sent from reused writers, to a real receiver.
  */
 import test from 'ava';
 import protobuf from 'protobufjs';
 import { OtlpWriter, type EncodableSpan } from '../../nodes/src/telemetry/tracing/otlp-encode.ts';
+import { BatchExporter, GatehouseTracerProvider } from '../../nodes/src/telemetry/tracing/sdk.ts';
+import { startReceiver } from './otlp-receiver.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const PROTO = new URL('../fixtures/otlp/trace.proto', import.meta.url).pathname;
 
@@ -54,4 +57,26 @@ test('every attribute shape decodes to what was set', async (t) => {
   t.is(s.attributes.length, Object.keys(want).length);
   t.deepEqual(s.events[0].attributes.map((a: any) => [a.key, a.value.stringValue ?? Number(a.value.intValue)]), [['gatehouse.cache.result', 'hit'], ['n', 3]]);
   t.deepEqual(s.status, { code: 2, message: 'GW_X' });
+});
+
+test('exporter: batches sent one after another from reused writers arrive intact', async (t) => {
+  const rx = await startReceiver();
+  t.teardown(() => rx.close());
+  const exporter = new BatchExporter({ endpoint: rx.url, serviceName: 'reuse', batchSize: 5, maxQueue: 1000, intervalMs: 60_000 });
+  t.teardown(() => exporter.shutdown());
+  const tracer = new GatehouseTracerProvider(exporter, 1).getTracer('t');
+  const names: string[] = [];
+  for (let i = 0; i < 60; i++) {
+    // Sizes vary, so a reused writer holds longer and shorter batches than it held before.
+    const name = `span-${i}-${'x'.repeat((i * 37) % 300)}`;
+    names.push(name);
+    const span = tracer.startSpan(name, { attributes: { i, 'url.path': `/p/${'y'.repeat((i * 53) % 200)}` } });
+    span.end();
+    if (i % 7 === 0) await new Promise((r) => setImmediate(r)); // let exports run between spans
+  }
+  for (let i = 0; i < 30 && exporter.queued > 0; i++) await exporter.flush();
+  await waitFor(() => rx.spans.length === 60, { message: 'all 60 spans' });
+  t.deepEqual(rx.spans.map((s) => s.name), names);
+  t.deepEqual(rx.spans.map((s) => s.attributes.i), names.map((_, i) => i));
+  t.true(rx.spans.every((s) => s.resource['service.name'] === 'reuse'));
 });

@@ -253,6 +253,12 @@ export class OtlpWriter {
 
   get length(): number { return this.pos; }
 
+  /** What was written: a view of the writer's own memory, valid until it is written again. */
+  view(): Buffer { return this.buf.subarray(0, this.pos); }
+
+  /** Empty the writer for reuse, keeping its (grown) buffer. */
+  reset(): void { this.pos = 0; }
+
   /** A copy of what was written, and the writer emptied for reuse. */
   take(): Buffer {
     const out = Buffer.allocUnsafe(this.pos);
@@ -302,6 +308,14 @@ export class OtlpWriter {
 
   /** A whole ExportTraceServiceRequest from the envelope and a run of encoded spans. */
   static frame(e: Envelope, spans: Buffer): Buffer {
+    return Buffer.concat(OtlpWriter.frameParts(e, spans));
+  }
+
+  /**
+   * The same as the parts to send one after the other (the spans are not copied: a batch
+   * of 512 spans is ~250 KB, and a fresh buffer that size is a fresh mapping to fault in).
+   */
+  static frameParts(e: Envelope, spans: Buffer): Buffer[] {
     const ssLen = e.scopeField.length + spans.length;
     const rsLen = e.resourceField.length + 1 + varintSize(ssLen) + ssLen;
     const head = new OtlpWriter(64);
@@ -309,7 +323,7 @@ export class OtlpWriter {
     const a = head.take();
     head.tag(2, WIRE_LEN); head.varint(ssLen);
     const b = head.take();
-    return Buffer.concat([a, e.resourceField, b, e.scopeField, spans]);
+    return [a, e.resourceField, b, e.scopeField, spans];
   }
 }
 
