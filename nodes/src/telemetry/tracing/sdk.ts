@@ -18,7 +18,7 @@ import {
   type SpanContext, type SpanOptions, type SpanStatus, type TimeInput, type Tracer, type TracerProvider,
 } from '@opentelemetry/api';
 import { OtlpWriter, type EncodableEvent, type EncodableSpan, type Envelope } from './otlp-encode.ts';
-import { randomHex } from './random.ts';
+import { randomHex } from '../../core/random-hex.ts';
 
 const ORIGIN = performance.timeOrigin;
 
