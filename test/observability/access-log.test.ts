@@ -112,3 +112,30 @@ test('file sink: rotated to <file>.1 past maxSize', async (t) => {
   await waitFor(() => lines(file).length === 2);
   t.is(lines(`${file}.1`).length, 10);
 });
+
+test('file sink: batches past 64 KiB, multi-byte text and a line longer than a batch arrive whole and in order', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'gh-alog-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'access.log');
+  const log = new AccessLogger({ enabled: true, sample: 1, file });
+  t.teardown(() => log.close());
+  const long = `/${'ü'.repeat(40_000)}`; // 80 KB of UTF-8 in one line: more than a batch
+  const before = Date.now();
+  for (let i = 0; i < 3000; i++) {
+    const ctx = fakeCtx(i) as unknown as { path: string };
+    ctx.path = i === 1500 ? long : `/é/${i}/😀`;
+    log.write(ctx as unknown as RequestContext, 1.0004 + i / 1000);
+  }
+  log.flush();
+  await waitFor(() => lines(file).length === 3000, { message: 'all 3000 lines' });
+  const got = lines(file);
+  for (let i = 0; i < 3000; i++) {
+    if (got[i]!.requestId !== `req-${String(i).padStart(8, '0')}`) return t.fail(`line ${i} out of order: ${String(got[i]!.requestId)}`);
+    if (got[i]!.path !== (i === 1500 ? long : `/é/${i}/😀`)) return t.fail(`line ${i}: path changed`);
+  }
+  t.is(got[7]!.durationMs, Math.round((1.0004 + 7 / 1000) * 1000) / 1000);
+  const time = Date.parse(got[0]!.time as string);
+  t.regex(got[0]!.time as string, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  t.true(time >= before && time <= Date.now(), `time ${String(got[0]!.time)} is the write's`);
+  t.is(log.dropped, 0);
+});

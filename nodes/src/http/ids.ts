@@ -1,35 +1,8 @@
 /**
- * Request ids and W3C trace context (https://www.w3.org/TR/trace-context/). Random bytes
- * are drawn in bulk (4 KiB) and turned into hex digits once per refill; an id is a slice
- * of that one string, so ids cost neither a syscall nor an encoding call per request.
- * (Node's own hex encoder mallocs a buffer of twice the size each time, and a large malloc
- * among many small frees made glibc consolidate its free lists: visible in profiles.)
+ * Request ids and W3C trace context (https://www.w3.org/TR/trace-context/). Ids are slices
+ * of the process-wide random hex pool (core/random-hex.ts).
  */
-import { randomFillSync } from 'node:crypto';
-
-const RANDOM = Buffer.allocUnsafe(4096);
-const DIGITS = Buffer.allocUnsafe(RANDOM.length * 2);
-const HEX = Buffer.from('0123456789abcdef', 'latin1');
-let hex = '';
-/** Next unused hex digit in `hex`. */
-let offset = Number.POSITIVE_INFINITY;
-
-function refill(): void {
-  randomFillSync(RANDOM);
-  for (let i = 0; i < RANDOM.length; i++) {
-    const b = RANDOM[i]!;
-    DIGITS[2 * i] = HEX[b >> 4]!;
-    DIGITS[2 * i + 1] = HEX[b & 15]!;
-  }
-  hex = DIGITS.toString('latin1');
-  offset = 0;
-}
-
-function randomHex(bytes: number): string {
-  const digits = bytes * 2;
-  if (offset + digits > hex.length) refill();
-  return hex.slice(offset, (offset += digits));
-}
+import { randomHex } from '../core/random-hex.ts';
 
 const VALID_ID = /^[A-Za-z0-9._:@=+/-]{8,200}$/;
 

@@ -1,7 +1,10 @@
 /**
  * The access log: one JSON line per request, built straight into a string (no log object,
- * no child logger, no serializer per request) and appended to a pending batch that is
- * written at 64 KiB or at least once a second, one write at a time. Sampling drops a share
+ * no child logger, no serializer per request) and copied at once as UTF-8 into a 64 KiB
+ * batch buffer, written when full or at least once a second, one write at a time. The
+ * batch is off the JS heap: a line is garbage as soon as it is copied, so pending lines
+ * never survive a scavenge to be copied and promoted (a pending string batch did: a rope of
+ * ~20 pieces per line, held for up to 64 KiB of lines, and flattened again to be written). Sampling drops a share
  * of successful requests; every 5xx and gateway error is always written.
  *
  * Sinks: stdout (default) or a file (`file`), reopened on SIGUSR2 (for logrotate's
@@ -13,7 +16,7 @@
  * API-key headers), and query parameters whose name is on the redact list are written as
  * `[REDACTED]`.
  */
-import { closeSync, openSync, renameSync, statSync, write, writeSync } from 'node:fs';
+import { closeSync, openSync, renameSync, statSync, writev, writeSync } from 'node:fs';
 import type { RequestContext } from '../request/context.ts';
 import { cacheResult, rateLimitDecision } from '../request/tracing.ts';
 
@@ -33,8 +36,11 @@ export const DEFAULT_REDACT_QUERY = ['api_key', 'apikey', 'api-key', 'key', 'tok
 /** A destination taking whole lines (tests pass a Writable). */
 export interface LineSink { write(chunk: string): unknown }
 
-const FLUSH_AT = 64 * 1024;
+/** Size of a batch buffer: a full one is written. */
+const CHUNK = 64 * 1024;
 const MAX_PENDING = 8 * 1024 * 1024;
+/** Emptied batch buffers kept for reuse. */
+const SPARE = 4;
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\u2028\u2029]/;
 const OUT = Symbol('gatehouse.bytesWritten');
 const TRACEPARENT_TRACE = /^00-([0-9a-f]{32})-/;
@@ -44,7 +50,21 @@ function str(s: string): string {
   return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`;
 }
 
-const ms3 = (x: number): number => Math.round(x * 1000) / 1000;
+/** '', '.001' … '.999' without trailing zeros: the decimals of a count of µs as ms. */
+const FRACTION = Array.from({ length: 1000 }, (_, i) => (i === 0 ? '' : `.${String(i).padStart(3, '0').replace(/0+$/, '')}`));
+/** '000' … '999'. */
+const MILLIS = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'));
+
+/**
+ * Milliseconds rounded to 3 decimals, as JSON: the same text as `String(Math.round(x * 1000) / 1000)`
+ * from integer parts (a small integer's string is cached by V8; a fraction's is printed anew).
+ */
+function ms3(x: number): string {
+  const us = Math.round(x * 1000);
+  if (us < 0 || us > 0x7fffffff) return String(us / 1000);
+  const whole = (us / 1000) | 0;
+  return `${whole}${FRACTION[us - whole * 1000]!}`;
+}
 
 export class AccessLogger {
   private readonly enabled: boolean;
@@ -55,10 +75,19 @@ export class AccessLogger {
   private readonly redact: ReadonlySet<string>;
   private fd = -1;
   private fileBytes = 0;
-  private pending = '';
+  /** The batch being filled: `buf[0, pos)`. */
+  private buf: Buffer = Buffer.allocUnsafeSlow(CHUNK);
+  private pos = 0;
+  /** Full batches (views of their buffers) waiting for the write in flight. */
+  private full: Buffer[] = [];
+  private fullBytes = 0;
+  private readonly spare: Buffer[] = [];
   private writing = false;
   private lastMs = 0;
   private lastIso = '';
+  /** The ISO time of the current second up to its '.', and that second in epoch ms. */
+  private secPrefix = '';
+  private secMs = -1;
   private readonly onSignal: (() => void) | undefined;
   /** Lines dropped because the sink could not keep up (read by the metrics). */
   dropped = 0;
@@ -109,9 +138,9 @@ export class AccessLogger {
     const status = ctx.status;
     const code = ctx.errorCode;
     if (status < 500 && code === undefined && this.sample < 1 && Math.random() >= this.sample) return;
-    if (this.pending.length > MAX_PENDING) { this.dropped++; return; }
+    if (this.fullBytes > MAX_PENDING) { this.dropped++; return; }
     const wall = Date.now();
-    if (wall !== this.lastMs) { this.lastMs = wall; this.lastIso = new Date(wall).toISOString(); }
+    if (wall !== this.lastMs) this.tick(wall);
     const req = ctx.req;
     const route = ctx.route;
     const consumer = ctx.consumer;
@@ -139,9 +168,58 @@ export class AccessLogger {
     if (cache !== undefined) line += `,"cache":"${cache}"`;
     const rl = rateLimitDecision(ctx);
     if (rl !== undefined) line += `,"rateLimit":"${rl}"`;
-    this.pending += `${line}}\n`;
-    if (this.pending.length >= FLUSH_AT) this.flush();
+    this.append(`${line}}\n`);
   }
+
+  /** The time field for `wall` (epoch ms): the date is formatted once a second, the ms from a table. */
+  private tick(wall: number): void {
+    this.lastMs = wall;
+    const ms = wall % 1000;
+    const sec = wall - ms;
+    if (sec !== this.secMs) {
+      this.secMs = sec;
+      const iso = new Date(sec).toISOString();
+      this.secPrefix = iso.slice(0, iso.length - 4); // up to and with the '.'
+    }
+    this.lastIso = `${this.secPrefix}${MILLIS[ms]!}Z`;
+  }
+
+  /** Copy one line into the batch (UTF-8 takes at most 3 bytes per UTF-16 unit); a full batch is written. */
+  private append(line: string): void {
+    const most = line.length * 3;
+    if (this.pos + most > CHUNK) {
+      this.seal();
+      if (most > CHUNK) { // a line longer than a batch: a buffer of its own
+        const b = Buffer.from(line, 'utf8');
+        this.full.push(b);
+        this.fullBytes += b.length;
+        this.flush();
+        return;
+      }
+      this.flush();
+    }
+    this.pos += this.buf.write(line, this.pos);
+  }
+
+  /** The batch being filled joins the full ones; a spare (or new) buffer is the next. */
+  private seal(): void {
+    if (this.pos === 0) return;
+    this.full.push(this.buf.subarray(0, this.pos));
+    this.fullBytes += this.pos;
+    this.buf = this.spare.pop() ?? Buffer.allocUnsafeSlow(CHUNK);
+    this.pos = 0;
+  }
+
+  /** Written batches' buffers back to the spares (only whole batch buffers). */
+  private recycle(chunks: readonly Buffer[]): void {
+    for (const c of chunks) {
+      if (this.spare.length >= SPARE) return;
+      if (c.buffer.byteLength === CHUNK && c.byteOffset === 0) this.spare.push(Buffer.from(c.buffer, 0, CHUNK));
+    }
+  }
+
+  /** Bytes logged and not yet handed to the sink. */
+  get pendingBytes(): number { return this.fullBytes + this.pos; }
 
   /** The query with the values of secret-named parameters replaced. */
   redactQuery(q: string): string {
@@ -162,20 +240,29 @@ export class AccessLogger {
 
   /** Hand the pending lines to the sink: one write in flight at a time. */
   flush(): void {
-    if (this.pending.length === 0) return;
+    if (this.pendingBytes === 0) return;
     if (this.writing) { this.again = true; return; }
-    const chunk = this.pending;
-    this.pending = '';
-    if (this.sink !== undefined) { this.sink.write(chunk); return; }
-    if (this.fd < 0) return;
+    this.seal();
+    const chunks = this.full;
+    this.full = [];
+    this.fullBytes = 0;
+    if (this.sink !== undefined) {
+      this.sink.write(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8'));
+      this.recycle(chunks);
+      return;
+    }
+    if (this.fd < 0) { this.recycle(chunks); return; }
     this.writing = true;
-    write(this.fd, chunk, null, 'utf8', (err, n) => {
+    writev(this.fd, chunks, null, (err, n) => {
       this.writing = false;
       if (this.closeAfterWrite > 2) { try { closeSync(this.closeAfterWrite); } catch { /* already closed */ } this.closeAfterWrite = -1; }
-      if (err) { this.dropped += countLines(chunk); return; }
-      this.fileBytes += n;
-      if (this.file !== undefined && this.maxSize > 0 && this.fileBytes >= this.maxSize) this.rotate();
-      if (this.again || this.pending.length >= FLUSH_AT) { this.again = false; this.flush(); }
+      if (err) this.dropped += countLines(chunks);
+      else {
+        this.fileBytes += n;
+        if (this.file !== undefined && this.maxSize > 0 && this.fileBytes >= this.maxSize) this.rotate();
+      }
+      this.recycle(chunks);
+      if (this.again || this.fullBytes > 0) { this.again = false; this.flush(); }
     });
   }
 
@@ -188,23 +275,24 @@ export class AccessLogger {
   close(): void {
     if (this.onSignal) process.off('SIGUSR2', this.onSignal);
     if (this.sink !== undefined) { this.flush(); return; }
-    if (this.pending.length > 0 && this.fd >= 0) {
-      try { writeAllSync(this.fd, this.pending); } catch { /* nothing left to do */ }
-      this.pending = '';
+    this.seal();
+    if (this.fullBytes > 0 && this.fd >= 0) {
+      try { for (const c of this.full) writeAllSync(this.fd, c); } catch { /* nothing left to do */ }
     }
+    this.full = [];
+    this.fullBytes = 0;
     if (this.fd > 2 && !this.writing) { closeSync(this.fd); this.fd = -1; }
   }
 }
 
-function writeAllSync(fd: number, s: string): void {
-  const b = Buffer.from(s, 'utf8');
+function writeAllSync(fd: number, b: Buffer): void {
   let off = 0;
   while (off < b.length) off += writeSync(fd, b, off);
 }
 
-function countLines(s: string): number {
+function countLines(chunks: readonly Buffer[]): number {
   let n = 0;
-  for (let i = s.indexOf('\n'); i >= 0; i = s.indexOf('\n', i + 1)) n++;
+  for (const c of chunks) for (let i = c.indexOf(10); i >= 0; i = c.indexOf(10, i + 1)) n++;
   return n;
 }
 

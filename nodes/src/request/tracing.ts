@@ -21,7 +21,7 @@ import {
 import type { RequestContext } from './context.ts';
 import type { Target } from '../upstream/target.ts';
 import { PHASE_NAMES } from '../upstream/breaker/types.ts';
-import { randomHex } from '../telemetry/tracing/random.ts';
+import { randomHex } from '../core/random-hex.ts';
 
 
 /** Lower-case hex digit? */

@@ -107,13 +107,58 @@ export class OtlpWriter {
     this.pos += len;
   }
 
+  /** An id (8 or 16 bytes from 16 or 32 hex digits) as field 1..15: its tag and length are one byte each. */
   private hexBytes(field: number, hex: string): void {
     const n = hex.length >> 1;
-    this.tag(field, WIRE_LEN);
-    this.ensure(n + 1);
+    this.ensure(n + 2);
     const b = this.buf;
-    b[this.pos++] = n;
-    for (let i = 0; i < n; i++) b[this.pos++] = (nibble(hex.charCodeAt(2 * i)) << 4) | nibble(hex.charCodeAt(2 * i + 1));
+    let p = this.pos;
+    b[p++] = (field << 3) | WIRE_LEN;
+    b[p++] = n;
+    for (let i = 0; i < 2 * n; i += 2) b[p++] = (NIBBLE[hex.charCodeAt(i) & 127]! << 4) | NIBBLE[hex.charCodeAt(i + 1) & 127]!;
+    this.pos = p;
+  }
+
+  /**
+   * A KeyValue (as field 1..15) whose key and string value are short ASCII, the common
+   * attribute: every length is known before writing (one byte each), so it is written in
+   * one pass, without the placeholders and back-patching of open()/close(). False (and
+   * nothing written) when it does not apply.
+   */
+  private shortStringKv(field: number, k: string, v: string): boolean {
+    const kl = k.length;
+    const vl = v.length;
+    if (kl + vl > 100) return false; // the KeyValue stays under 128 bytes
+    this.ensure(kl + vl + 8);
+    const b = this.buf;
+    let p = this.pos;
+    b[p++] = (field << 3) | WIRE_LEN; b[p++] = kl + vl + 6;
+    b[p++] = 0x0a; b[p++] = kl; // key: field 1
+    for (let i = 0; i < kl; i++) { const c = k.charCodeAt(i); if (c > 127) return false; b[p++] = c; }
+    b[p++] = 0x12; b[p++] = vl + 2; // value: field 2, an AnyValue
+    b[p++] = 0x0a; b[p++] = vl; // string_value: field 1
+    for (let i = 0; i < vl; i++) { const c = v.charCodeAt(i); if (c > 127) return false; b[p++] = c; }
+    this.pos = p;
+    return true;
+  }
+
+  /** The same for a small non-negative integer value (ports, status codes, counts). */
+  private shortIntKv(field: number, k: string, v: number): boolean {
+    const kl = k.length;
+    if (kl > 100 || !(v >= 0 && v < 2097152) || v !== Math.floor(v)) return false;
+    const vs = v < 128 ? 1 : v < 16384 ? 2 : 3;
+    this.ensure(kl + vs + 7);
+    const b = this.buf;
+    let p = this.pos;
+    b[p++] = (field << 3) | WIRE_LEN; b[p++] = kl + vs + 5;
+    b[p++] = 0x0a; b[p++] = kl;
+    for (let i = 0; i < kl; i++) { const c = k.charCodeAt(i); if (c > 127) return false; b[p++] = c; }
+    b[p++] = 0x12; b[p++] = vs + 1;
+    b[p++] = 0x18; // int_value: field 3, varint
+    while (v > 127) { b[p++] = (v & 127) | 128; v >>>= 7; }
+    b[p++] = v;
+    this.pos = p;
+    return true;
   }
 
   /** fixed64 nanoseconds since the epoch from fractional epoch milliseconds, exact, without BigInt. */
@@ -163,6 +208,8 @@ export class OtlpWriter {
     for (let i = 0; i < attrs.length; i += 2) {
       const v = attrs[i + 1];
       if (v === undefined || v === null) continue;
+      const k = attrs[i] as string;
+      if (typeof v === 'string' ? this.shortStringKv(field, k, v) : typeof v === 'number' && this.shortIntKv(field, k, v)) continue;
       const m = this.open(field);
       this.string(1, attrs[i] as string);
       this.anyValue(2, v);
@@ -205,6 +252,12 @@ export class OtlpWriter {
   }
 
   get length(): number { return this.pos; }
+
+  /** What was written: a view of the writer's own memory, valid until it is written again. */
+  view(): Buffer { return this.buf.subarray(0, this.pos); }
+
+  /** Empty the writer for reuse, keeping its (grown) buffer. */
+  reset(): void { this.pos = 0; }
 
   /** A copy of what was written, and the writer emptied for reuse. */
   take(): Buffer {
@@ -255,6 +308,14 @@ export class OtlpWriter {
 
   /** A whole ExportTraceServiceRequest from the envelope and a run of encoded spans. */
   static frame(e: Envelope, spans: Buffer): Buffer {
+    return Buffer.concat(OtlpWriter.frameParts(e, spans));
+  }
+
+  /**
+   * The same as the parts to send one after the other (the spans are not copied: a batch
+   * of 512 spans is ~250 KB, and a fresh buffer that size is a fresh mapping to fault in).
+   */
+  static frameParts(e: Envelope, spans: Buffer): Buffer[] {
     const ssLen = e.scopeField.length + spans.length;
     const rsLen = e.resourceField.length + 1 + varintSize(ssLen) + ssLen;
     const head = new OtlpWriter(64);
@@ -262,7 +323,7 @@ export class OtlpWriter {
     const a = head.take();
     head.tag(2, WIRE_LEN); head.varint(ssLen);
     const b = head.take();
-    return Buffer.concat([a, e.resourceField, b, e.scopeField, spans]);
+    return [a, e.resourceField, b, e.scopeField, spans];
   }
 }
 
@@ -274,6 +335,7 @@ function varintSize(v: number): number {
   return n;
 }
 
-function nibble(c: number): number {
-  return c <= 57 ? c - 48 : (c | 32) - 87; // 0-9, a-f (A-F)
-}
+/** Hex digit (ASCII code) → its value: 0-9, a-f, A-F. */
+const NIBBLE = new Uint8Array(128);
+for (let i = 0; i < 10; i++) NIBBLE[48 + i] = i;
+for (let i = 0; i < 6; i++) { NIBBLE[97 + i] = 10 + i; NIBBLE[65 + i] = 10 + i; }

@@ -18,7 +18,7 @@ import {
   type SpanContext, type SpanOptions, type SpanStatus, type TimeInput, type Tracer, type TracerProvider,
 } from '@opentelemetry/api';
 import { OtlpWriter, type EncodableEvent, type EncodableSpan, type Envelope } from './otlp-encode.ts';
-import { randomHex } from './random.ts';
+import { randomHex } from '../../core/random-hex.ts';
 
 const ORIGIN = performance.timeOrigin;
 
@@ -174,12 +174,16 @@ export interface ExporterOptions {
  * Bounded queue + batching OTLP/HTTP exporter. A span is encoded to protobuf when it ends
  * (appended to the open batch's bytes) and the span object is let go: nothing the queue
  * holds is on the JS heap for the garbage collector to copy and promote, and the bound is
- * on encoded spans. Full batches wait in `ready`; one export runs at a time.
+ * on encoded spans. Full batches wait in `ready`; one export runs at a time. A batch's
+ * writer is sent as it is (no copy) and, once answered, reused for a later batch: its
+ * grown buffer is not allocated and faulted in again for every export.
  */
 export class BatchExporter implements SpanSink {
   private open = new OtlpWriter();
   private openCount = 0;
-  private readonly ready: Array<{ bytes: Buffer; count: number }> = [];
+  private readonly ready: Array<{ writer: OtlpWriter; count: number }> = [];
+  /** Writers whose batch was exported, for reuse. */
+  private readonly spare: OtlpWriter[] = [];
   private readyCount = 0;
   private readonly maxQueue: number;
   private readonly batchSize: number;
@@ -224,7 +228,8 @@ export class BatchExporter implements SpanSink {
   /** Close the open batch: its bytes move to `ready`. */
   private seal(): void {
     if (this.openCount === 0) return;
-    this.ready.push({ bytes: this.open.take(), count: this.openCount });
+    this.ready.push({ writer: this.open, count: this.openCount });
+    this.open = this.spare.pop() ?? new OtlpWriter();
     this.readyCount += this.openCount;
     this.openCount = 0;
   }
@@ -236,14 +241,25 @@ export class BatchExporter implements SpanSink {
     const batch = this.ready.shift();
     if (batch === undefined) return Promise.resolve();
     this.readyCount -= batch.count;
-    const body = OtlpWriter.frame(this.envelope, batch.bytes);
+    const parts = OtlpWriter.frameParts(this.envelope, batch.writer.view());
+    let length = 0;
+    for (const p of parts) length += p.length;
     this.inFlight = true;
     return new Promise<void>((resolve) => {
       let settled = false;
+      // The writer is reused only once its bytes are all with the kernel ('finish') and the
+      // export is over: a collector may answer before it has read the whole body. An export
+      // abandoned mid-body leaves its writer to the garbage collector.
+      let sent = false;
+      const release = (): void => {
+        batch.writer.reset();
+        if (this.spare.length < 2) this.spare.push(batch.writer);
+      };
       const done = (ok: boolean): void => {
         if (settled) return;
         settled = true;
         this.inFlight = false;
+        if (sent) release();
         if (ok) this.counters?.exported(batch.count);
         else this.counters?.dropped(batch.count, 'export_failed');
         resolve();
@@ -251,7 +267,7 @@ export class BatchExporter implements SpanSink {
       };
       const req = (this.url.protocol === 'https:' ? https : http).request(this.url, {
         method: 'POST', agent: this.agent, timeout: this.timeoutMs,
-        headers: { 'content-type': 'application/x-protobuf', 'content-length': body.length },
+        headers: { 'content-type': 'application/x-protobuf', 'content-length': length },
       }, (res) => {
         res.resume();
         res.on('end', () => done(res.statusCode! >= 200 && res.statusCode! < 300));
@@ -259,7 +275,9 @@ export class BatchExporter implements SpanSink {
       });
       req.on('timeout', () => req.destroy(new Error('export timed out')));
       req.on('error', () => done(false));
-      req.end(body);
+      req.on('finish', () => { sent = true; if (settled) release(); });
+      for (let i = 0; i < parts.length - 1; i++) req.write(parts[i]);
+      req.end(parts[parts.length - 1]);
     });
   }
 
