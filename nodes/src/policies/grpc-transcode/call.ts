@@ -198,7 +198,7 @@ class Call {
     if (b.rawResponse) {
       const hb = (b.responseBody ? msg[b.responseBody.name] : msg) as { content_type?: string; data?: Uint8Array } | undefined;
       headers['content-type'] = hb?.content_type || 'application/octet-stream';
-      return { status: 200, headers, body: hb?.data ? toBuffer(hb.data) : Buffer.alloc(0) };
+      return { status: 200, headers, body: hb?.data ? toBuffer(hb.data) : Buffer.alloc(0), translated: true };
     }
     let out: unknown;
     if (b.responseBody) {
@@ -206,7 +206,8 @@ class Call {
       out = fieldToJson(f, Object.prototype.hasOwnProperty.call(msg, f.name) ? msg[f.name] : undefined, s.print, s.root);
     } else out = messageToJson(b.method.responseType, msg, s.print, s.root);
     headers['content-type'] = JSON_HEADERS['content-type'];
-    return { status: 200, headers, body: JSON.stringify(out) };
+    // grpc-status 0: the service's answer, which a cache on the route may store (core/reply.ts).
+    return { status: 200, headers, body: JSON.stringify(out), translated: true };
   }
 
   private failure(code: number, message: string, trailers: grpc.Metadata | undefined): LocalReply {
