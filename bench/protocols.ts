@@ -39,7 +39,7 @@ function exec(cmd: string, args: string[], cpu: string | undefined): Promise<str
 }
 
 /** h2load for the measured time; latencies from its per-request log. */
-async function h2load(run: LoadRun, path: string, extra: string[]): Promise<LoadResult> {
+export async function h2load(run: LoadRun, path: string, extra: string[]): Promise<LoadResult> {
   const log = join(run.dir, `${run.name}.h2load.log`);
   const out = await exec('h2load', ['-D', String(Math.max(1, Math.round(seconds(run.duration)))), '--log-file', log, ...extra, run.baseUrl + path], run.cpu);
   const total = /requests: (\d+) total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(out);
@@ -67,7 +67,7 @@ function grpcFrame(dir: string): string {
   return grpcBody;
 }
 
-const noH2load = (): string | null => (hasCommand('h2load', '--version') ? null : 'h2load (nghttp2-client) is not installed');
+export const noH2load = (): string | null => (hasCommand('h2load', '--version') ? null : 'h2load (nghttp2-client) is not installed');
 const noPython = (mod: string) => (): string | null => (spawnSync('/usr/bin/python3', ['-c', `import ${mod}`], { stdio: 'ignore' }).status === 0 ? null : `/usr/bin/python3 has no ${mod}`);
 
 function h2cGatehouse(name: string, load: Scenario['load'], extra: Partial<Scenario> = {}): Scenario {

@@ -11,7 +11,7 @@ import { bareConfig, baseConfig, manyRoutesConfig, type GatehousePorts, type Gat
 import type { BenchRequest, LoadSpec } from './lib/load.ts';
 import { nginxProxyArgs } from './lib/nginx.ts';
 import { hasCommand } from './lib/proc.ts';
-import { PROTOCOL_SCENARIOS } from './protocols.ts';
+import { PROTOCOL_SCENARIOS, h2load, noH2load } from './protocols.ts';
 
 const BENCH = import.meta.dirname;
 const ROOT = join(BENCH, '..');
@@ -86,7 +86,14 @@ export function gatehouse(name: string, config: (p: GatehousePorts) => GatewayCo
   };
 }
 
-function grpcBed(name: string, mode: 'direct' | 'transcode', extra: Partial<Scenario> = {}): Scenario {
+/** One gRPC frame of users.v1.GetUserRequest { id: 1 } (field 1 varint 1: 08 01), for h2load to post. */
+function getUserFrame(dir: string): string {
+  const file = join(dir, 'get-user-frame.bin');
+  if (!existsSync(file)) writeFileSync(file, Buffer.from([0, 0, 0, 0, 2, 0x08, 0x01]));
+  return file;
+}
+
+function grpcBed(name: string, mode: 'direct' | 'transcode' | 'gateway', extra: Partial<Scenario> = {}): Scenario {
   return {
     name,
     group: mode === 'direct' ? 'peer' : 'gatehouse',
@@ -175,10 +182,19 @@ export const SCENARIOS: Scenario[] = [
   }),
   // Conversion: a transcoded unary call (GET /v1/users/1 → users.v1.Users/GetUser) against a
   // direct @grpc/grpc-js call from a minimal Node HTTP server; both include the gRPC service
-  // (a child on the same pinned core). Stands in for "vs plain gRPC pass-through" until the HTTP/2 upstream pool carries gRPC.
+  // (a child on the same pinned core).
   grpcBed('grpc-js-direct', 'direct'),
   grpcBed('gatehouse-grpc-transcode', 'transcode', {
     targets: [{ label: 'transcoded unary >= 0.5x direct grpc-js unary', numerator: 'gatehouse-grpc-transcode', denominator: 'grpc-js-direct', minRatio: 0.5 }],
+  }),
+  // Transcoded unary against the gateway's own plain gRPC pass-through (HTTP/2 upstream pool),
+  // same gateway process, same service, same client (h2load over h2c, 4 connections x 8 streams):
+  // the ratio is what the JSON ↔ protobuf conversion and the grpc-js call cost over forwarding frames.
+  grpcBed('gatehouse-grpc-passthrough', 'gateway', { unavailable: noH2load, load: { custom: (run) => h2load(run, '/users.v1.Users/GetUser', ['-c', '4', '-m', '8', '-d', getUserFrame(run.dir), '-H', 'content-type: application/grpc', '-H', 'te: trailers']) } }),
+  grpcBed('gatehouse-grpc-transcode-h2', 'gateway', {
+    unavailable: noH2load,
+    load: { custom: (run) => h2load(run, '/v1/users/1', ['-c', '4', '-m', '8']) },
+    targets: [{ label: 'transcoded unary >= 0.5x gRPC pass-through, same gateway (h2load both)', numerator: 'gatehouse-grpc-transcode-h2', denominator: 'gatehouse-grpc-passthrough', minRatio: 0.5 }],
   }),
   {
     name: 'nginx-proxy',

@@ -5,9 +5,11 @@
  *  - direct: a minimal Node HTTP server making a direct @grpc/grpc-js unary call per request
  *    (protobufjs encode/decode, JSON.stringify) — the floor a Node transcoder is judged by;
  *  - transcode: the real gatehouse CLI with the grpc-transcode policy and google.api.http rules.
- * Gatehouse's own plain gRPC pass-through belongs to the HTTP/2 upstream pool; until it
- * lands this direct call stands in for it. Children share the process group (and the pinned
- * core), so the runner measures and stops them together.
+ *  - gateway (h2c listener): the same gatehouse serving both `GET /v1/users/1` transcoded
+ *    and `POST /users.v1.Users/GetUser` passed through as plain gRPC over the HTTP/2
+ *    upstream pool (an `h2c://` target), so one h2load run per row compares the two.
+ * Children share the process group (and the pinned core), so the runner measures and stops
+ * them together.
  */
 import http from 'node:http';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -35,7 +37,19 @@ function child(args: string[]): void {
 const grpcPort = await freePort();
 child([join(import.meta.dirname, 'grpc-upstream.ts'), String(grpcPort)]);
 
-if (mode === 'transcode') {
+if (mode === 'gateway') {
+  const file = join(dir!, 'grpc-gateway.yaml');
+  writeFileSync(file, stringify({
+    node: { listen: `127.0.0.1:${port}`, status: `127.0.0.1:${statusArg}`, workers: 1, http2: { cleartext: true }, log: { level: 'warn', access: { enabled: true, sample: 0.01 } } },
+    protos: { users: { path: USERS } },
+    upstreams: { users: { targets: [{ url: `http://127.0.0.1:${grpcPort}` }] }, 'users-h2': { targets: [{ url: `h2c://127.0.0.1:${grpcPort}` }] } },
+    routes: {
+      rest: { match: { paths: ['/v1/*'] }, upstream: 'users', policies: { 'grpc-transcode': { proto: 'users' } } },
+      grpc: { match: { paths: ['/users.v1.Users/*'] }, upstream: 'users-h2' },
+    },
+  }));
+  child([join(ROOT, 'nodes', 'bin', 'gatehouse.js'), 'start', '--config', file]);
+} else if (mode === 'transcode') {
   const file = join(dir!, 'grpc-transcode.yaml');
   writeFileSync(file, stringify({
     node: { listen: `127.0.0.1:${port}`, status: `127.0.0.1:${statusArg}`, workers: 1, log: { level: 'warn', access: { enabled: true, sample: 0.01 } } },

@@ -53,6 +53,22 @@ test('REST → Python grpcio: POST body "user", query parameters, server streami
   t.like(json(nf), { 'grpc-code': 'NOT_FOUND', 'grpc-message': 'no user 9 here' });
 });
 
+test('REST → Python grpcio: a status becomes the documented HTTP status and problem+json', async (t) => {
+  const r = await curl(`${gw.url}/v1/users`, { method: 'POST', body: '{"name":" "}', headers: { 'content-type': 'application/json' } });
+  t.is(r.status, 400, r.body); // INVALID_ARGUMENT → 400 (docs/policies/grpc-transcode.md "Errors")
+  t.is(r.headers['content-type'], 'application/problem+json');
+  const p = json(r);
+  t.like(p, {
+    type: 'https://gatehouse.dev/errors/GW_GRPC_STATUS', status: 400, code: 'GW_GRPC_STATUS',
+    'grpc-status': 3, 'grpc-code': 'INVALID_ARGUMENT', 'grpc-message': 'a user needs a name', detail: 'a user needs a name',
+  });
+  t.is(p.requestId, r.headers['x-request-id']);
+  const nf = await curl(`${gw.url}/v1/users/7`);
+  t.is(nf.status, 404);
+  t.is(nf.headers['content-type'], 'application/problem+json');
+  t.like(json(nf), { status: 404, 'grpc-status': 5 });
+});
+
 test('gRPC-Web → Python grpcio: unary call, trailers as the final frame', async (t) => {
   const Req = loadRoot(USERS).lookupType('users.v1.GetUserRequest');
   const msg = Buffer.from(Req.encode({ id: 1 }).finish());

@@ -75,6 +75,8 @@ def get_user(request, context):
 def create_user(request, context):
     inner = next((v for n, wt, v in fields(request) if n == 1 and wt == 2), b"")
     name = next((v.decode() for n, wt, v in fields(inner) if n == 2 and wt == 2), "")
+    if not name.strip():
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, "a user needs a name")
     return user(3, name, "")
 
 

@@ -23,6 +23,12 @@ export interface LocalReply {
    * client leave as the stream being destroyed (docs/decisions/0007-streamed-local-replies.md).
    */
   stream?: import('node:stream').Readable;
+  /**
+   * The upstream's answer in another form, not the gateway's own (grpc-transcode's
+   * successful unary call, grpc-status 0): response hooks see `head.translated`, and a
+   * response tap (the cache's fill) gets its body, so it is stored like a proxied response.
+   */
+  translated?: boolean;
 }
 
 export type HookResult = LocalReply | undefined | void;
@@ -33,6 +39,8 @@ export interface ResponseHead {
   headers: Record<string, string | string[]>;
   /** True when the gateway made the response itself (LocalReply), false for an upstream's. */
   local: boolean;
+  /** A local reply marked `translated`: it stands for the upstream's answer (the cache stores it). */
+  translated?: boolean;
 }
 
 /**

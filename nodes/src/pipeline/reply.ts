@@ -10,6 +10,7 @@ import type { Runtime } from './runtime.ts';
 import { assembleHead, setField, type HeadFields } from './response-head.ts';
 import { finish } from './finish.ts';
 import { isGrpc, grpcErrorHeaders } from '../http/grpc.ts';
+import { flatToObject } from '../http/headers.ts';
 
 export function sendReply(rt: Runtime, ctx: RequestContext, reply: LocalReply): void {
   const res = ctx.res;
@@ -36,7 +37,8 @@ export function sendReply(rt: Runtime, ctx: RequestContext, reply: LocalReply): 
   }
   // Content-Length is the framing's (below) unless the body streams.
   if (reply.headers) pushFields(base, reply.headers, reply.stream === undefined);
-  const headers = assembleHead(rt, ctx, status, base, true);
+  const translated = reply.translated === true && reply.stream === undefined;
+  const headers = assembleHead(rt, ctx, status, base, true, translated);
   status = ctx.status;
   if (reply.stream) return streamReply(rt, ctx, status, headers, reply.stream);
   // 204 and 304 have no body (RFC 9110 §6.4.1); a Content-Length there would be refused by clients.
@@ -47,6 +49,16 @@ export function sendReply(rt: Runtime, ctx: RequestContext, reply: LocalReply): 
     res.end(ctx.method === 'HEAD' || body === '' ? undefined : body);
   } catch {
     res.destroy();
+  }
+  // The upstream's answer in another form: the tap (the cache's fill) sees it as it would a proxied body.
+  const tap = ctx.tap;
+  if (translated && tap !== undefined) {
+    if (res.destroyed) tap.abort();
+    else {
+      tap.head(status, Array.isArray(headers) ? flatToObject(headers) : headers);
+      if (body !== '') tap.data(typeof body === 'string' ? Buffer.from(body) : body);
+      tap.end();
+    }
   }
   finish(rt, ctx);
 }

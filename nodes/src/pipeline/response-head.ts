@@ -30,7 +30,7 @@ export type HeadFields = string[] | Record<string, string | string[]>;
  * The head to write for `status` over `base` (flat, owned by the caller: it is compacted in
  * place). Sets `ctx.status` to the final status (a hook may change it) and returns the fields.
  */
-export function assembleHead(rt: Runtime, ctx: RequestContext, status: number, base: string[], local: boolean): HeadFields {
+export function assembleHead(rt: Runtime, ctx: RequestContext, status: number, base: string[], local: boolean, translated = false): HeadFields {
   const route = ctx.route;
   const fixed = route === undefined ? NONE : route.fixedHeaders;
   const dynamic = ctx.responseHeaders;
@@ -44,7 +44,7 @@ export function assembleHead(rt: Runtime, ctx: RequestContext, status: number, b
     return flat;
   }
   const headers = flatToObject(flat);
-  const head: ResponseHead = { status, headers, local };
+  const head: ResponseHead = translated ? { status, headers, local, translated } : { status, headers, local };
   for (const h of route.response) h(ctx, head);
   // The base never has one; a hook's is removed so the gateway's stays last, as in the flat form.
   if (headers['x-request-id'] !== undefined) delete headers['x-request-id'];

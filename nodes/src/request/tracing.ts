@@ -137,15 +137,7 @@ export class RequestTrace {
   startTry(ctx: RequestContext, upstream: string, target: Target): string {
     const span = this.client = this.tracer.startSpan(ctx.method, { kind: SpanKind.CLIENT }, this.context);
     span.setAttribute('http.request.method', ctx.method);
-    const hp = target.hostHeader;
-    const colon = hp.lastIndexOf(':');
-    if (colon > 0 && hp.charCodeAt(hp.length - 1) !== 93 /* ] */) {
-      span.setAttribute('server.address', hp.slice(0, colon));
-      span.setAttribute('server.port', Number(hp.slice(colon + 1)));
-    } else {
-      span.setAttribute('server.address', hp);
-      span.setAttribute('server.port', target.origin.startsWith('https:') ? 443 : 80);
-    }
+    serverAttributes(span, target);
     span.setAttribute('url.full', target.origin + ctx.path);
     span.setAttribute('network.protocol.version', '1.1');
     span.setAttribute('gatehouse.upstream', upstream);
@@ -155,6 +147,45 @@ export class RequestTrace {
     if (b !== undefined) span.addEvent('breaker', { 'gatehouse.breaker.state': PHASE_NAMES[b.phase] });
     const sc = span.spanContext();
     return `00-${sc.traceId}-${sc.spanId}-01`;
+  }
+
+  /**
+   * A gRPC call the gateway makes itself (grpc-transcode): its client span, named
+   * `pkg.Service/Method` with the RPC semantic conventions (rpc.system `grpc`, rpc.service,
+   * rpc.method), and the `traceparent` the service gets. `path` is the gRPC path
+   * `/pkg.Service/Method`; endGrpcCall() records the status.
+   */
+  startGrpcCall(path: string, upstream: string, target: Target): string {
+    const slash = path.lastIndexOf('/');
+    const service = path.slice(1, slash);
+    const span = this.client = this.tracer.startSpan(path.slice(1), { kind: SpanKind.CLIENT }, this.context);
+    span.setAttribute('rpc.system', 'grpc');
+    span.setAttribute('rpc.service', service);
+    span.setAttribute('rpc.method', path.slice(slash + 1));
+    serverAttributes(span, target);
+    span.setAttribute('network.protocol.version', '2');
+    span.setAttribute('gatehouse.upstream', upstream);
+    const b = target.breaker;
+    if (b !== undefined) span.addEvent('breaker', { 'gatehouse.breaker.state': PHASE_NAMES[b.phase] });
+    const sc = span.spanContext();
+    return `00-${sc.traceId}-${sc.spanId}-01`;
+  }
+
+  /**
+   * The gRPC call is over: `code` its status (0 OK), `name` the status name, or the gateway's
+   * own error code when no status came back (no target answered, the deadline).
+   */
+  endGrpcCall(code: number, name: string): void {
+    const span = this.client;
+    if (span === undefined) return;
+    span.setAttribute('rpc.grpc.status_code', code);
+    // A client span: every status but OK is an error (RPC conventions for gRPC).
+    if (code !== 0) {
+      span.setAttribute('error.type', name);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: name });
+    }
+    this.client = undefined;
+    span.end();
   }
 
   /** A retry: a new client span, and its `traceparent` replaces the previous try's in `headers`. */
@@ -212,6 +243,19 @@ export class RequestTrace {
       span.setStatus({ code: SpanStatusCode.ERROR, ...(code !== undefined ? { message: code } : {}) });
     }
     span.end(now);
+  }
+}
+
+/** server.address and server.port of a client span: the target's authority. */
+function serverAttributes(span: Span, target: Target): void {
+  const hp = target.hostHeader;
+  const colon = hp.lastIndexOf(':');
+  if (colon > 0 && hp.charCodeAt(hp.length - 1) !== 93 /* ] */) {
+    span.setAttribute('server.address', hp.slice(0, colon));
+    span.setAttribute('server.port', Number(hp.slice(colon + 1)));
+  } else {
+    span.setAttribute('server.address', hp);
+    span.setAttribute('server.port', target.origin.startsWith('https:') ? 443 : 80);
   }
 }
 

@@ -48,7 +48,9 @@ export class Fill extends Pending implements ResponseTap {
   /** From the policy's response hook: decide from the upstream's head whether to collect. */
   onHead(ctx: RequestContext, head: ResponseHead): void {
     if (this.state !== WAITING) return;
-    if (head.local) return this.stop();
+    // The gateway's own replies are never stored; a translated one is the upstream's answer
+    // (a transcoded gRPC success). It has no upstream to revalidate with: see noRevalidation().
+    if (head.local && head.translated !== true) return this.stop();
     const own = ctx.responseHeaders;
     const h: Headers = {};
     for (const k in head.headers) if (own === undefined || !(k in own)) h[k] = head.headers[k]!;
@@ -59,7 +61,7 @@ export class Fill extends Pending implements ResponseTap {
     }
     const m = assess({ status: head.status, headers: h, requestTime: this.requestTime, responseTime: Date.now(), authorized: this.authorized, credentialed: this.authorized || this.reqHeaders.cookie !== undefined }, this.owner.settings);
     if (typeof m === 'string') return this.stop();
-    this.meta = m;
+    this.meta = head.local ? noRevalidation(m) : m;
     this.state = COLLECTING;
   }
 
@@ -90,4 +92,13 @@ export class Fill extends Pending implements ResponseTap {
     this.meta = undefined;
     this.settle();
   }
+}
+
+/**
+ * A translated reply (grpc-transcode) has no HTTP upstream the cache could send a
+ * conditional or background request to: it is fresh for its lifetime, then a plain miss
+ * (no validators, no stale-while-revalidate or stale-if-error, never served stale).
+ */
+function noRevalidation(m: Meta): Meta {
+  return { ...m, etag: undefined, lastModified: undefined, swr: -1, sie: -1, noStale: true };
 }

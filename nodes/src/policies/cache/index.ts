@@ -196,7 +196,8 @@ class CachePolicy implements PolicyHandlers, Owner {
     const t = ctx.tap;
     if (t !== undefined) { if (t instanceof Fill) t.onHead(ctx, head); return; }
     // RFC 9111 §4.4: a non-error response to an unsafe request invalidates the stored URL.
-    if (head.local || head.status >= 400) return;
+    // A transcoded call's success (head.translated) is the upstream's answer: it invalidates too.
+    if ((head.local && head.translated !== true) || head.status >= 400) return;
     const m = ctx.method;
     if (m === 'GET' || m === 'HEAD' || m === 'OPTIONS' || m === 'TRACE') return;
     this.store.purgeKey(this.k.key(ctx));

@@ -121,10 +121,14 @@ export async function transcode(ctx: RequestContext, b: Binding, groups: RegExpE
     else if (Array.isArray(v)) for (const x of v) md.add(name, x);
   }
   md.set('x-request-id', ctx.id);
-  md.set('traceparent', traceparent(h.traceparent, ctx.ownId ? ctx.id : undefined));
+  // A sampled request gets a client span for the call (request/tracing.ts); its traceparent names it.
+  const trace = ctx.trace;
+  md.set('traceparent', trace !== undefined ? trace.startGrpcCall(mi.path, up.name, target) : traceparent(h.traceparent, ctx.ownId ? ctx.id : undefined));
   const timeout = s.timeout ?? up.responseTimeout;
   const client = s.channels.get(target.url);
   const call = new Call(ctx, b, s, messages, timeout);
+  // The client span ends with the call's status: for a server stream, when the stream ends.
+  if (trace !== undefined) call.onStatus = (code) => trace.endGrpcCall(code, CODE_NAMES[code] ?? 'UNKNOWN');
   target.inflight++;
   ctx.upstreamStart = performance.now();
   const reply = await call.run(client, md);
@@ -141,6 +145,8 @@ class Call {
   code = 0;
   /** No response head came back: the target never answered (connect error, our deadline). */
   transportFailure = false;
+  /** Called once with the call's final gRPC status code (grpc-js 'status'). */
+  onStatus: ((code: number) => void) | undefined = undefined;
   private headers: grpc.Metadata | undefined;
   private readonly ctx: RequestContext;
   private readonly b: Binding;
@@ -163,6 +169,7 @@ class Call {
           ? client.makeClientStreamRequest(mi.path, identity, identity, md, opts, cb)
           : client.makeUnaryRequest(mi.path, identity, identity, this.messages[0]!, md, opts, cb);
         call.on('metadata', (m: grpc.Metadata) => { this.headers = m; });
+        this.watchStatus(call);
         if (mi.clientStream) {
           const w = call as grpc.ClientWritableStream<Buffer>;
           for (const m of this.messages) w.write(m);
@@ -174,6 +181,7 @@ class Call {
       const call: grpc.ClientReadableStream<Buffer> | grpc.ClientDuplexStream<Buffer, Buffer> = mi.clientStream
         ? client.makeBidiStreamRequest(mi.path, identity, identity, md, opts)
         : client.makeServerStreamRequest(mi.path, identity, identity, this.messages[0]!, md, opts);
+      this.watchStatus(call);
       if (mi.clientStream) {
         const w = call as grpc.ClientDuplexStream<Buffer, Buffer>;
         for (const m of this.messages) w.write(m);
@@ -181,6 +189,11 @@ class Call {
       }
       this.serverStream(call, resolve);
     });
+  }
+
+  private watchStatus(call: grpc.Call): void {
+    const f = this.onStatus;
+    if (f !== undefined) call.once('status', (st: grpc.StatusObject) => f(st.code));
   }
 
   private onClientGone(call: grpc.Call): void {
@@ -198,7 +211,7 @@ class Call {
     if (b.rawResponse) {
       const hb = (b.responseBody ? msg[b.responseBody.name] : msg) as { content_type?: string; data?: Uint8Array } | undefined;
       headers['content-type'] = hb?.content_type || 'application/octet-stream';
-      return { status: 200, headers, body: hb?.data ? toBuffer(hb.data) : Buffer.alloc(0) };
+      return { status: 200, headers, body: hb?.data ? toBuffer(hb.data) : Buffer.alloc(0), translated: true };
     }
     let out: unknown;
     if (b.responseBody) {
@@ -206,7 +219,8 @@ class Call {
       out = fieldToJson(f, Object.prototype.hasOwnProperty.call(msg, f.name) ? msg[f.name] : undefined, s.print, s.root);
     } else out = messageToJson(b.method.responseType, msg, s.print, s.root);
     headers['content-type'] = JSON_HEADERS['content-type'];
-    return { status: 200, headers, body: JSON.stringify(out) };
+    // grpc-status 0: the service's answer, which a cache on the route may store (core/reply.ts).
+    return { status: 200, headers, body: JSON.stringify(out), translated: true };
   }
 
   private failure(code: number, message: string, trailers: grpc.Metadata | undefined): LocalReply {
