@@ -60,6 +60,11 @@ async function get(url: string): Promise<{ status: number; body: string }> {
   return { status: r.status, body: await r.text() };
 }
 
+async function metric(gw: TestGateway, name: string): Promise<number> {
+  const m = new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, 'm').exec(await (await fetch(`${gw.statusUrl}/metrics`)).text());
+  return m ? Number(m[1]) : NaN;
+}
+
 const open = (up: Upstream): Session[] => up.sessions.filter((x) => !x.closed);
 
 test('under concurrent load more sessions open, up to http2.sessions, each within the stream cap; idle extras close', async (t) => {
@@ -74,6 +79,7 @@ test('under concurrent load more sessions open, up to http2.sessions, each withi
     t.is(up.held.length, 12, 'no stream past 3 sessions x 4');
     t.is(up.sessions.length, 3, 'three sessions, not more');
     t.deepEqual(up.sessions.map((x) => x.maxActive), [4, 4, 4], 'each session at its stream cap, never past it');
+    t.is(await metric(gw, 'gatehouse_upstream_h2_sessions'), 3);
     release(up);
     const rs = await Promise.all(calls);
     t.deepEqual(rs.map((r) => r.status), Array.from({ length: 20 }, () => 200));
@@ -83,6 +89,7 @@ test('under concurrent load more sessions open, up to http2.sessions, each withi
     await waitFor(() => open(up).length === 1, { timeout: 10_000, message: 'extra sessions closed when idle' });
     t.is((await get(`${gw.url}/a/after`)).status, 200);
     t.is(up.sessions.length, 3, 'the session that stayed served it');
+    t.is(await metric(gw, 'gatehouse_upstream_h2_sessions'), 1);
   } finally { await gw.stop(); await up.close(); }
 });
 
