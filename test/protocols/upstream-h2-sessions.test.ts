@@ -93,6 +93,23 @@ test('under concurrent load more sessions open, up to http2.sessions, each withi
   } finally { await gw.stop(); await up.close(); }
 });
 
+test('by default another session opens only when the open ones are at their stream cap', async (t) => {
+  const up = await upstream();
+  const gw = await gateway(up, { connections: 2 });
+  try {
+    const first = [get(`${gw.url}/a/0`), get(`${gw.url}/a/1`)];
+    await waitFor(() => up.held.length === 2, { timeout: 20_000, message: 'two held' });
+    await new Promise((r) => setTimeout(r, 300));
+    t.is(up.sessions.length, 1, 'below the cap: one session');
+    const third = get(`${gw.url}/a/2`);
+    await waitFor(() => up.held.length === 3, { timeout: 20_000, message: 'a third held' });
+    t.is(up.sessions.length, 2, 'the first full: a second session');
+    t.deepEqual(up.sessions.map((x) => x.active), [2, 1]);
+    release(up);
+    t.true((await Promise.all([...first, third])).every((r) => r.status === 200));
+  } finally { await gw.stop(); await up.close(); }
+});
+
 test('streams go to the least-loaded session', async (t) => {
   const up = await upstream();
   const gw = await gateway(up, { http2: { sessions: 2, streamsPerSession: 1 } });

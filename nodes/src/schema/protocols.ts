@@ -41,7 +41,7 @@ export const UpstreamTls = Type.Object({
 
 export const UpstreamHttp2 = Type.Object({
   sessions: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, default: 4, description: 'most HTTP/2 sessions (connections) per h2c:// or h2:// target; more than one opens only under load (streamsPerSession)' })),
-  streamsPerSession: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, default: 8, description: 'a further session opens when every open one carries at least this many streams; streams are balanced to the least-loaded session, each session still capped by connections' })),
+  streamsPerSession: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, description: 'a further session opens when every open one carries at least this many streams (set it low, e.g. 8, for a server that serves each connection slowly); streams go to the least-loaded session, each session still capped by connections; default: only when every open session is at its stream cap' })),
   idleTimeout: Type.Optional(dur({ default: '30s', description: 'an extra session with no stream for this long is closed (one session always stays)' })),
 }, { ...closed, description: 'sessions to h2c:// and h2:// targets (docs/upstreams.md#http2-sessions)' });
 

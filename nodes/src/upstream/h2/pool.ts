@@ -4,9 +4,9 @@
  * HTTP/1.1 pool (h1/pool.ts), so the proxy handler, balancing, retries, breakers and
  * timeouts work unchanged whichever protocol carries a request.
  *
- * - Sessions: one at first; another opens (up to `sessions`) when every open one carries
- *   `streamsPerSession` streams or more, one connect at a time, as a server may serve each
- *   connection on one thread or queue (grpc-js does). A stream goes to the least-loaded
+ * - Sessions: one at first; another opens (up to `sessions`) when every open one is at its
+ *   stream cap (as Envoy), or carries `streamsPerSession` streams if set (for a server that
+ *   serves each connection slowly), one connect at a time. A stream goes to the least-loaded
  *   session. An extra session without a stream for `idleTimeout` is closed; one stays.
  * - Stream cap: at most `maxStreams` streams at once per session (and never more than the
  *   server's SETTINGS_MAX_CONCURRENT_STREAMS); past it on every session (and no session left
@@ -43,7 +43,7 @@ export interface H2PoolOptions {
   maxStreams?: number;
   /** Most sessions to the target (default 4). */
   sessions?: number;
-  /** Another session opens when every open one carries this many streams (default 8). */
+  /** Another session opens when every open one carries this many streams (default: when every one is at its stream cap). */
   streamsPerSession?: number;
   /** An extra session without a stream for this long is closed (ms, default 30 s). */
   idleTimeout?: number;
@@ -185,7 +185,8 @@ export class H2Pool {
       live++;
     }
     if (live >= (this.opts.sessions ?? 4)) return;
-    if (live > 0 && best !== undefined && best.active < (this.opts.streamsPerSession ?? 8)) return;
+    // Without streamsPerSession only a full set (no best) opens another, as Envoy does.
+    if (live > 0 && best !== undefined && best.active < (this.opts.streamsPerSession ?? Infinity)) return;
     this.open();
   }
 
