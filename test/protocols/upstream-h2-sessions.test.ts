@@ -7,6 +7,7 @@ import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { startGateway, type TestGateway } from '../helpers/gateway.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { validateConfig } from '../../nodes/src/validation/validate.ts';
 
 interface Session { s: http2.ServerHttp2Session; active: number; maxActive: number; paths: string[]; closed: boolean }
 interface Upstream { port: number; sessions: Session[]; hold: boolean; held: Array<() => void>; close(): Promise<void> }
@@ -149,4 +150,12 @@ test('GOAWAY on one of several sessions: the streams it did not process go out a
     t.is((await get(`${gw.url}/a/after`)).status, 200);
     t.false(s1.paths.includes('/a/after'));
   } finally { await gw.stop(); await up.close(); }
+});
+
+test('bad http2 settings are config errors at their paths; good ones pass', (t) => {
+  const doc = (http2: unknown) => ({ upstreams: { a: { targets: [{ url: 'h2c://127.0.0.1:1' }], http2 } } });
+  t.deepEqual(validateConfig(doc({ sessions: 2, streamsPerSession: 16, idleTimeout: '10s' })), []);
+  const errs = validateConfig(doc({ sessions: 0, streamsPerSession: 'many', idleTimeout: 'soon', spare: 1 }));
+  t.deepEqual(errs.map((e) => e.path).sort(), ['upstreams.a.http2', 'upstreams.a.http2.idleTimeout', 'upstreams.a.http2.sessions', 'upstreams.a.http2.streamsPerSession']);
+  t.deepEqual(validateConfig(doc({ sessions: 65 })).map((e) => e.path), ['upstreams.a.http2.sessions']);
 });
