@@ -69,7 +69,7 @@ async function gatewayFor(upstreams: Record<string, unknown>): Promise<TestGatew
 
 test('h2c:// target: HTTP/1.1 and HTTP/2 clients reach it over one multiplexed session', async (t) => {
   const up = await h2Upstream();
-  const gw = await gatewayFor({ a: { targets: [{ url: `h2c://127.0.0.1:${up.port}` }] } });
+  const gw = await gatewayFor({ a: { targets: [{ url: `h2c://127.0.0.1:${up.port}` }], http2: { sessions: 1 } } });
   try {
     const r1 = await curl(['--http1.1', '-d', 'hello', `${gw.url}/a/x?q=1`]);
     t.is(r1.status, 200, r1.stderr);
@@ -84,9 +84,9 @@ test('h2c:// target: HTTP/1.1 and HTTP/2 clients reach it over one multiplexed s
   } finally { await gw.stop(); await up.close(); }
 });
 
-test('stream cap: at most `connections` streams at once on the session', async (t) => {
+test('stream cap: at most `connections` streams at once on one session (http2.sessions: 1)', async (t) => {
   const up = await h2Upstream();
-  const gw = await gatewayFor({ a: { targets: [{ url: `h2c://127.0.0.1:${up.port}` }], connections: 3 } });
+  const gw = await gatewayFor({ a: { targets: [{ url: `h2c://127.0.0.1:${up.port}` }], connections: 3, http2: { sessions: 1 } } });
   try {
     up.hold = true;
     const calls = Promise.all(Array.from({ length: 8 }, (_, i) => curl([`${gw.url}/a/${i}`])));
@@ -119,7 +119,7 @@ async function get(url: string): Promise<{ status: number; body: string }> {
 // their requests would then land on these held streams.
 test.serial('the wait queue behind the stream cap is bounded: full → 503 at once, past maxWait → 503; held streams unaffected', async (t) => {
   const up = await h2Upstream();
-  const gw = await gatewayFor({ a: { targets: [{ url: `h2c://127.0.0.1:${up.port}` }], connections: 2, timeouts: { response: '20s' }, queue: { maxPending: 2, maxWait: '2s' } } });
+  const gw = await gatewayFor({ a: { targets: [{ url: `h2c://127.0.0.1:${up.port}` }], connections: 2, http2: { sessions: 1 }, timeouts: { response: '20s' }, queue: { maxPending: 2, maxWait: '2s' } } });
   const target = `target="h2c://127.0.0.1:${up.port}"`;
   try {
     up.hold = true;

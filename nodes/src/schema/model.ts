@@ -6,7 +6,7 @@
  */
 import Type, { type Static } from 'typebox';
 import { DURATION_PATTERN, SIZE_PATTERN } from './duration.ts';
-import { Http2Settings, TlsSettings, UpstreamTls, WebSocketSettings } from './protocols.ts';
+import { Http2Settings, TlsSettings, UpstreamHttp2, UpstreamTls, WebSocketSettings } from './protocols.ts';
 
 const closed = { additionalProperties: false } as const;
 export const Duration = Type.String({ pattern: DURATION_PATTERN, 'x-message': 'must be a duration like 250ms, 5s, 1m or 2h' });
@@ -151,6 +151,7 @@ export const Upstream = Type.Object({
   circuitBreaker: Type.Optional(CircuitBreaker),
   healthCheck: Type.Optional(HealthCheck),
   tls: Type.Optional(UpstreamTls),
+  http2: Type.Optional(UpstreamHttp2),
 }, closed);
 
 export const Consumer = Type.Object({

@@ -39,6 +39,13 @@ export const UpstreamTls = Type.Object({
   serverName: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9.-]{1,253}$', 'x-message': 'must be a host name', description: 'name sent as SNI and checked in the certificate; default the target host' })),
 }, { ...closed, description: 'for https:// and h2:// targets; the certificate is always verified (docs/tls.md)' });
 
+export const UpstreamHttp2 = Type.Object({
+  sessions: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, default: 4, description: 'most HTTP/2 sessions (connections) per h2c:// or h2:// target; more than one opens only under load (streamsPerSession)' })),
+  streamsPerSession: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, description: 'a further session opens when every open one carries at least this many streams (set it low, e.g. 8, for a server that serves each connection slowly); streams go to the least-loaded session, each session still capped by connections; default: only when every open session is at its stream cap' })),
+  idleTimeout: Type.Optional(dur({ default: '30s', description: 'an extra session with no stream for this long is closed (one session always stays)' })),
+}, { ...closed, description: 'sessions to h2c:// and h2:// targets (docs/upstreams.md#http2-sessions)' });
+
+export type UpstreamHttp2 = Static<typeof UpstreamHttp2>;
 export type UpstreamTls = Static<typeof UpstreamTls>;
 export type WebSocketSettings = Static<typeof WebSocketSettings>;
 export type Http2Settings = Static<typeof Http2Settings>;

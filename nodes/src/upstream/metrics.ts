@@ -31,6 +31,10 @@ export class UpstreamMetrics {
       this.reset();
       for (const u of live) for (const t of u.targets) { this.labels(u.name, t.url, 'full').set(t.h1.queueFull); this.labels(u.name, t.url, 'timeout').set(t.h1.queueTimeouts); }
     });
+    m.gauge('gatehouse_upstream_h2_sessions', 'HTTP/2 sessions open or connecting to an h2c:// or h2:// target (upstreams.<name>.http2.sessions bounds it).', ['upstream', 'target'], function () {
+      this.reset();
+      for (const u of live) for (const t of u.targets) if ('sessionCount' in t.h1) this.labels(u.name, t.url).set(t.h1.sessionCount);
+    });
     m.gauge('gatehouse_upstream_target_healthy', 'Active health check verdict per target: 1 healthy, 0 out of rotation.', ['upstream', 'target'], function () {
       this.reset();
       for (const u of live) if (u.health) for (const t of u.targets) this.labels(u.name, t.url).set(t.healthy ? 1 : 0);

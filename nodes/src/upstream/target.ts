@@ -24,6 +24,8 @@ export interface PoolOptions {
   ca?: Buffer | undefined; servername?: string | undefined;
   /** Requests that may wait for a connection, and for how long (ms): the per-target queue. */
   maxPending?: number; maxWait?: number;
+  /** h2c:// and h2:// targets: most sessions, streams per session before another opens, idle close of extra ones (ms). */
+  h2Sessions?: number; h2StreamsPerSession?: number; h2IdleTimeout?: number;
 }
 
 /** scheme://host:port; URL.origin is 'null' for the h2c:// and h2:// schemes. */
@@ -84,7 +86,7 @@ export class PoolRegistry {
   }
 
   get(origin: string, o: PoolOptions): PoolPair {
-    const key = `${origin}|${o.connections}|${o.connectTimeout}|${o.headersTimeout}|${o.bodyTimeout}|${o.keepAliveTimeout}|${o.maxPending}|${o.maxWait}|${o.servername ?? ''}|${o.ca?.toString('base64') ?? ''}`;
+    const key = `${origin}|${o.connections}|${o.connectTimeout}|${o.headersTimeout}|${o.bodyTimeout}|${o.keepAliveTimeout}|${o.maxPending}|${o.maxWait}|${o.h2Sessions}|${o.h2StreamsPerSession}|${o.h2IdleTimeout}|${o.servername ?? ''}|${o.ca?.toString('base64') ?? ''}`;
     let e = this.pools.get(key);
     if (!e) {
       const h2 = origin.startsWith('h2');
@@ -100,7 +102,7 @@ export class PoolRegistry {
       });
       let h1: ProxyPool;
       if (h2) {
-        h1 = new H2Pool(origin, { connectTimeout: o.connectTimeout, headersTimeout: o.headersTimeout, bodyTimeout: o.bodyTimeout, maxStreams: o.connections, ca: o.ca, servername: o.servername, ...(o.maxPending !== undefined ? { maxPending: o.maxPending } : {}), ...(o.maxWait !== undefined ? { maxWait: o.maxWait } : {}) });
+        h1 = new H2Pool(origin, { connectTimeout: o.connectTimeout, headersTimeout: o.headersTimeout, bodyTimeout: o.bodyTimeout, maxStreams: o.connections, ca: o.ca, servername: o.servername, ...(o.maxPending !== undefined ? { maxPending: o.maxPending } : {}), ...(o.maxWait !== undefined ? { maxWait: o.maxWait } : {}), ...(o.h2Sessions !== undefined ? { sessions: o.h2Sessions } : {}), ...(o.h2StreamsPerSession !== undefined ? { streamsPerSession: o.h2StreamsPerSession } : {}), ...(o.h2IdleTimeout !== undefined ? { idleTimeout: o.h2IdleTimeout } : {}) });
       } else {
         const ho = { connections: o.connections, connectTimeout: o.connectTimeout, headersTimeout: o.headersTimeout, bodyTimeout: o.bodyTimeout, keepAliveTimeout: o.keepAliveTimeout, ca: o.ca, ...(o.servername ? { servername: o.servername } : {}), ...(o.maxPending !== undefined ? { maxPending: o.maxPending } : {}), ...(o.maxWait !== undefined ? { maxWait: o.maxWait } : {}) };
         h1 = this.client === 'undici' ? new UndiciH1Pool(origin, ho) : new H1Pool(origin, ho);

@@ -93,6 +93,9 @@ export class UpstreamRuntime {
       ...upstreamTls(config.tls, d.baseDir, `${where}.tls`),
       maxPending: config.queue?.maxPending ?? 1024,
       maxWait: config.queue?.maxWait === undefined ? this.responseTimeout : parseDuration(config.queue.maxWait),
+      h2Sessions: config.http2?.sessions ?? 4,
+      ...(config.http2?.streamsPerSession === undefined ? {} : { h2StreamsPerSession: config.http2.streamsPerSession }),
+      h2IdleTimeout: parseDuration(config.http2?.idleTimeout ?? '30s'),
     };
     this.hashKey = config.balance === 'consistent-hash' ? hashKeyFn(config.hashOn ?? 'ip') : undefined;
     if (config.retries) {

@@ -1,11 +1,16 @@
 /**
  * HTTP/2 to an upstream (targets `h2c://` cleartext with prior knowledge, `h2://` over TLS):
- * one multiplexed session per target, behind the same `dispatch(request, handler)` as the
+ * multiplexed sessions per target, behind the same `dispatch(request, handler)` as the
  * HTTP/1.1 pool (h1/pool.ts), so the proxy handler, balancing, retries, breakers and
  * timeouts work unchanged whichever protocol carries a request.
  *
- * - Stream cap: at most `maxStreams` streams at once (and never more than the server's
- *   SETTINGS_MAX_CONCURRENT_STREAMS); further requests wait in a FIFO queue bounded as the
+ * - Sessions: one at first; another opens (up to `sessions`) when every open one is at its
+ *   stream cap (as Envoy), or carries `streamsPerSession` streams if set (for a server that
+ *   serves each connection slowly), one connect at a time. A stream goes to the least-loaded
+ *   session. An extra session without a stream for `idleTimeout` is closed; one stays.
+ * - Stream cap: at most `maxStreams` streams at once per session (and never more than the
+ *   server's SETTINGS_MAX_CONCURRENT_STREAMS); past it on every session (and no session left
+ *   to open) requests wait in a FIFO queue bounded as the
  *   HTTP/1.1 pool's (decision 0009): `maxPending` waiting at most (one more: GH_QUEUE_FULL),
  *   each for `maxWait` at most (GH_QUEUE_TIMEOUT), both 503 GW_UPSTREAM_OVERLOADED. The
  *   wait uses the exchange's one timer (its head timer once it has a stream), so the bound
@@ -13,8 +18,9 @@
  * - Reconnect with backoff: a session that failed to connect is not tried again before the
  *   backoff (100 ms doubling to 5 s, reset by a successful connect); requests arriving
  *   meanwhile fail at once as connect errors (retries move them to another target).
- * - GOAWAY: streams the server did not process (above its last stream id, or refused with
- *   REFUSED_STREAM) are sent again once on a new session when the body can be replayed.
+ * - GOAWAY: the session takes no new stream; streams the server did not process (above its
+ *   last stream id, or refused with REFUSED_STREAM) are sent again once, on another session
+ *   or a new one, when the body can be replayed.
  * - Trailers reach `handler.onTrailers` before `onComplete` (gRPC's grpc-status).
  * - Interim heads 102 and 103 (Early Hints) reach `handler.onInfo`, as from the HTTP/1.1
  *   pool; 100 is the gateway's own business (pipeline/expect.ts) and is not passed on.
@@ -33,8 +39,14 @@ export interface H2PoolOptions {
   connectTimeout: number;
   headersTimeout: number;
   bodyTimeout: number;
-  /** Streams at once on the session (capped by the server's own limit). */
+  /** Streams at once on one session (capped by the server's own limit). */
   maxStreams?: number;
+  /** Most sessions to the target (default 4). */
+  sessions?: number;
+  /** Another session opens when every open one carries this many streams (default: when every one is at its stream cap). */
+  streamsPerSession?: number;
+  /** An extra session without a stream for this long is closed (ms, default 30 s). */
+  idleTimeout?: number;
   /** Requests that may wait for a stream slot (default 1024); one more fails with GH_QUEUE_FULL. */
   maxPending?: number;
   /** How long a request may wait for a stream slot (ms, default headersTimeout); then GH_QUEUE_TIMEOUT. */
@@ -55,6 +67,8 @@ class H2Exchange implements H1Control {
   readonly req: H1Request;
   readonly handler: H2Handler;
   stream: ClientHttp2Stream | undefined = undefined;
+  /** The session carrying the stream; set while the exchange holds a stream slot. */
+  session: H2Session | undefined = undefined;
   done = false;
   /** Sent again once after the server refused or never processed it. */
   resent = false;
@@ -99,6 +113,18 @@ class H2Exchange implements H1Control {
   }
 }
 
+/** One session to the target and the count of streams it carries. */
+class H2Session {
+  readonly s: ClientHttp2Session;
+  connected = false;
+  /** GOAWAY received, or closed for idleness: takes no new stream. */
+  draining = false;
+  active = 0;
+  idleSince = 0;
+  constructor(s: ClientHttp2Session) { this.s = s; }
+  get usable(): boolean { return this.connected && !this.draining && !this.s.closed && !this.s.destroyed; }
+}
+
 export class H2Pool {
   readonly origin: string;
   readonly hostHeader: string;
@@ -107,14 +133,17 @@ export class H2Pool {
   private readonly host: string;
   private readonly port: number;
   private readonly opts: H2PoolOptions;
-  private session: ClientHttp2Session | undefined = undefined;
-  private connected = false;
+  private readonly sessions: H2Session[] = [];
+  private idleSweep: NodeJS.Timeout | undefined = undefined;
   private readonly queue: H2Exchange[] = [];
   /** Requests refused because the wait queue was full / waited past maxWait (metrics read these). */
   queueFull = 0;
   queueTimeouts = 0;
   get pending(): number { return this.queue.length; }
-  private readonly active = new Set<H2Exchange>();
+  /** Sessions open or connecting that take new streams (metrics and tests read it). */
+  get sessionCount(): number { let n = 0; for (const x of this.sessions) if (!x.draining) n++; return n; }
+  /** Sessions opened since the pool started. */
+  sessionsOpened = 0;
   private backoff = 0;
   private notBefore = 0;
   closed = false;
@@ -131,9 +160,34 @@ export class H2Pool {
     this.opts = opts;
   }
 
-  get maxStreams(): number {
-    const remote = this.session?.remoteSettings.maxConcurrentStreams ?? 100;
+  /** The stream cap of one session: ours, never above the server's. */
+  private cap(x: H2Session): number {
+    const remote = x.s.remoteSettings.maxConcurrentStreams ?? 100;
     return Math.max(1, Math.min(this.opts.maxStreams ?? 100, remote));
+  }
+
+  /** The usable session with the fewest streams and a free slot. */
+  private leastLoaded(): H2Session | undefined {
+    let best: H2Session | undefined;
+    for (const x of this.sessions) {
+      if (!x.usable || x.active >= this.cap(x)) continue;
+      if (best === undefined || x.active < best.active) best = x;
+    }
+    return best;
+  }
+
+  /** Open another session when none is connecting, fewer than `sessions` are open, and the best one is busy. */
+  private grow(best: H2Session | undefined): void {
+    let live = 0;
+    for (const x of this.sessions) {
+      if (x.draining) continue;
+      if (!x.connected) return;
+      live++;
+    }
+    if (live >= (this.opts.sessions ?? 4)) return;
+    // Without streamsPerSession only a full set (no best) opens another, as Envoy does.
+    if (live > 0 && best !== undefined && best.active < (this.opts.streamsPerSession ?? Infinity)) return;
+    this.open();
   }
 
   /** Send one request. Never throws: failures reach `handler.onError`. */
@@ -147,10 +201,12 @@ export class H2Pool {
   }
 
   private schedule(x: H2Exchange): void {
-    const s = this.ensureSession();
-    if (s === undefined) { x.fail(Object.assign(new Error('upstream reconnect backoff'), { code: 'ECONNREFUSED' })); return; }
-    if (!this.connected || this.active.size >= this.maxStreams) { this.enqueue(x); return; }
-    this.start(x, s);
+    const best = this.leastLoaded();
+    this.grow(best);
+    if (best !== undefined) { this.start(x, best); return; }
+    // Nothing open nor connecting: the reconnect backoff held the connect back.
+    if (this.sessionCount === 0) { x.fail(Object.assign(new Error('upstream reconnect backoff'), { code: 'ECONNREFUSED' })); return; }
+    this.enqueue(x);
   }
 
   /** Wait for a stream slot (or the session's connect), within the queue's bounds. */
@@ -166,9 +222,8 @@ export class H2Pool {
     x.timer = setTimeout(onWaitTimeout, this.opts.maxWait ?? this.opts.headersTimeout, x);
   }
 
-  private ensureSession(): ClientHttp2Session | undefined {
-    if (this.session !== undefined && !this.session.destroyed && !this.session.closed) return this.session;
-    if (Date.now() < this.notBefore) return undefined;
+  private open(): void {
+    if (this.closed || Date.now() < this.notBefore) return;
     const opts: http2.SecureClientSessionOptions = {
       settings: { enablePush: false },
       ...(this.tls ? {
@@ -185,24 +240,31 @@ export class H2Pool {
       ? () => { const t = tls.connect({ ...tlsOpts, host, port }); t.setNoDelay(true); return t; }
       : () => { const c = net.connect({ host, port }); c.setNoDelay(true); return c; };
     const s = http2.connect(this.authority, opts);
-    this.session = s;
-    this.connected = false;
+    const sess = new H2Session(s);
+    this.sessions.push(sess);
+    this.sessionsOpened++;
     const timer = setTimeout(() => { s.destroy(connectTimeout()); }, this.opts.connectTimeout);
     s.once('connect', () => {
       clearTimeout(timer);
-      this.connected = true;
+      sess.connected = true;
+      sess.idleSince = Date.now();
       this.backoff = 0;
+      if (this.sessionCount > 1) this.watchIdle();
       this.drain();
     });
     s.on('error', () => { /* handled on close */ });
-    s.on('goaway', () => { if (this.session === s) this.session = undefined; });
+    s.on('goaway', () => { sess.draining = true; this.drain(); });
     s.once('close', () => {
       clearTimeout(timer);
-      if (this.session === s) this.session = undefined;
-      if (!this.connected) {
-        // Never connected: back off before the next try; the waiting requests fail as connect errors.
+      sess.draining = true;
+      const i = this.sessions.indexOf(sess);
+      if (i >= 0) this.sessions.splice(i, 1);
+      if (!sess.connected) {
+        // Never connected: back off before the next try. With no other session left to
+        // serve them, the waiting requests fail as connect errors.
         this.backoff = Math.min(5000, this.backoff ? this.backoff * 2 : 100);
         this.notBefore = Date.now() + this.backoff;
+        if (this.sessionCount > 0) return;
         const err = (s as { gatehouseErr?: Error }).gatehouseErr ?? Object.assign(new Error('upstream connect failed'), { code: 'ECONNREFUSED' });
         for (const x of this.queue.splice(0)) x.fail(err);
       } else if (this.queue.length) {
@@ -211,18 +273,32 @@ export class H2Pool {
     });
     s.once('error', (err: Error) => { (s as { gatehouseErr?: Error }).gatehouseErr = err; });
     s.unref();
-    return s;
   }
 
   private drain(): void {
     while (this.queue.length && !this.closed) {
-      const s = this.ensureSession();
-      if (s === undefined || !this.connected) return;
-      if (this.active.size >= this.maxStreams) return;
+      const best = this.leastLoaded();
+      this.grow(best);
+      if (best === undefined) return;
       const x = this.queue.shift()!;
       if (x.done) continue;
-      this.start(x, s);
+      this.start(x, best);
     }
+  }
+
+  /** While more than one session is open, close those idle past `idleTimeout` (never the last one). */
+  private watchIdle(): void {
+    if (this.idleSweep !== undefined) return;
+    const idle = this.opts.idleTimeout ?? 30_000;
+    this.idleSweep = setInterval(() => {
+      const now = Date.now();
+      for (let i = this.sessions.length - 1; i >= 0 && this.sessionCount > 1; i--) {
+        const x = this.sessions[i]!;
+        if (x.usable && x.active === 0 && now - x.idleSince >= idle) { x.draining = true; x.s.close(); }
+      }
+      if (this.sessionCount <= 1) { clearInterval(this.idleSweep); this.idleSweep = undefined; }
+    }, Math.max(50, Math.min(idle / 2, 5000)));
+    this.idleSweep.unref();
   }
 
   /** The response head timeout, from when the stream starts (a queued wait had its own). */
@@ -238,7 +314,8 @@ export class H2Pool {
     x.fail(queueTimeout());
   }
 
-  private start(x: H2Exchange, s: ClientHttp2Session): void {
+  private start(x: H2Exchange, sess: H2Session): void {
+    const s = sess.s;
     const r = x.req;
     const h: OutgoingHttpHeaders = { ':method': r.method, ':path': r.path, ':scheme': this.tls ? 'https' : 'http', ':authority': this.hostHeader };
     const flat = r.headers;
@@ -263,7 +340,8 @@ export class H2Pool {
       return;
     }
     x.stream = stream;
-    this.active.add(x);
+    x.session = sess;
+    sess.active++;
     this.armHeadTimer(x);
     if (grpcTimeout !== undefined) x.deadline = setTimeout(onDeadline, grpcTimeout, x);
     stream.on('response', (headers: IncomingHttpHeaders) => { this.onResponse(x, headers); });
@@ -300,7 +378,7 @@ export class H2Pool {
     const replayable = x.req.body === null || Buffer.isBuffer(x.req.body);
     if (unprocessed && replayable && !x.resent && !this.closed) {
       x.resent = true;
-      this.active.delete(x);
+      this.detach(x);
       x.stream = undefined;
       this.schedule(x);
       return;
@@ -310,17 +388,28 @@ export class H2Pool {
 
   /** Called when an exchange ends: frees its stream slot. */
   released(x: H2Exchange): void {
-    if (this.active.delete(x)) this.drain();
+    if (this.detach(x)) this.drain();
     else { const i = this.queue.indexOf(x); if (i >= 0) this.queue.splice(i, 1); }
+  }
+
+  /** Give back the exchange's stream slot on its session; false when it held none. */
+  private detach(x: H2Exchange): boolean {
+    const sess = x.session;
+    if (sess === undefined) return false;
+    x.session = undefined;
+    if (--sess.active === 0) sess.idleSince = Date.now();
+    return true;
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    const s = this.session;
-    this.session = undefined;
+    clearInterval(this.idleSweep);
+    this.idleSweep = undefined;
     for (const x of this.queue.splice(0)) x.fail(new UpstreamError('UND_ERR_CLOSED', 'upstream pool closed'));
-    if (s === undefined || s.destroyed) return;
-    await new Promise<void>((r) => { s.close(() => r()); setTimeout(() => { s.destroy(); r(); }, 5000).unref(); });
+    await Promise.all(this.sessions.splice(0).map(({ s }) => s.destroyed ? undefined : new Promise<void>((r) => {
+      s.close(() => r());
+      setTimeout(() => { s.destroy(); r(); }, 5000).unref();
+    })));
   }
 }
 
