@@ -25,7 +25,8 @@ test.after.always(async () => { await gw?.stop(); await up?.close(); });
 
 const body = 'b'.repeat(5000);
 
-test('a policy refusal answers before the body: no 100 Continue, the body never reaches the upstream', async (t) => {
+// Serial: both tests read the upstream's request count, which the other one moves.
+test.serial('a policy refusal answers before the body: no 100 Continue, the body never reaches the upstream', async (t) => {
   const before = up.received.length;
   const r = await run('curl', ['-sv', '--expect100-timeout', '10', '-H', 'expect: 100-continue', '--data-binary', body, `${gw.url}/keyed`]);
   t.regex(r.stderr, /< HTTP\/1.1 401/);
@@ -33,7 +34,7 @@ test('a policy refusal answers before the body: no 100 Continue, the body never 
   t.is(up.received.length, before);
 });
 
-test('an allowed request gets 100 Continue, then its body is forwarded', async (t) => {
+test.serial('an allowed request gets 100 Continue, then its body is forwarded', async (t) => {
   const r = await run('curl', ['-sv', '--expect100-timeout', '10', '-H', 'expect: 100-continue', '-H', 'x-api-key: k-alice', '--data-binary', body, `${gw.url}/keyed`]);
   t.regex(r.stderr, /< HTTP\/1.1 100 Continue/);
   t.regex(r.stderr, /< HTTP\/1.1 200/);
