@@ -12,48 +12,17 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Etcd3 } from 'etcd3';
-import { scaleConfig, digest, routeName, type ScaleSizes } from './generate.ts';
+import { scaleConfig, digest, routeName } from './generate.ts';
+import { CLI, CUT, EDITS, ROOT, cpuSec, freePort, ms, note, num, results, rssMb, sizes } from './common.ts';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
-const CLI = join(ROOT, 'nodes/src/cli/gatehouse.ts');
-const num = (name: string, def: number): number => (process.env[name] === undefined ? def : Number(process.env[name]));
-const sizes: ScaleSizes = { routes: num('SCALE_ROUTES', 10_000), consumers: num('SCALE_CONSUMERS', 100_000), upstreams: num('SCALE_UPSTREAMS', 1_000) };
-const EDITS = num('SCALE_EDITS', 100);
 const NODES = num('SCALE_NODES', 3);
-const CUT = num('SCALE_CUT', 120) * 1000;
 const PREFIX = '/gatehouse-scale';
-
-const results: Array<{ step: string; value: string }> = [];
-const note = (step: string, value: string): void => { results.push({ step, value }); console.log(`${step}: ${value}`); };
-const ms = (t: number): string => (t >= 1000 ? `${(t / 1000).toFixed(2)} s` : `${t.toFixed(0)} ms`);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)); });
-  });
-}
-
-function rssMb(pid: number): number {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : NaN;
-  } catch { return NaN; }
-}
-
-function cpuSec(pid: number): number {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
-  } catch { return NaN; }
-}
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 function get(port: number, path: string, headers: Record<string, string> = {}): Promise<number> {
@@ -76,7 +45,7 @@ async function main(): Promise<void> {
   process.on('exit', () => kill());
   const live = http.createServer((_req, res) => { res.end('ok'); });
   await new Promise<void>((r) => live.listen(0, '127.0.0.1', () => r()));
-  const livePort = (live.address() as net.AddressInfo).port;
+  const livePort = (live.address() as AddressInfo).port;
   let client: Etcd3 | undefined;
   try {
     // etcd, sized for bulk loading: 1,000 puts per transaction.
