@@ -3,7 +3,7 @@
  * matcher (split everything, try every route, sort by a tuple). It shares no code with the
  * router, so it catches trie, bucketing and pruning mistakes the hand-written cases miss.
  */
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Router } from './index.ts';
 import type { RouteSpec } from './index.ts';
@@ -95,52 +95,49 @@ function randomTable(rand: () => number, count: number): RouteSpec[] {
   return specs;
 }
 
+/** `count` random requests: the router and the naive matcher pick the same route and params. */
+function agree(t: ExecutionContext, rand: () => number, specs: RouteSpec[], router: Router<string>, count: number, at: string, valueOf = (name: string): string => name): void {
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
+  for (let q = 0; q < count; q++) {
+    const segs = Array.from({ length: 1 + Math.floor(rand() * 5) }, () => pick(['a', 'b', 'c', 'd']));
+    const path = '/' + segs.join('/') + (rand() < 0.2 ? '/' : '');
+    const host = pick(['x.test', 'y.test', 'a.x.test', 'b.y.test', 'other.org']);
+    const method = pick(['GET', 'POST', 'PUT']);
+    const headers: IncomingHttpHeaders = rand() < 0.5 ? {} : { v: pick(['1', '2']), w: pick(['1', '2']) };
+    const want = naiveMatch(specs, host, path, method, headers);
+    const got = router.match(host, path, method, headers);
+    const label = `${at}: ${method} ${host}${path} ${JSON.stringify(headers)}`;
+    t.is(got?.value, want && valueOf(want.name), label);
+    if (want) t.deepEqual(got?.params ?? {}, want.params, label);
+  }
+}
+
 test('random overlapping tables agree with a naive matcher', (t) => {
   const rand = rng(20240611);
-  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
   for (let round = 0; round < 20; round++) {
     const specs = randomTable(rand, round < 10 ? 15 : 300);
     const router = new Router(specs.map((spec) => ({ spec, value: spec.name })));
-    for (let q = 0; q < 500; q++) {
-      const segs = Array.from({ length: 1 + Math.floor(rand() * 5) }, () => pick(['a', 'b', 'c', 'd']));
-      const path = '/' + segs.join('/') + (rand() < 0.2 ? '/' : '');
-      const host = pick(['x.test', 'y.test', 'a.x.test', 'b.y.test', 'other.org']);
-      const method = pick(['GET', 'POST', 'PUT']);
-      const headers: IncomingHttpHeaders = rand() < 0.5 ? {} : { v: pick(['1', '2']), w: pick(['1', '2']) };
-      const want = naiveMatch(specs, host, path, method, headers);
-      const got = router.match(host, path, method, headers);
-      const label = `round ${round}: ${method} ${host}${path} ${JSON.stringify(headers)}`;
-      t.is(got?.value, want?.name, label);
-      if (want) t.deepEqual(got?.params ?? {}, want.params, label);
-    }
+    agree(t, rand, specs, router, 500, `round ${round}`);
   }
 });
 
 test('a table updated edit by edit from the previous one matches like a table built from scratch', (t) => {
   const rand = rng(20261205);
-  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
   // Unique names: a config map cannot hold two routes of one name.
   const unique = (specs: RouteSpec[]): RouteSpec[] => [...new Map(specs.map((s) => [s.name, s])).values()];
   let specs = unique(randomTable(rand, 300));
-  let router = new Router(specs.map((spec) => ({ spec, value: spec.name })));
+  // A route can keep its spec object and get a new value (recompiled policies): the table must serve the new one.
+  const values = new Map<string, string>();
+  const valueOf = (name: string): string => values.get(name) ?? name;
+  let router = new Router(specs.map((spec) => ({ spec, value: valueOf(spec.name) })));
   for (let edit = 0; edit < 15; edit++) {
-    // Drop a few, replace a few (same name, new spec object), add a few, in new places.
+    // Drop a few, replace a few (same name, new spec object), add a few, in new places, give a few new values.
     const added = unique(randomTable(rand, 5)).filter((s) => s.name !== 'root');
     specs = specs.filter(() => rand() > 0.03).map((s) => (rand() < 0.03 ? { ...s, priority: s.priority + 1 } : s));
     specs = unique([...added.slice(0, 2), ...specs, ...added.slice(2)]);
+    for (const spec of specs) if (rand() < 0.03) values.set(spec.name, `${spec.name}@${edit}`);
     const previous = router;
-    router = new Router(specs.map((spec) => ({ spec, value: spec.name })), previous);
-    for (let q = 0; q < 300; q++) {
-      const segs = Array.from({ length: 1 + Math.floor(rand() * 5) }, () => pick(['a', 'b', 'c', 'd']));
-      const path = '/' + segs.join('/') + (rand() < 0.2 ? '/' : '');
-      const host = pick(['x.test', 'y.test', 'a.x.test', 'b.y.test', 'other.org']);
-      const method = pick(['GET', 'POST', 'PUT']);
-      const headers: IncomingHttpHeaders = rand() < 0.5 ? {} : { v: pick(['1', '2']), w: pick(['1', '2']) };
-      const want = naiveMatch(specs, host, path, method, headers);
-      const got = router.match(host, path, method, headers);
-      const label = `edit ${edit}: ${method} ${host}${path} ${JSON.stringify(headers)}`;
-      t.is(got?.value, want?.name, label);
-      if (want) t.deepEqual(got?.params ?? {}, want.params, label);
-    }
+    router = new Router(specs.map((spec) => ({ spec, value: valueOf(spec.name) })), previous);
+    agree(t, rand, specs, router, 300, `edit ${edit}`, valueOf);
   }
 });
