@@ -76,6 +76,34 @@ class Scan {
   }
 
   /**
+   * An object starting at i (a brace): for each member, its name is read and `member` is
+   * called with the scan at the value, which it must consume (false: refuse the text). False
+   * when the structure between members is not JSON or `member` refused.
+   */
+  object(member: (name: string) => boolean): boolean {
+    const t = this.text;
+    if (t.charCodeAt(this.i) !== OPEN) return false;
+    this.i++;
+    this.ws();
+    if (t.charCodeAt(this.i) === CLOSE) { this.i++; return true; }
+    for (;;) {
+      this.ws();
+      const name = this.string();
+      if (name === undefined || name === '__proto__') return false;
+      this.ws();
+      if (t.charCodeAt(this.i) !== COLON) return false;
+      this.i++;
+      this.ws();
+      if (!member(name)) return false;
+      this.ws();
+      const c = t.charCodeAt(this.i);
+      this.i++;
+      if (c === CLOSE) return true;
+      if (c !== COMMA) return false;
+    }
+  }
+
+  /**
    * Skips one value; returns its end, and counts the name/value separators in it (for the
    * duplicate-name check of items parsed now). Brackets must nest; the rest of the grammar
    * inside an item is JSON.parse's job (or was, when its text was read before).
@@ -144,53 +172,38 @@ export class JsonItemReader {
   /** The document, reusing unchanged items' objects; undefined when the text is not plain JSON this reader accepts. */
   read(text: string): Record<string, unknown> | undefined {
     const s = new Scan(text);
-    s.ws();
-    if (text.charCodeAt(s.i) !== OPEN) return undefined;
-    s.i++;
     const doc: Record<string, unknown> = {};
     const next = new Map<string, Kept>();
     let parsed = 0;
     s.ws();
-    if (text.charCodeAt(s.i) === CLOSE) s.i++;
-    else {
-      for (;;) {
-        s.ws();
-        const key = s.string();
-        if (key === undefined || key === '__proto__' || Object.hasOwn(doc, key)) return undefined;
-        s.ws();
-        if (text.charCodeAt(s.i) !== COLON) return undefined;
-        s.i++;
-        s.ws();
-        const prev = this.#kept.get(key);
-        if (prev !== undefined && text.startsWith(prev.raw, s.i)) {
-          // The collection's text is unchanged (one comparison of its characters): it and
-          // every item in it stand as they are.
-          s.i += prev.raw.length;
-          doc[key] = prev.record;
-          next.set(key, prev);
-        } else if (KINDS.has(key) && text.charCodeAt(s.i) === OPEN) {
-          const got = this.#collection(s, prev);
-          if (!got) return undefined;
-          doc[key] = got.kept.record;
-          next.set(key, got.kept);
-          parsed += got.parsed;
-        } else {
-          const start = s.i;
-          const v = s.value();
-          if (!v) return undefined;
-          const value = parseItem(text.slice(start, v.end), v.members);
-          if (value === undefined) return undefined;
-          doc[key] = value;
-        }
-        s.ws();
-        const c = text.charCodeAt(s.i);
-        s.i++;
-        if (c === CLOSE) break;
-        if (c !== COMMA) return undefined;
+    const ok = s.object((key) => {
+      if (Object.hasOwn(doc, key)) return false;
+      const prev = this.#kept.get(key);
+      if (prev !== undefined && text.startsWith(prev.raw, s.i)) {
+        // The collection's text is unchanged (one comparison of its characters): it and
+        // every item in it stand as they are.
+        s.i += prev.raw.length;
+        doc[key] = prev.record;
+        next.set(key, prev);
+        return true;
       }
-    }
+      if (KINDS.has(key) && text.charCodeAt(s.i) === OPEN) {
+        const got = this.#collection(s, prev);
+        if (!got) return false;
+        doc[key] = got.kept.record;
+        next.set(key, got.kept);
+        parsed += got.parsed;
+        return true;
+      }
+      const start = s.i;
+      const v = s.value();
+      const value = v && parseItem(text.slice(start, v.end), v.members);
+      if (value === undefined) return false;
+      doc[key] = value;
+      return true;
+    });
     s.ws();
-    if (s.i !== text.length) return undefined;
+    if (!ok || s.i !== text.length) return undefined;
     this.#kept = next;
     this.parsed = parsed;
     return doc;
@@ -204,61 +217,45 @@ export class JsonItemReader {
   #collection(s: Scan, prev: Kept | undefined): { kept: Kept; parsed: number } | undefined {
     const text = s.text;
     const begin = s.i;
-    s.i++; // {
     const names: string[] = [];
     const raws: string[] = [];
     const values: unknown[] = [];
     let parsed = 0;
     let same = prev !== undefined;
-    s.ws();
-    if (text.charCodeAt(s.i) === CLOSE) s.i++;
-    else {
-      for (;;) {
-        s.ws();
-        const name = s.string();
-        if (name === undefined || name === '__proto__') return undefined;
-        s.ws();
-        if (text.charCodeAt(s.i) !== COLON) return undefined;
-        s.i++;
-        s.ws();
-        const start = s.i;
-        const v = s.value();
-        if (!v) return undefined;
-        const raw = text.slice(start, v.end);
-        const k = names.length;
-        let at = prev !== undefined && k < prev.names.length && prev.names[k] === name ? k : -1;
-        if (at < 0) {
-          same = false;
-          if (prev !== undefined) at = indexOf(prev).get(name) ?? -1;
-        }
-        names.push(name);
-        // The new text's slice is kept, so the previous file's text can be collected.
-        raws.push(raw);
-        if (at >= 0 && prev!.raws[at] === raw) values.push(prev!.values[at]);
-        else {
-          const value = parseItem(raw, v.members);
-          if (value === undefined) return undefined;
-          values.push(value);
-          parsed++;
-          same = false;
-        }
-        s.ws();
-        const c = text.charCodeAt(s.i);
-        s.i++;
-        if (c === CLOSE) break;
-        if (c !== COMMA) return undefined;
+    const ok = s.object((name) => {
+      const start = s.i;
+      const v = s.value();
+      if (!v) return false;
+      const raw = text.slice(start, v.end);
+      const k = names.length;
+      let at = prev !== undefined && k < prev.names.length && prev.names[k] === name ? k : -1;
+      if (at < 0) {
+        same = false;
+        if (prev !== undefined) at = indexOf(prev).get(name) ?? -1;
       }
-    }
+      names.push(name);
+      // The new text's slice is kept, so the previous file's text can be collected.
+      raws.push(raw);
+      if (at >= 0 && prev!.raws[at] === raw) { values.push(prev!.values[at]); return true; }
+      const value = parseItem(raw, v.members);
+      if (value === undefined) return false;
+      values.push(value);
+      parsed++;
+      same = false;
+      return true;
+    });
+    if (!ok) return undefined;
+    const raw = text.slice(begin, s.i);
     if (same && prev!.names.length === names.length) {
       // Same names in the same places: no new duplicate is possible, the record stands.
-      return { kept: { record: prev!.record, names, raws, values, raw: text.slice(begin, s.i), ...(prev!.index ? { index: prev!.index } : {}) }, parsed };
+      return { kept: { record: prev!.record, names, raws, values, raw, ...(prev!.index ? { index: prev!.index } : {}) }, parsed };
     }
     const record: Record<string, unknown> = {};
     for (let i = 0; i < names.length; i++) {
       if (Object.hasOwn(record, names[i]!)) return undefined; // a repeated name: the whole-document parser says where
       record[names[i]!] = values[i];
     }
-    return { kept: { record, names, raws, values, raw: text.slice(begin, s.i) }, parsed };
+    return { kept: { record, names, raws, values, raw }, parsed };
   }
 }
 
