@@ -36,3 +36,14 @@ export function fingerprint(pki: Pki, name: string): string {
   const out = execFileSync('openssl', ['x509', '-in', `${name}.pem`, '-noout', '-fingerprint', '-sha256'], { cwd: pki.dir, encoding: 'utf8' });
   return out.trim().split('=')[1]!;
 }
+
+/** A self-signed certificate for localhost and 127.0.0.1, read into memory; its files are gone. */
+export function selfSignedLocalhost(): { key: Buffer; cert: Buffer } {
+  const pki = makePki();
+  try {
+    ossl(pki.dir, ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'key.pem', '-out', 'cert.pem', '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1']);
+    return { key: fs.readFileSync(pki.file('key.pem')), cert: fs.readFileSync(pki.file('cert.pem')) };
+  } finally {
+    pki.cleanup();
+  }
+}

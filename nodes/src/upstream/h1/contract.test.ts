@@ -12,13 +12,10 @@ import https from 'node:https';
 import net from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { once } from 'node:events';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { H1Pool, type H1Control, type H1PoolOptions, type H1Request } from './pool.ts';
 import { UndiciH1Pool } from './undici.ts';
+import { selfSignedLocalhost } from '../../../../test/protocols/certs.ts';
 
 type Pool = H1Pool | UndiciH1Pool;
 type Err = Error & { code?: string };
@@ -81,14 +78,8 @@ async function httpServer(t: ExecutionContext, handler: (req: http.IncomingMessa
   return { port: await listen(t, s), seen };
 }
 
-// A throwaway self-signed certificate for localhost / 127.0.0.1, made by openssl for this file.
-const dir = mkdtempSync(join(tmpdir(), 'gh-contract-'));
-execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-  '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost',
-  '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' });
-const key = readFileSync(join(dir, 'key.pem'));
-const cert = readFileSync(join(dir, 'cert.pem'));
-rmSync(dir, { recursive: true, force: true });
+// A throwaway self-signed certificate for localhost / 127.0.0.1.
+const { key, cert } = selfSignedLocalhost();
 
 for (const kind of ['own', 'undici'] as const) {
   test(`${kind}: round trip: the request as written (Host from the target, bodies), the head as strings, 1xx skipped`, async (t) => {

@@ -7,22 +7,13 @@
 import test, { type ExecutionContext } from 'ava';
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { once } from 'node:events';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { AddressInfo, Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { H1Pool, type H1Control, type H1Request } from './pool.ts';
+import { selfSignedLocalhost } from '../../../../test/protocols/certs.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'gh-tls-'));
-execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-  '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost',
-  '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' });
-const key = readFileSync(join(dir, 'key.pem'));
-const cert = readFileSync(join(dir, 'cert.pem'));
-rmSync(dir, { recursive: true, force: true });
+const { key, cert } = selfSignedLocalhost();
 
 interface Result { status: number; body: Buffer; error: (Error & { code?: string }) | undefined }
 
