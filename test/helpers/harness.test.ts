@@ -1,6 +1,6 @@
 // Self-test of the harness: servers start, die, come back with their data, and leave nothing behind.
 import test from 'ava';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { startEtcd } from './etcd.ts';
 import { startNats } from './nats.ts';
 import { freePort, isListening } from './ports.ts';
@@ -14,7 +14,11 @@ function alive(pid: number | undefined): boolean {
 test('freePort gives distinct, bindable ports', async (t) => {
   const a = await freePort();
   const b = await freePort();
-  t.true(a > 0 && b > 0);
+  t.not(a, b);
+  // Below the kernel's ephemeral range, so no outgoing connection or listen(0) can take one
+  // between the choice and the server's bind.
+  const ephemeralLow = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+  t.true(a >= 10_000 && a < ephemeralLow && b >= 10_000 && b < ephemeralLow, `${a} ${b}`);
   t.false(await isListening(a));
 });
 
