@@ -1,10 +1,13 @@
 /**
  * Standalone config: one YAML or JSON file, watched. Editors often replace a file by
  * rename, which ends a watch on the file itself, so the folder is watched and events are
- * filtered by name; bursts are coalesced (one reload per 20 ms of quiet: an editor's write and
- * rename, a tool's several events). Where the folder
- * cannot be watched (inotify limits reached, some network file systems) the file is polled
- * once a second instead: slower, never silent.
+ * filtered by name. A JSON file is read at once on each event and applied when it is a whole
+ * document: a file being written is a prefix of its new text, and no proper prefix of a JSON
+ * object is a JSON object, so nothing half-written can be applied. Anything else (YAML, where
+ * a prefix can be a valid smaller config; a JSON text that does not parse yet) waits for
+ * 20 ms of quiet, which coalesces an editor's write and rename or a tool's several events.
+ * Where the folder cannot be watched (inotify limits reached, some network file systems) the
+ * file is polled once a second instead: slower, never silent.
  */
 import { readFileSync, unwatchFile, watch, watchFile, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
@@ -99,29 +102,34 @@ export class FileSource implements ConfigSource {
   }
 
   async start(onUpdate: (u: ConfigUpdate) => void): Promise<void> {
-    const emit = (): void => {
+    /** `eager`: called at the event itself; applies only a whole JSON document, else leaves it to the quiet-time read. */
+    const emit = (eager = false): boolean => {
       let text = '';
       try { text = readFileSync(this.path, 'utf8'); } catch { /* reported by readConfigFile below */ }
-      if (text === this.last && this.revision > 0) return; // touch without change
-      this.last = text;
+      if (text === this.last && this.revision > 0) return true; // touch without change
       // JSON: unchanged items keep their objects from the last read (json-items.ts); anything
       // else, or anything that reader does not accept, takes the whole-document parser.
       const fast = text ? this.items.read(text) : undefined;
+      if (eager && !fast) return false;
+      this.last = text;
       const { doc, error } = fast ? { doc: fast, error: undefined } : readConfigFile(this.path);
       this.revision++;
       this.protos.update(doc, dirname(this.path));
       const { node, ...dynamic } = (doc ?? {}) as Record<string, unknown>;
       onUpdate({ config: dynamic, revision: this.revision, ...(fast ? { stable: true } : {}), ...(error ? { error } : {}), ...(node && typeof node === 'object' ? { node: node as ConfigUpdate['node'] } : {}) });
+      return true;
     };
     this.reload = emit;
     emit();
     const name = basename(this.path);
-    const soon = (): void => { clearTimeout(this.timer); this.timer = setTimeout(emit, QUIET_MS); };
+    const later = (): void => { clearTimeout(this.timer); this.timer = setTimeout(emit, QUIET_MS); };
+    // The last read was JSON: most likely this one is too, so try it now.
+    const soon = (): void => { if (!(this.last.length > 0 && this.items.accepted && emit(true))) later(); };
     try {
       this.watcher = watch(dirname(this.path), (_event, file) => { if (!file || file === name) soon(); });
-      this.watcher.on('error', () => { this.watcher?.close(); this.watcher = undefined; this.poll(soon); });
+      this.watcher.on('error', () => { this.watcher?.close(); this.watcher = undefined; this.poll(later); });
     } catch {
-      this.poll(soon);
+      this.poll(later);
     }
   }
 

@@ -168,6 +168,8 @@ export class JsonItemReader {
   #kept = new Map<string, Kept>();
   /** Items parsed by the last read (the rest were reused). */
   parsed = 0;
+  /** The last read was plain JSON this reader accepted (the file source then reads the next change at once). */
+  accepted = false;
 
   /** The document, reusing unchanged items' objects; undefined when the text is not plain JSON this reader accepts. */
   read(text: string): Record<string, unknown> | undefined {
@@ -203,7 +205,8 @@ export class JsonItemReader {
       return true;
     });
     s.ws();
-    if (!ok || s.i !== text.length) return undefined;
+    if (!ok || s.i !== text.length) { this.accepted = false; return undefined; }
+    this.accepted = true;
     this.#kept = next;
     this.parsed = parsed;
     return doc;
