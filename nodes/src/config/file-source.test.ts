@@ -5,7 +5,7 @@ import { closeSync, mkdtempSync, openSync, renameSync, rmSync, writeFileSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FileSource } from './file.ts';
+import { FileSource, readText } from './file.ts';
 import type { ConfigUpdate } from './source.ts';
 
 const routes = (n: number): Record<string, unknown> => Object.fromEntries(Array.from({ length: n }, (_, i) => [`r${i}`, { match: { paths: [`/r${i}`] }, upstream: 'u' }]));
@@ -68,4 +68,16 @@ test('YAML: a file rewritten in place in pieces waits for quiet time: no update 
   await sleep(300);
   for (const u of w.updates) t.true(u.error !== undefined || count(u) === 10 || count(u) === 400, `an update with ${count(u)} routes`);
   t.is(count(w.updates.at(-1)!), 400);
+});
+
+test('readText: ASCII takes the fast decoder, anything else is read as UTF-8', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'gh-filesrc-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  for (const text of ['{"routes": {}}\n', '{"a": "h\u00e9llo \u2713 \ud83d\ude80"}', '\ufeffroutes: {}\n', 'caf\u00e9']) {
+    writeFileSync(join(dir, 'f'), text);
+    t.is(readText(join(dir, 'f')), text);
+  }
+  // Bytes that are not UTF-8 read as U+FFFD, the same as readFileSync(path, 'utf8') gives.
+  writeFileSync(join(dir, 'f'), Buffer.from([0x41, 0xff, 0x42]));
+  t.is(readText(join(dir, 'f')), 'A\ufffdB');
 });

@@ -9,6 +9,7 @@
  * Where the folder cannot be watched (inotify limits reached, some network file systems) the
  * file is polled once a second instead: slower, never silent.
  */
+import { isAscii } from 'node:buffer';
 import { readFileSync, unwatchFile, watch, watchFile, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import YAML from 'yaml';
@@ -61,11 +62,21 @@ function countMembers(text: string): number {
   return n;
 }
 
+/**
+ * The file's text. Config files are nearly always ASCII, and for those the ASCII decoder is
+ * several times faster than UTF-8's (a 12.7 MB file: about 2 ms against 7-12 ms, on every
+ * edit); anything else is decoded as UTF-8, as before.
+ */
+export function readText(path: string): string {
+  const buf = readFileSync(path);
+  return isAscii(buf) ? buf.toString('ascii') : buf.toString('utf8');
+}
+
 /** readConfigFile through an item reader (JSON files), so a FileSource given the same reader starts from this read. */
 export function readConfigFileWith(path: string, items: JsonItemReader): ParsedFile {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readText(path);
   } catch (err) {
     return { doc: undefined, error: `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}` };
   }
@@ -76,7 +87,7 @@ export function readConfigFileWith(path: string, items: JsonItemReader): ParsedF
 export function readConfigFile(path: string): ParsedFile {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readText(path);
   } catch (err) {
     return { doc: undefined, error: `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}` };
   }
@@ -105,7 +116,7 @@ export class FileSource implements ConfigSource {
     /** `eager`: called at the event itself; applies only a whole JSON document, else leaves it to the quiet-time read. */
     const emit = (eager = false): boolean => {
       let text = '';
-      try { text = readFileSync(this.path, 'utf8'); } catch { /* reported by readConfigFile below */ }
+      try { text = readText(this.path); } catch { /* reported by readConfigFile below */ }
       if (text === this.last && this.revision > 0) return true; // touch without change
       // JSON: unchanged items keep their objects from the last read (json-items.ts); anything
       // else, or anything that reader does not accept, takes the whole-document parser.
