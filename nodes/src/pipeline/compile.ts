@@ -47,8 +47,17 @@ interface RouteOrigin {
 }
 const origins = new WeakMap<CompiledRoute, RouteOrigin>();
 const NO_POLICIES: ReadonlyMap<string, PolicyHandlers> = new Map();
-/** The policy instances a snapshot closes when it retires; a reused instance moves to the newer snapshot. */
-const owned = new WeakMap<Snapshot, Set<PolicyHandlers>>();
+/**
+ * The policy instances a snapshot closes when it retires; a reused instance moves to the newer
+ * snapshot. A holder, so a patch can hand the whole set on and leave the old snapshot only the
+ * instances of the routes it replaced.
+ */
+interface Owned { set: Set<PolicyHandlers> }
+const owned = new WeakMap<Snapshot, Owned>();
+/** The router generation each snapshot was built with: a patch needs the table to still be that one. */
+const routerGeneration = new WeakMap<Snapshot, number>();
+/** Past this many changed routes (or an eighth of the table) a full build is the cheaper path. */
+const PATCH_MAX = 256;
 
 /** Compiles and the reuse they managed (tests and the scale benchmark read it). */
 export const compileStats = { routesCompiled: 0, routesReused: 0, policiesReused: 0 };
@@ -70,6 +79,8 @@ export function carryOver(config: GatewayConfig, prev: GatewayConfig | undefined
 export function compileSnapshot(input: GatewayConfig, revision: number, deps: CompileDeps): Snapshot {
   const prev = deps.previous;
   const config = deps.carried === true ? input : carryOver(input, prev?.config);
+  const patched = prev && patchSnapshot(config, revision, deps, prev);
+  if (patched) return patched;
   const upstreams = new Map<string, UpstreamRuntime>();
   for (const [name, cfg] of Object.entries(config.upstreams ?? {})) {
     const old = prev?.upstreams.get(name);
@@ -107,6 +118,13 @@ export function compileSnapshot(input: GatewayConfig, revision: number, deps: Co
     throw err;
   }
   const router = new Router(entries, prev?.router as Router<CompiledRoute> | undefined);
+  // Instances this snapshot took over are no longer the running one's to close.
+  const prevOwned = prev && owned.get(prev);
+  if (prevOwned) for (const h of taken) prevOwned.set.delete(h);
+  return seal(revision, config, router, routes, upstreams, { set: closers });
+}
+
+function seal(revision: number, config: GatewayConfig, router: Router<CompiledRoute>, routes: Map<string, CompiledRoute>, upstreams: ReadonlyMap<string, UpstreamRuntime>, own: Owned): Snapshot {
   const snapshot: Snapshot = Object.freeze({
     revision,
     config,
@@ -114,15 +132,90 @@ export function compileSnapshot(input: GatewayConfig, revision: number, deps: Co
     routes,
     upstreams,
     // The instances no newer snapshot took over (compile removes taken ones from this set).
-    // It captures the set, not the snapshot: a retired snapshot waiting for its close timer
+    // It captures the holder, not the snapshot: a retired snapshot waiting for its close timer
     // is not kept alive by it (a stream of edits would otherwise hold one table per edit).
-    async close() { await Promise.all([...closers].map((h) => h.close?.())); },
+    async close() { await Promise.all([...own.set].map((h) => h.close?.())); },
   });
-  // Instances this snapshot took over are no longer the running one's to close.
-  const prevOwned = prev && owned.get(prev);
-  if (prevOwned) for (const h of taken) prevOwned.delete(h);
-  owned.set(snapshot, closers);
+  owned.set(snapshot, own);
+  routerGeneration.set(snapshot, router.generation);
   return snapshot;
+}
+
+/**
+ * An edit of a few routes, when upstreams, consumers and protos are the very objects the
+ * running snapshot was built from: only the changed routes are compiled, the route map is
+ * copied and patched, the upstream runtimes are the running ones, and the router is patched
+ * in place (Router.patch). Cost follows the change, apart from one pass over the route names
+ * and the router's variant array. Undefined when this does not apply (the full compile runs).
+ */
+function patchSnapshot(config: GatewayConfig, revision: number, deps: CompileDeps, prev: Snapshot): Snapshot | undefined {
+  const pc = prev.config;
+  if (config.upstreams !== pc.upstreams || config.consumers !== pc.consumers || config.protos !== pc.protos) return undefined;
+  const router = prev.router as Router<CompiledRoute>;
+  const prevOwned = owned.get(prev);
+  if (prevOwned === undefined || routerGeneration.get(prev) !== router.generation) return undefined;
+  const now = config.routes ?? {};
+  const before = pc.routes ?? {};
+  const limit = Math.min(PATCH_MAX, Math.max(8, prev.routes.size >> 3));
+  const changed: string[] = [];
+  let kept = 0;
+  let replaced = 0;
+  for (const name in now) {
+    const b = before[name];
+    if (b === now[name]) kept++;
+    else {
+      if (b !== undefined) replaced++;
+      changed.push(name);
+      if (changed.length > limit) return undefined;
+    }
+  }
+  const gone: string[] = [];
+  if (kept + replaced < prev.routes.size) {
+    for (const name of prev.routes.keys()) if (!Object.hasOwn(now, name)) gone.push(name);
+    if (changed.length + gone.length > limit) return undefined;
+  }
+  const removed = new Set<RouteSpec>();
+  const retiring = new Set<PolicyHandlers>();
+  for (const name of [...gone, ...changed]) {
+    const old = prev.routes.get(name);
+    if (old === undefined) continue;
+    const origin = origins.get(old);
+    if (origin === undefined) return undefined;
+    removed.add(origin.spec);
+    for (const h of origin.policies.values()) retiring.add(h);
+  }
+  const made = new Set<PolicyHandlers>();
+  const upstreams = prev.upstreams as Map<string, UpstreamRuntime>;
+  const fresh: Array<{ spec: RouteSpec; value: CompiledRoute }> = [];
+  try {
+    for (const name of changed) {
+      const r = now[name]!;
+      const spec = routeSpec(name, r);
+      fresh.push({ spec, value: compileRoute(name, r, config, upstreams, deps, made, new Set(), undefined, spec) });
+    }
+  } catch (err) {
+    for (const h of made) void h.close?.();
+    throw err;
+  }
+  const routes = new Map(prev.routes);
+  for (const name of gone) routes.delete(name);
+  for (const f of fresh) routes.set(f.value.name, f.value);
+  // The table in place, or (when it declines) a new one from every route's spec.
+  let table = router;
+  if (!router.patch(removed, fresh)) {
+    const entries: Array<{ spec: RouteSpec; value: CompiledRoute }> = [];
+    for (const compiled of routes.values()) entries.push({ spec: origins.get(compiled)!.spec, value: compiled });
+    table = new Router(entries, router);
+  }
+  compileStats.routesReused += kept;
+  compileStats.routesCompiled += changed.length;
+  // Ownership: every instance moves on but those of the replaced routes, which the retiring
+  // snapshot closes.
+  const moving = prevOwned.set;
+  for (const h of retiring) moving.delete(h);
+  for (const h of made) moving.add(h);
+  prevOwned.set = retiring;
+  return seal(revision, config, table, routes, upstreams, { set: moving });
 }
 
 function routeSpec(name: string, r: Route): RouteSpec {

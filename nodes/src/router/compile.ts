@@ -64,7 +64,7 @@ function compileRoute<T>(spec: RouteSpec, value: T, index: number): Variant<T>[]
   return variants;
 }
 
-function variantsOf<T>(spec: RouteSpec, value: T, index: number): Variant<T>[] {
+export function variantsOf<T>(spec: RouteSpec, value: T, index: number): Variant<T>[] {
   try {
     return compileRoute(spec, value, index);
   } catch (err) {

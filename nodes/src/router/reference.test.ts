@@ -141,3 +141,66 @@ test('a table updated edit by edit from the previous one matches like a table bu
     agree(t, rand, specs, router, 300, `edit ${edit}`, valueOf);
   }
 });
+
+test('a table patched in place edit by edit matches like a table built from scratch', (t) => {
+  const rand = rng(20261206);
+  const unique = (specs: RouteSpec[]): RouteSpec[] => [...new Map(specs.map((s) => [s.name, s])).values()];
+  let specs = unique(randomTable(rand, 300));
+  const values = new Map<string, string>();
+  const valueOf = (name: string): string => values.get(name) ?? name;
+  let router = new Router(specs.map((spec) => ({ spec, value: valueOf(spec.name) })));
+  let patched = 0;
+  let rebuilt = 0;
+  for (let edit = 0; edit < 60; edit++) {
+    const before = new Set(specs);
+    const added = unique(randomTable(rand, 1 + Math.floor(rand() * 4))).filter((s) => s.name !== 'root');
+    specs = specs.filter((s) => s.name === 'root' || rand() > 0.01).map((s) => (rand() < 0.01 ? { ...s, priority: s.priority + 1 } : s));
+    specs = unique([...specs, ...added]);
+    // A new value for a kept spec: the patch retires the spec and adds it again.
+    const revalued = new Set<RouteSpec>();
+    for (const spec of specs) if (before.has(spec) && rand() < 0.01) { values.set(spec.name, `${spec.name}@${edit}`); revalued.add(spec); }
+    const now = new Set(specs);
+    const removed = new Set([...before].filter((s) => !now.has(s) || revalued.has(s)));
+    const fresh = specs.filter((s) => !before.has(s) || revalued.has(s)).map((spec) => ({ spec, value: valueOf(spec.name) }));
+    const generation = router.generation;
+    if (router.patch(removed, fresh)) {
+      patched++;
+      t.is(router.generation, generation + 1);
+    } else {
+      rebuilt++;
+      router = new Router(specs.map((spec) => ({ spec, value: valueOf(spec.name) })), router);
+    }
+    t.is(router.size, specs.length, `edit ${edit}: size`);
+    agree(t, rand, specs, router, 300, `edit ${edit}`, valueOf);
+  }
+  t.true(patched > 40, `${patched} edits patched in place, ${rebuilt} rebuilt`);
+});
+
+test('patching splits joined literals (/api/v1/users/list) where a new path leaves them', (t) => {
+  const spec = (name: string, paths: string[], extra: Partial<RouteSpec> = {}): RouteSpec => ({ name, priority: 0, paths, ...extra });
+  // Long runs where nothing branches: compact() joins each into one trie node (fully literal
+  // paths live in a map instead, so these end in a param or '/*').
+  let specs = [spec('deep', ['/api/v1/users/list/*']), spec('other', ['/static/img/logo/:f']), spec('root', ['/*'])];
+  const router = new Router(specs.map((s) => ({ spec: s, value: s.name })));
+  const steps: RouteSpec[][] = [
+    [spec('mid', ['/api/v1/*'])], // ends inside the joined literal
+    [spec('fork', ['/api/v1/orders/all/*'])], // leaves it after two segments
+    [spec('param', ['/api/v1/users/:id'])], // a param where a literal ran
+    [spec('exact', ['/api/v1/users/list']), spec('img', ['/static/:kind/logo/:f'])],
+    [spec('early', ['/api/x/*'], { methods: ['POST'] }), spec('top', ['/api/:v'])],
+  ];
+  const rand = rng(7);
+  const words = ['api', 'v1', 'users', 'list', 'orders', 'all', 'static', 'img', 'logo', 'x', '42'];
+  for (const [i, add] of steps.entries()) {
+    t.true(router.patch(new Set(), add.map((s) => ({ spec: s, value: s.name }))), `step ${i} patched in place`);
+    specs = [...specs, ...add];
+    for (let q = 0; q < 400; q++) {
+      const path = '/' + Array.from({ length: 1 + Math.floor(rand() * 5) }, (_, k) => (rand() < 0.6 ? ['api', 'v1', 'users', 'list', 'x'][k]! : words[Math.floor(rand() * words.length)]!)).join('/');
+      const method = rand() < 0.5 ? 'GET' : 'POST';
+      const want = naiveMatch(specs, 'h.test', path, method, {});
+      const got = router.match('h.test', path, method, {});
+      t.is(got?.value, want?.name, `step ${i}: ${method} ${path}`);
+      if (want) t.deepEqual(got?.params ?? {}, want.params, `step ${i}: ${method} ${path}`);
+    }
+  }
+});

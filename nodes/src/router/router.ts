@@ -17,7 +17,8 @@
  * the instance, which is safe because match() is synchronous and never re-enters.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { compileVariants, updateVariants } from './compile.ts';
+import { compileVariants, updateVariants, variantsOf } from './compile.ts';
+import { compareVariants } from './rank.ts';
 import type { Variant } from './rank.ts';
 import { FOLD_SLASH, foldPath, foldPattern } from './spec.ts';
 import type { RouteMatch, RouteSpec } from './spec.ts';
@@ -61,8 +62,13 @@ function accepts<T>(t: Terminal<T>, method: string, headers: IncomingHttpHeaders
 /** One path view: the routes that read paths folded by `fold` (0 = as normalised). */
 interface View<T> { readonly fold: number; readonly hosts: HostTable<T> }
 
+/** A removed route's terminals stay in their lists until the next full build, matching nothing. */
+const DEAD: readonly string[] = Object.freeze([]);
+
 export class Router<T> {
-  readonly size: number;
+  size: number;
+  /** Bumped by every patch: a caller can tell whether this table is still the one it built. */
+  generation = 0;
   /** Views in use, the default (fold 0) first; most tables have only that one. */
   readonly #views: readonly View<T>[];
 
@@ -84,8 +90,14 @@ export class Router<T> {
   /** ...and a copy of them taken when that branch produced the current winner. */
   readonly #bestCaps: Int32Array;
 
-  /** The ranked variants, kept so the next table can reuse them (updateVariants). */
-  readonly #variants: readonly Variant<T>[];
+  /** The ranked variants, kept so the next table can reuse them (updateVariants)... */
+  #variants: readonly Variant<T>[];
+  /** ...their ranks: spaced out, so a patch can put new variants between two others... */
+  #ranks: readonly number[];
+  /** ...and the terminal each one became, so a patch can retire it. */
+  #terminals: readonly Terminal<T>[];
+  /** Retired terminals still in the lists (the variant arrays no longer hold them): past a share of the table, patch() declines. */
+  #dead = 0;
 
   /**
    * `previous`: the table this one replaces. Entries with the same spec object and value as
@@ -93,19 +105,99 @@ export class Router<T> {
    */
   constructor(entries: ReadonlyArray<{ spec: RouteSpec; value: T }>, previous?: Router<T>) {
     this.size = entries.length;
-    this.#variants = previous ? updateVariants(entries, previous.#variants) : compileVariants(entries);
+    const variants = previous ? updateVariants(entries, previous.#variants) : compileVariants(entries);
+    this.#variants = variants;
+    // Ranks are spread over the small-integer range, leaving room between neighbours (and
+    // before the first one).
+    const stride = Math.max(1, 2 ** Math.floor(Math.log2((NO_RANK - 1) / (variants.length + 2))));
+    const ranks: number[] = [];
+    const terminals: Terminal<T>[] = [];
     const views = new Map<number, HostTable<T>>();
-    this.#variants.forEach((v, rank) => {
+    variants.forEach((v, i) => {
       const fold = v.route.fold;
       let hosts = views.get(fold);
       if (hosts === undefined) views.set(fold, (hosts = new HostTable<T>()));
-      hosts.add(fold === 0 ? v : { ...v, path: foldPattern(v.path, fold) }, rank);
+      const rank = (i + 1) * stride;
+      ranks.push(rank);
+      terminals.push(hosts.add(fold === 0 ? v : { ...v, path: foldPattern(v.path, fold) }, rank));
     });
+    this.#ranks = ranks;
+    this.#terminals = terminals;
     if (views.size === 0) views.set(0, new HostTable<T>());
     this.#views = [...views].sort(([a], [b]) => a - b).map(([fold, hosts]) => { hosts.finish(); return { fold, hosts }; });
-    const maxParams = Math.max(...this.#views.map((v) => v.hosts.maxParams));
+    // Room for 8 params at least, so a patch adding a param route rarely needs a new table.
+    const maxParams = Math.max(8, ...this.#views.map((v) => v.hosts.maxParams));
     this.#caps = new Int32Array(maxParams * 2);
     this.#bestCaps = new Int32Array(maxParams * 2);
+  }
+
+  /**
+   * Changes this table in place: the routes whose specs are in `removed` leave, `added` come
+   * in, at the ranks a full build would give them relative to every other route. Cost follows
+   * the change: O(changed variants) in the lists and tries, plus one pass over the variant
+   * array. Returns false, changing nothing, when the table cannot take it in place (a path view
+   * or more params than it was built for, no room left between two ranks, too many retired
+   * terminals); the caller then builds a new table. Whoever patches must own the table: the
+   * previous holder sees the new routes too.
+   */
+  patch(removed: ReadonlySet<RouteSpec>, added: ReadonlyArray<{ spec: RouteSpec; value: T }>): boolean {
+    const fresh: Variant<T>[] = [];
+    added.forEach(({ spec, value }, i) => { for (const v of variantsOf(spec, value, this.size + i)) fresh.push(v); });
+    fresh.sort(compareVariants);
+    const caps = this.#caps.length / 2;
+    for (const v of fresh) {
+      if (v.path.paramNames.length > caps || !this.#views.some((w) => w.fold === v.route.fold)) return false;
+    }
+    // The merged order: surviving variants, fresh ones placed between them.
+    const old = this.#variants;
+    const variants: Variant<T>[] = [];
+    const ranks: number[] = [];
+    const terminals: (Terminal<T> | undefined)[] = [];
+    const retired: Terminal<T>[] = [];
+    const gone = new Set<RouteSpec>();
+    let j = 0;
+    let lastRank = -1;
+    /** Places fresh[j..] that sort before `before` (or all of them), between lastRank and `ceiling`. */
+    const place = (before: Variant<T> | undefined, ceiling: number): boolean => {
+      let end = j;
+      while (end < fresh.length && (before === undefined || compareVariants(fresh[end]!, before) < 0)) end++;
+      if (end === j) return true;
+      const step = Math.floor((ceiling - lastRank) / (end - j + 1));
+      if (step < 1) return false;
+      for (; j < end; j++) { lastRank += step; variants.push(fresh[j]!); ranks.push(lastRank); terminals.push(undefined); }
+      return true;
+    };
+    for (let i = 0; i < old.length; i++) {
+      const v = old[i]!;
+      const t = this.#terminals[i]!;
+      if (removed.has(v.route.spec)) { retired.push(t); gone.add(v.route.spec); continue; }
+      if (!place(v, this.#ranks[i]!)) return false;
+      variants.push(v);
+      ranks.push((lastRank = this.#ranks[i]!));
+      terminals.push(t);
+    }
+    if (!place(undefined, NO_RANK)) return false;
+    if (this.#dead + retired.length > Math.max(256, variants.length / 8)) return false;
+
+    // Nothing can refuse from here on: change the lists.
+    for (const t of retired) {
+      t.methods = DEAD;
+      (t as { value: T | undefined }).value = undefined; // what it served may be collected
+    }
+    this.#dead += retired.length;
+    for (let i = 0; i < variants.length; i++) {
+      if (terminals[i] !== undefined) continue;
+      const v = variants[i]!;
+      const fold = v.route.fold;
+      const hosts = this.#views.find((w) => w.fold === fold)!.hosts;
+      terminals[i] = hosts.patchAdd(fold === 0 ? v : { ...v, path: foldPattern(v.path, fold) }, ranks[i]!);
+    }
+    this.size += added.length - gone.size;
+    this.#variants = variants;
+    this.#ranks = ranks;
+    this.#terminals = terminals as Terminal<T>[];
+    this.generation++;
+    return true;
   }
 
   /** `host`: lower-case, no port. `path`: normalised, starts with '/', no query. */

@@ -144,3 +144,86 @@ export function compact<T>(node: TrieNode<T>): void {
   }
   if (node.param !== undefined) compact(node.param);
 }
+
+/** Puts `t` into a best-first list at its rank (a patched table's new terminals land mid-list). */
+export function insertSorted<T>(head: Terminal<T> | undefined, t: Terminal<T>): Terminal<T> {
+  if (head === undefined || t.rank < head.rank) { t.next = head; return t; }
+  let p = head;
+  while (p.next !== undefined && p.next.rank <= t.rank) p = p.next;
+  t.next = p.next;
+  p.next = t;
+  return head;
+}
+
+function firstSegment(literal: string): string {
+  const slash = literal.indexOf('/');
+  return slash < 0 ? literal : literal.slice(0, slash);
+}
+
+/** The static child whose literal starts with the segment `seg`, in a compacted or growing trie. */
+function findStatic<T>(node: TrieNode<T>, seg: string): TrieNode<T> | undefined {
+  if (node.only !== undefined) return firstSegment(node.only.literal) === seg ? node.only : undefined;
+  for (let c = node.statics?.get(hashString(seg)); c !== undefined; c = c.collision) if (firstSegment(c.literal) === seg) return c;
+  return undefined;
+}
+
+function addStatic<T>(node: TrieNode<T>, child: TrieNode<T>): void {
+  if (node.only === undefined && node.statics === undefined) { node.only = child; return; }
+  if (node.only !== undefined) {
+    node.statics = new Map([[hashString(firstSegment(node.only.literal)), node.only]]);
+    node.only = undefined;
+  }
+  const h = hashString(firstSegment(child.literal));
+  child.collision = node.statics!.get(h);
+  node.statics!.set(h, child);
+}
+
+/**
+ * insert() for a trie compact() has shrunk: a joined literal that the new path leaves part of
+ * the way is split where it does. The result matches exactly what insert-then-compact gives,
+ * except that it may keep a split that compact would have joined (matching is the same).
+ */
+export function insertCompacted<T>(root: TrieNode<T>, path: PathPattern, terminal: Terminal<T>): void {
+  const segs = path.segments;
+  let node = root;
+  node.minRank = Math.min(node.minRank, terminal.rank);
+  for (let i = 0; i < segs.length;) {
+    const seg = segs[i];
+    if (seg === undefined) {
+      node = (node.param ??= new TrieNode<T>(''));
+      i++;
+    } else {
+      let child = findStatic(node, seg);
+      if (child === undefined) {
+        child = new TrieNode<T>(seg);
+        addStatic(node, child);
+        i++;
+      } else {
+        const parts = child.literal.split('/');
+        let k = 1;
+        while (k < parts.length && i + k < segs.length && segs[i + k] === parts[k]) k++;
+        if (k < parts.length) {
+          // Split: the child keeps the first k segments, a new node below it the rest.
+          const below = new TrieNode<T>(parts.slice(k).join('/'));
+          below.statics = child.statics;
+          below.only = child.only;
+          below.param = child.param;
+          below.exact = child.exact;
+          below.rest = child.rest;
+          below.minRank = child.minRank;
+          child.literal = parts.slice(0, k).join('/');
+          child.statics = undefined;
+          child.param = undefined;
+          child.exact = undefined;
+          child.rest = undefined;
+          child.only = below;
+        }
+        i += k;
+      }
+      node = child;
+    }
+    node.minRank = Math.min(node.minRank, terminal.rank);
+  }
+  if (path.rest) node.rest = insertSorted(node.rest, terminal);
+  else node.exact = insertSorted(node.exact, terminal);
+}
