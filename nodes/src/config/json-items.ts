@@ -181,9 +181,11 @@ export class JsonItemReader {
     const ok = s.object((key) => {
       if (Object.hasOwn(doc, key)) return false;
       const prev = this.#kept.get(key);
-      if (prev !== undefined && text.startsWith(prev.raw, s.i)) {
+      if (prev !== undefined && text.slice(s.i, s.i + prev.raw.length) === prev.raw) {
         // The collection's text is unchanged (one comparison of its characters): it and
-        // every item in it stand as they are.
+        // every item in it stand as they are. A slice and === rather than startsWith: V8
+        // compares equal-length strings with memcmp, and startsWith character by character
+        // (9 MB of consumers: 0.3 ms against 6-12 ms).
         s.i += prev.raw.length;
         doc[key] = prev.record;
         next.set(key, prev);
@@ -227,11 +229,25 @@ export class JsonItemReader {
     let same = prev !== undefined;
     const ok = s.object((name) => {
       const start = s.i;
+      const k = names.length;
+      let at = prev !== undefined && k < prev.names.length && prev.names[k] === name ? k : -1;
+      if (at >= 0) {
+        // Same name in the same place: when the text there is the old item's, it is that item,
+        // taken without scanning it (a whole JSON value is never a proper prefix of another,
+        // so the scan after it checks the next separator as usual).
+        const old = prev!.raws[at]!;
+        const here = text.slice(start, start + old.length);
+        if (here === old) {
+          s.i = start + old.length;
+          names.push(name);
+          raws.push(here);
+          values.push(prev!.values[at]);
+          return true;
+        }
+      }
       const v = s.value();
       if (!v) return false;
       const raw = text.slice(start, v.end);
-      const k = names.length;
-      let at = prev !== undefined && k < prev.names.length && prev.names[k] === name ? k : -1;
       if (at < 0) {
         same = false;
         if (prev !== undefined) at = indexOf(prev).get(name) ?? -1;
