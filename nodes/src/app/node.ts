@@ -26,7 +26,6 @@ import { Discovery } from '../discovery/manager.ts';
 import type { DnsResolver } from '../discovery/dns.ts';
 import { Membership } from '../cluster/membership.ts';
 import { SharedState } from './shared.ts';
-import { HeapSettle } from './heap-settle.ts';
 import type { NodeServices } from '../request/services.ts';
 import { sendJson } from '../telemetry/status.ts';
 
@@ -140,11 +139,6 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
     onChange: () => saver?.schedule(),
   });
 
-  // Garbage of retired route tables, collected once it is worth a pause (heap-settle.ts).
-  const settle = new HeapSettle((st, before) => {
-    heapCollections(gw).inc();
-    logger.info({ pauseMs: Math.round(st.lastPauseMs), heapBeforeMb: Math.round(before / 1048576), heapAfterMb: Math.round(st.liveBytes / 1048576) }, 'collected the garbage of retired configs');
-  });
   // Closures above read `gw` only once updates flow, i.e. after it is constructed.
   const after = (u: ConfigUpdate): void => {
     const served = gw.snapshot;
@@ -155,7 +149,6 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
       return;
     }
     skipped = u.skipped ?? [];
-    settle.afterReload();
     discovery.sync();
     membership?.setServed(served.revision, skipped);
     if (fallback?.origin === 'etcd') saver?.schedule();
@@ -223,7 +216,6 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
         membership.stop().catch((err: Error) => logger.warn({ err: err.message }, 'leaving the cluster failed; the node key expires with its lease')),
         new Promise<void>((r) => { timer = setTimeout(r, LEAVE_TIMEOUT_MS); }),
       ]).finally(() => clearTimeout(timer));
-      settle.stop();
       await Promise.all([leave, gateway.shutdown()]);
       await discovery.stop();
       await shared?.stop();
@@ -235,7 +227,6 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
   return { gateway, id, proxyAddress, statusAddress, stop };
 }
 
-const heapCollections = (gw: Gateway) => gw.metrics.counter('gatehouse_heap_collections_total', 'Full garbage collections the node ran after reloads because retired configs had grown the heap past 1.5 times its live size.', []);
 const skippedCounter = (gw: Gateway) => gw.metrics.counter('gatehouse_config_keys_skipped_total', 'etcd config keys skipped because they failed validation (each time a bad value is seen).', []);
 
 /** host:port others can reach: the listen address, with a wildcard host replaced by the hostname. */
