@@ -65,6 +65,10 @@ export class EtcdSource implements ConfigSource {
   readonly #log: Logger;
   readonly #watch: PrefixWatch;
   #entries = new Map<string, Entry>();
+  /** The same entries by kind, so rebuilding one collection walks that kind only (10k routes, not 111k keys)... */
+  #byKind = new Map<Kind, Map<string, Entry>>(KINDS.map((k) => [k, new Map()]));
+  /** ...and the keys whose value failed validation, reported with every update. */
+  #errored = new Set<string>();
   /** Collections handed over last time, and the kinds changed since (their collection is rebuilt on the next flush). */
   #records = new Map<Kind, Readonly<Record<string, unknown>>>();
   #dirty = new Set<Kind>(KINDS);
@@ -130,6 +134,9 @@ export class EtcdSource implements ConfigSource {
     const changed = next.size !== this.#entries.size || [...next].some(([k, e]) => this.#entries.get(k) !== e);
     if (changed) for (const k of KINDS) this.#dirty.add(k);
     this.#entries = next;
+    for (const m of this.#byKind.values()) m.clear();
+    this.#errored.clear();
+    for (const [key, e] of next) this.#index(key, e);
     if (!this.#emitted) {
       // First load (maybe after a timed-out start): hand it over now, so start() resolves
       // with the config applied.
@@ -143,16 +150,22 @@ export class EtcdSource implements ConfigSource {
     }
   }
 
+  #index(key: string, e: Entry): void {
+    this.#byKind.get(e.kind)!.set(key, e);
+    if (e.errors) this.#errored.add(key);
+    else this.#errored.delete(key);
+  }
+
   #onChanges(changes: Change[], revision: number): void {
     let relevant = false;
     for (const c of changes) {
       if (c.type === 'delete') {
         const gone = this.#entries.get(c.key);
-        if (gone) { this.#entries.delete(c.key); this.#dirty.add(gone.kind); relevant = true; }
+        if (gone) { this.#entries.delete(c.key); this.#byKind.get(gone.kind)!.delete(c.key); this.#errored.delete(c.key); this.#dirty.add(gone.kind); relevant = true; }
         continue;
       }
       const entry = this.#parse(c.key, c.value);
-      if (entry) { this.#entries.set(c.key, entry); this.#dirty.add(entry.kind); relevant = true; }
+      if (entry) { this.#entries.set(c.key, entry); this.#index(c.key, entry); this.#dirty.add(entry.kind); relevant = true; }
     }
     // Node and registry keys live under the same prefix; their churn is not a config change.
     if (relevant) this.#schedule(revision);
@@ -213,11 +226,11 @@ export class EtcdSource implements ConfigSource {
     for (const kind of KINDS) {
       if (!dirty.has(kind) && this.#records.has(kind)) { (config as Record<string, unknown>)[kind] = this.#records.get(kind); continue; }
       const record: Record<string, unknown> = {};
-      for (const e of this.#entries.values()) if (e.kind === kind && !e.errors) record[e.name] = e.value;
+      for (const e of this.#byKind.get(kind)!.values()) if (!e.errors) record[e.name] = e.value;
       this.#records.set(kind, Object.freeze(record));
       (config as Record<string, unknown>)[kind] = record;
     }
-    for (const [key, e] of this.#entries) if (e.errors) skipped.push({ key, errors: e.errors });
+    for (const key of this.#errored) { const e = this.#entries.get(key); if (e?.errors) skipped.push({ key, errors: e.errors }); }
     this.revision = this.#pendingRevision;
     this.#emitted = true;
     try {
