@@ -5,7 +5,7 @@
  * lookup however many routes there are; paths with params or '/*' go in the segment trie.
  */
 import type { Variant } from './rank.ts';
-import { NO_RANK, TrieNode, append, compact, insert, insertCompacted, insertSorted } from './trie.ts';
+import { NO_RANK, TrieNode, compact, insert, insertSorted } from './trie.ts';
 import type { Terminal } from './trie.ts';
 
 export class Bucket<T> {
@@ -30,21 +30,8 @@ export class HostTable<T> {
   /** One shared array per distinct list of param names: fewer distinct objects to fetch. */
   readonly #paramNames = new Map<string, readonly string[]>();
 
-  /** Variants must arrive in rank order (see trie.ts insert). */
+  /** One (route, host, path) at its rank; call finish() after the last add of a build. */
   add(v: Variant<T>, rank: number): Terminal<T> {
-    return this.#put(v, rank, false);
-  }
-
-  /** After finish(): one more variant, at any rank (a patched table, see Router.patch). */
-  patchAdd(v: Variant<T>, rank: number): Terminal<T> {
-    const t = this.#put(v, rank, true);
-    if (v.host?.kind === 'wildcard' && !this.wildcardLengths.includes(v.host.suffix.length)) {
-      this.wildcardLengths = [...this.wildcardLengths, v.host.suffix.length].sort((a, b) => b - a);
-    }
-    return t;
-  }
-
-  #put(v: Variant<T>, rank: number, patch: boolean): Terminal<T> {
     const bucket = v.host === undefined ? this.any
       : v.host.kind === 'exact' ? bucketIn(this.exact, v.host.host)
       : bucketIn(this.wildcard, v.host.suffix);
@@ -55,16 +42,22 @@ export class HostTable<T> {
       paramNames: this.#names(path.paramNames), rest: path.rest, next: undefined,
     };
     if (!path.rest && path.paramNames.length === 0) {
-      const head = bucket.literalPaths.get(path.source);
-      bucket.literalPaths.set(path.source, patch ? insertSorted(head, terminal) : append(head, terminal));
+      bucket.literalPaths.set(path.source, insertSorted(bucket.literalPaths.get(path.source), terminal));
       bucket.literalMinRank = Math.min(bucket.literalMinRank, rank);
-    } else if (patch) {
-      insertCompacted(bucket.root, path, terminal);
     } else {
       insert(bucket.root, path, terminal);
     }
     this.maxParams = Math.max(this.maxParams, path.paramNames.length);
     return terminal;
+  }
+
+  /** After finish(): one more variant, at any rank (a patched table, see Router.patch). */
+  patchAdd(v: Variant<T>, rank: number): Terminal<T> {
+    const t = this.add(v, rank);
+    if (v.host?.kind === 'wildcard' && !this.wildcardLengths.includes(v.host.suffix.length)) {
+      this.wildcardLengths = [...this.wildcardLengths, v.host.suffix.length].sort((a, b) => b - a);
+    }
+    return t;
   }
 
   #names(names: readonly string[]): readonly string[] {

@@ -47,15 +47,6 @@ export interface Terminal<T> {
   next: Terminal<T> | undefined;
 }
 
-/** Appends in arrival order; callers add in rank order, so lists stay best-first. */
-export function append<T>(head: Terminal<T> | undefined, t: Terminal<T>): Terminal<T> {
-  if (head === undefined) return t;
-  let last = head;
-  while (last.next !== undefined) last = last.next;
-  last.next = t;
-  return head;
-}
-
 export class TrieNode<T> {
   /**
    * The text that leads here from the parent: one literal segment, or after compact() several
@@ -79,35 +70,6 @@ export class TrieNode<T> {
   constructor(literal: string) {
     this.literal = literal;
   }
-}
-
-function staticChild<T>(node: TrieNode<T>, segment: string): TrieNode<T> {
-  const h = hashString(segment);
-  const statics = (node.statics ??= new Map());
-  const head = statics.get(h);
-  for (let c = head; c !== undefined; c = c.collision) {
-    if (c.literal === segment) return c;
-  }
-  const child = new TrieNode<T>(segment);
-  child.collision = head;
-  statics.set(h, child);
-  return child;
-}
-
-/**
- * Adds one path of one route. Callers insert in rank order, which keeps every terminal list
- * sorted best-first: the matcher stops at the first entry that passes its method/header check.
- * Call compact() on the root once everything is inserted.
- */
-export function insert<T>(root: TrieNode<T>, path: PathPattern, terminal: Terminal<T>): void {
-  let node = root;
-  node.minRank = Math.min(node.minRank, terminal.rank);
-  for (const seg of path.segments) {
-    node = seg === undefined ? (node.param ??= new TrieNode<T>('')) : staticChild(node, seg);
-    node.minRank = Math.min(node.minRank, terminal.rank);
-  }
-  if (path.rest) node.rest = append(node.rest, terminal);
-  else node.exact = append(node.exact, terminal);
 }
 
 function soleChild<T>(statics: Map<number, TrieNode<T>> | undefined): TrieNode<T> | undefined {
@@ -145,7 +107,7 @@ export function compact<T>(node: TrieNode<T>): void {
   if (node.param !== undefined) compact(node.param);
 }
 
-/** Puts `t` into a best-first list at its rank (a patched table's new terminals land mid-list). */
+/** Puts `t` into a best-first list at its rank, after any equal rank (a build adds in rank order, so that is the end). */
 export function insertSorted<T>(head: Terminal<T> | undefined, t: Terminal<T>): Terminal<T> {
   if (head === undefined || t.rank < head.rank) { t.next = head; return t; }
   let p = head;
@@ -160,30 +122,35 @@ function firstSegment(literal: string): string {
   return slash < 0 ? literal : literal.slice(0, slash);
 }
 
-/** The static child whose literal starts with the segment `seg`, in a compacted or growing trie. */
+/** The static child whose literal starts with the segment `seg` (children are keyed by the hash of their first segment). */
 function findStatic<T>(node: TrieNode<T>, seg: string): TrieNode<T> | undefined {
   if (node.only !== undefined) return firstSegment(node.only.literal) === seg ? node.only : undefined;
   for (let c = node.statics?.get(hashString(seg)); c !== undefined; c = c.collision) if (firstSegment(c.literal) === seg) return c;
   return undefined;
 }
 
+/** Into the statics map (compact() picks `only` for a lone child later; a patch undoes that). */
 function addStatic<T>(node: TrieNode<T>, child: TrieNode<T>): void {
-  if (node.only === undefined && node.statics === undefined) { node.only = child; return; }
   if (node.only !== undefined) {
     node.statics = new Map([[hashString(firstSegment(node.only.literal)), node.only]]);
     node.only = undefined;
   }
+  const statics = (node.statics ??= new Map());
   const h = hashString(firstSegment(child.literal));
-  child.collision = node.statics!.get(h);
-  node.statics!.set(h, child);
+  child.collision = statics.get(h);
+  statics.set(h, child);
 }
 
 /**
- * insert() for a trie compact() has shrunk: a joined literal that the new path leaves part of
- * the way is split where it does. The result matches exactly what insert-then-compact gives,
- * except that it may keep a split that compact would have joined (matching is the same).
+ * Adds one path of one route, at its rank: the terminal goes into its list in rank order, so
+ * every list stays best-first (the matcher stops at the first entry that passes its
+ * method/header check) whatever order paths arrive in. Works on a growing trie (a build calls
+ * compact() on the root once everything is inserted) and on one compact() has shrunk (a
+ * patched table): a joined literal that the new path leaves part of the way is split where it
+ * does, which matches exactly what insert-then-compact gives, except that a split compact
+ * would have joined may stay (matching is the same).
  */
-export function insertCompacted<T>(root: TrieNode<T>, path: PathPattern, terminal: Terminal<T>): void {
+export function insert<T>(root: TrieNode<T>, path: PathPattern, terminal: Terminal<T>): void {
   const segs = path.segments;
   let node = root;
   node.minRank = Math.min(node.minRank, terminal.rank);
