@@ -179,6 +179,25 @@ test('bursts are coalesced into few updates, the last one complete', async (t) =
   t.is(src.revision, rev);
 });
 
+test('a lone change goes out at once; a change within coalesceMs of the last update waits for the window', async (t) => {
+  const window = 1500;
+  const { prefix, updates, last } = await source(t, { coalesceMs: window });
+  await new Promise((r) => setTimeout(r, window + 100)); // quiet since the first load
+  const n = updates.length;
+  const t0 = performance.now();
+  await put(`${prefix}/routes/lone`, route('/lone'));
+  await waitFor(() => updates.length > n, { interval: 1, message: 'lone change applied' });
+  const lone = performance.now() - t0;
+  t.true(last().config.routes!.lone !== undefined);
+  t.true(lone < window / 2, `a lone change waited ${lone.toFixed(0)} ms: the window delayed it`);
+  const t1 = performance.now();
+  await put(`${prefix}/routes/next`, route('/next'));
+  await waitFor(() => last().config.routes!.next, { interval: 1, message: 'second change applied' });
+  t.true(performance.now() - t0 >= window - 5, 'the second change waited for the window after the first update');
+  t.is(updates.length, n + 2);
+  t.log(`lone change ${lone.toFixed(1)} ms; the next one ${(performance.now() - t1).toFixed(0)} ms`);
+});
+
 test('churn of node and registry keys under the prefix is not a config update', async (t) => {
   const { prefix, updates, last } = await source(t);
   const n = updates.length;

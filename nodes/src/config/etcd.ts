@@ -29,7 +29,7 @@ export interface EtcdSourceOptions {
   client?: Etcd3;
   /** start() rejects if the first load has not succeeded within this many ms (default 5000). */
   startTimeout?: number;
-  /** Changes arriving within this many ms go out as one update (default 20). */
+  /** At most one update per this many ms; changes within it go out as one (default 20). A change after a quiet spell is not delayed. */
   coalesceMs?: number;
   /** Deadline of each etcd call in ms (default 5000). */
   callTimeout?: number;
@@ -75,6 +75,7 @@ export class EtcdSource implements ConfigSource {
   #onUpdate: ((u: ConfigUpdate) => void) | undefined;
   #pendingRevision = 0;
   #timer: NodeJS.Timeout | undefined;
+  #lastFlushAt = -Infinity;
   #loaded: { resolve(): void; reject(err: Error): void } | undefined;
   #emitted = false;
   #stopped = false;
@@ -202,13 +203,20 @@ export class EtcdSource implements ConfigSource {
     return { kind, name, raw, errors };
   }
 
-  /** Trailing-edge coalescing: one update per burst, at most one per coalesceMs, always the latest. */
+  /**
+   * Coalescing with a leading edge: a change after a quiet spell goes out on the next turn of
+   * the event loop (so the events of one watch message, or of several read together, make one
+   * update), and changes within coalesceMs of the last update wait until that much time has
+   * passed since it: one update per burst, at most one per coalesceMs, always the latest. A
+   * lone edit is not delayed by the window; a burst costs one rebuild per window.
+   */
   #schedule(revision: number): void {
     // Plain assignment: events arrive in order after a load, and a load is the truth as of its
     // revision even if etcd came back from a backup with a lower one.
     this.#pendingRevision = revision;
     if (this.#timer || this.#stopped) return;
-    this.#timer = setTimeout(() => { this.#timer = undefined; this.#flush(); }, this.#opts.coalesceMs ?? 20);
+    const wait = Math.max(0, this.#lastFlushAt + (this.#opts.coalesceMs ?? 20) - performance.now());
+    this.#timer = setTimeout(() => { this.#timer = undefined; this.#flush(); }, wait);
   }
 
   /**
@@ -219,6 +227,7 @@ export class EtcdSource implements ConfigSource {
    */
   #flush(): void {
     if (this.#stopped || !this.#onUpdate) return;
+    this.#lastFlushAt = performance.now();
     const config: ConfigUpdate['config'] = {};
     const skipped: NonNullable<ConfigUpdate['skipped']> = [];
     const dirty = this.#dirty;
