@@ -8,7 +8,7 @@
  */
 import type { Logger } from 'pino';
 import type { ConfigSource, ConfigUpdate } from './source.ts';
-import { readSnapshot, writeSnapshot, type Snapshot } from './snapshot-file.ts';
+import { configJsonParts, jsonOf, readSnapshot, writeSnapshot, type Snapshot } from './snapshot-file.ts';
 
 export type Origin = 'none' | 'etcd' | 'snapshot';
 
@@ -76,7 +76,8 @@ export class SnapshotSaver {
   writes = 0;
   readonly #o: SnapshotSaverOptions;
   #timer: NodeJS.Timeout | undefined;
-  #last = '';
+  #lastRevision = -1;
+  #lastUpstreams: Buffer = Buffer.alloc(0);
   #writing: Promise<void> = Promise.resolve();
 
   constructor(o: SnapshotSaverOptions) { this.#o = o; }
@@ -99,20 +100,23 @@ export class SnapshotSaver {
     const snap = this.#o.current();
     if (!snap) return this.#writing;
     this.#lastWriteAt = performance.now();
-    // What can change without a new revision is the upstreams' discovered targets: the
-    // revision and the upstreams say whether this state was written already, without
-    // serialising (or keeping) the whole config.
-    const body = `${snap.revision}:${JSON.stringify(snap.config.upstreams ?? null)}`;
-    if (body === this.#last) return this.#writing;
-    this.#last = body;
-    const json = JSON.stringify(snap.config);
-    this.#writing = writeSnapshot(this.#o.path, snap, json).then(() => {
+    this.#writing = this.#writing.then(() => this.#save(snap));
+    return this.#writing;
+  }
+
+  async #save(snap: Snapshot): Promise<void> {
+    try {
+      // What can change without a new revision is the upstreams' discovered targets: the
+      // revision and the upstreams say whether this state was written already.
+      const upstreams = await jsonOf(snap.config.upstreams ?? null);
+      if (snap.revision === this.#lastRevision && upstreams.equals(this.#lastUpstreams)) return;
+      [this.#lastRevision, this.#lastUpstreams] = [snap.revision, upstreams];
+      await writeSnapshot(this.#o.path, snap, await configJsonParts(snap.config));
       this.savedRevision = snap.revision;
       this.writes++;
-    }, (err: Error) => {
-      this.#last = ''; // try again on the next change
-      this.#o.logger.error({ path: this.#o.path, err: err.message }, 'could not save the config snapshot');
-    });
-    return this.#writing;
+    } catch (err) {
+      this.#lastRevision = -1; // try again on the next change
+      this.#o.logger.error({ path: this.#o.path, err: (err as Error).message }, 'could not save the config snapshot');
+    }
   }
 }
