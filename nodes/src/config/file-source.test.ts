@@ -5,7 +5,7 @@ import { closeSync, mkdtempSync, openSync, renameSync, rmSync, writeFileSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FileSource, readText } from './file.ts';
+import { FileBytes, FileSource, readText } from './file.ts';
 import type { ConfigUpdate } from './source.ts';
 
 const routes = (n: number): Record<string, unknown> => Object.fromEntries(Array.from({ length: n }, (_, i) => [`r${i}`, { match: { paths: [`/r${i}`] }, upstream: 'u' }]));
@@ -80,4 +80,16 @@ test('readText: ASCII takes the fast decoder, anything else is read as UTF-8', (
   // Bytes that are not UTF-8 read as U+FFFD, the same as readFileSync(path, 'utf8') gives.
   writeFileSync(join(dir, 'f'), Buffer.from([0x41, 0xff, 0x42]));
   t.is(readText(join(dir, 'f')), 'A\ufffdB');
+});
+
+test('FileBytes: one buffer, grown for a bigger file; each read is the whole file as it is now', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'gh-bytes-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const f = join(dir, 'f');
+  const b = new FileBytes();
+  for (const size of [10, 200_000, 3, 1_000_000, 64 * 1024]) {
+    const text = 'x'.repeat(size - 1) + '\n';
+    writeFileSync(f, text);
+    t.is(b.read(f).toString(), text, `${size} bytes`);
+  }
 });

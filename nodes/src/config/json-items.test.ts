@@ -41,3 +41,35 @@ test('a repeated name is caught even when every other item is unchanged', (t) =>
   t.is(r.read('{"routes": {"a": {"v": 1}, "b": {"v": 2}, "a": {"v": 3}}}'), undefined);
   t.is(r.read('{"routes": {"a": {"v": 1}, "a": {"v": 1}}}'), undefined);
 });
+
+test('bytes in a reused buffer: what is kept is a copy, so overwriting the buffer changes nothing read before', (t) => {
+  const r = new JsonItemReader();
+  const buf = Buffer.alloc(4096, 0x20);
+  const put = (text: string): Buffer => { buf.fill(0x20); return buf.subarray(0, buf.write(text)); };
+  const v1 = { u: { targets: [{ url: 'http://127.0.0.1:2' }] } };
+  const one = r.read(put(JSON.stringify({ upstreams: v1, routes: { a: { v: 1 }, b: { v: 2 } } }))) as any;
+  const two = r.read(put(JSON.stringify({ upstreams: v1, routes: { a: { v: 1 }, b: { v: 3 } } }))) as any;
+  t.is(r.parsed, 1, 'only b is parsed again');
+  t.is(two.upstreams, one.upstreams);
+  t.is(two.routes.a, one.routes.a);
+  t.deepEqual(two, { upstreams: v1, routes: { a: { v: 1 }, b: { v: 3 } } });
+  // The first read's bytes were overwritten; a third read still compares with what was read.
+  const three = r.read(put(JSON.stringify({ upstreams: v1, routes: { a: { v: 1 }, b: { v: 3 } } }))) as any;
+  t.true(r.unchanged, 'the same bytes again: unchanged');
+  t.is(three.routes, two.routes);
+  r.read(put(JSON.stringify({ upstreams: v1, routes: { a: { v: 1 }, b: { v: 4 } } })));
+  t.false(r.unchanged);
+});
+
+test('UTF-8: names and values with multi-byte characters are read as JSON.parse reads them, and reused when unchanged', (t) => {
+  const r = new JsonItemReader();
+  const text = JSON.stringify({ consumers: { 'jörg': { groups: ['ünïcödé', '→'] }, '東京': { groups: ['😀'] } }, routes: { 'é': { x: 'ü"→\\' } } });
+  const one = r.read(Buffer.from(text)) as any;
+  t.deepEqual(one, JSON.parse(text));
+  const edited = JSON.stringify({ consumers: { 'jörg': { groups: ['ünïcödé', '→'] }, '東京': { groups: ['😀', 'b'] } }, routes: { 'é': { x: 'ü"→\\' } } });
+  const two = r.read(Buffer.from(edited)) as any;
+  t.deepEqual(two, JSON.parse(edited));
+  t.is(two.consumers['jörg'], one.consumers['jörg']);
+  t.is(two.routes, one.routes);
+  t.is(r.parsed, 1);
+});

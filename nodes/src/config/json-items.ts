@@ -1,17 +1,23 @@
 /**
  * An incremental reader of JSON config files: what makes a one-route edit of a 13 MB file
- * cost what it changes. The top level and each collection (routes, upstreams, consumers)
- * are walked by a small scanner; each item's text is compared with the text it had
- * in the previous read, and an unchanged item keeps the object parsed then. Only changed
- * items go through JSON.parse, so a reload hands the node the same objects for everything
- * else (identity is what validation and compile key their reuse on), and a collection in
- * which nothing changed is the same collection object. A collection whose whole text is
- * unchanged is recognised by one comparison and not scanned at all.
- * Memory: the texts kept for comparison are slices of the file, so a file's text stays alive
- * while one of its collections is unchanged since: at most one older copy per collection.
+ * cost what it changes. It reads the file's bytes, not a decoded text: the top level and each
+ * collection (routes, upstreams, consumers) are walked by a small scanner over the bytes; each
+ * item's bytes are compared with the bytes it had in the previous read, and an unchanged item
+ * keeps the object parsed then. Only changed items are decoded and go through JSON.parse, so a
+ * reload hands the node the same objects for everything else (identity is what validation and
+ * compile key their reuse on), and a collection in which nothing changed is the same
+ * collection object. A collection whose bytes are unchanged is recognised by one memcmp and
+ * not scanned at all.
+ * Why bytes: decoding a 13 MB file makes a 13 MB string on every edit, and V8 keeps a string
+ * that large outside its heap and counts it as external memory; at two or three edits a
+ * second that alone started a major GC every third edit (a 100-140 ms stall at 100,000
+ * consumers). Scanning the bytes needs no decode: JSON's structure is ASCII, and no byte of
+ * a multi-byte UTF-8 character is below 0x80. The caller may reuse the buffer it hands in
+ * (config/file.ts reads every change into the same one): what is kept is copied, one copy
+ * per collection that changed.
  *
- * Strict: every character is either structure the scanner checked (braces, names, colons,
- * commas, JSON whitespace), inside an item parsed now, or inside an item whose text equals
+ * Strict: every byte is either structure the scanner checked (braces, names, colons,
+ * commas, JSON whitespace), inside an item parsed now, or inside an item whose bytes equal
  * one parsed before. Anything the scanner does not expect (a YAML file, a syntax error, a
  * repeated name, an odd name) returns undefined and the caller takes the whole-document
  * parser, which reports the problem with its position.
@@ -20,16 +26,17 @@
 // so the sets are parsed anew on every read (they are few) and a reload rebuilds what uses them.
 const KINDS = new Set(['routes', 'upstreams', 'consumers']);
 
-/** A collection as last read: names, texts and objects in file order, and the record built from them. */
+/** A top-level value as last read: a collection's names, objects and byte ranges in file order, and the record built from them. */
 interface Kept {
-  record: Record<string, unknown>;
-  names: string[];
-  raws: string[];
-  values: unknown[];
+  record: unknown;
+  /** The value's bytes (a copy, braces included): when the next read has them at the same place, nothing in them is scanned again. */
+  bytes: Buffer;
+  /** Collections only: item names, objects, and each item's [start, end) in `bytes`. */
+  names?: string[];
+  values?: unknown[];
+  spans?: number[];
   /** name → position, built on first need (an item that moved, or a name the last read did not have). */
   index?: Map<string, number>;
-  /** The collection's whole text, braces included: when the next read has it at the same place, nothing in it is scanned again. */
-  raw: string;
 }
 
 const QUOTE = 0x22;
@@ -43,14 +50,14 @@ const CLOSE_LIST = 0x5d;
 
 class Scan {
   i = 0;
-  readonly text: string;
-  constructor(text: string) { this.text = text; }
+  readonly b: Buffer;
+  constructor(b: Buffer) { this.b = b; }
 
   ws(): void {
-    const t = this.text;
+    const b = this.b;
     let i = this.i;
-    for (; i < t.length; i++) {
-      const c = t.charCodeAt(i);
+    for (; i < b.length; i++) {
+      const c = b[i]!;
       if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) break;
     }
     this.i = i;
@@ -58,21 +65,21 @@ class Scan {
 
   /** A string starting at i (a quote); returns its decoded value, or undefined when malformed. */
   string(): string | undefined {
-    const t = this.text;
+    const b = this.b;
     const start = this.i;
-    if (t.charCodeAt(start) !== QUOTE) return undefined;
+    if (b[start] !== QUOTE) return undefined;
     let escaped = false;
     let i = start + 1;
-    for (; i < t.length; i++) {
-      const c = t.charCodeAt(i);
+    for (; i < b.length; i++) {
+      const c = b[i]!;
       if (c === BACKSLASH) { escaped = true; i++; continue; }
       if (c === QUOTE) break;
       if (c < 0x20) return undefined;
     }
-    if (i >= t.length) return undefined;
+    if (i >= b.length) return undefined;
     this.i = i + 1;
-    if (!escaped) return t.slice(start + 1, i);
-    try { return JSON.parse(t.slice(start, i + 1)) as string; } catch { return undefined; }
+    if (!escaped) return b.toString('utf8', start + 1, i);
+    try { return JSON.parse(b.toString('utf8', start, i + 1)) as string; } catch { return undefined; }
   }
 
   /**
@@ -81,22 +88,22 @@ class Scan {
    * when the structure between members is not JSON or `member` refused.
    */
   object(member: (name: string) => boolean): boolean {
-    const t = this.text;
-    if (t.charCodeAt(this.i) !== OPEN) return false;
+    const b = this.b;
+    if (b[this.i] !== OPEN) return false;
     this.i++;
     this.ws();
-    if (t.charCodeAt(this.i) === CLOSE) { this.i++; return true; }
+    if (b[this.i] === CLOSE) { this.i++; return true; }
     for (;;) {
       this.ws();
       const name = this.string();
       if (name === undefined || name === '__proto__') return false;
       this.ws();
-      if (t.charCodeAt(this.i) !== COLON) return false;
+      if (b[this.i] !== COLON) return false;
       this.i++;
       this.ws();
       if (!member(name)) return false;
       this.ws();
-      const c = t.charCodeAt(this.i);
+      const c = b[this.i];
       this.i++;
       if (c === CLOSE) return true;
       if (c !== COMMA) return false;
@@ -106,30 +113,30 @@ class Scan {
   /**
    * Skips one value; returns its end, and counts the name/value separators in it (for the
    * duplicate-name check of items parsed now). Brackets must nest; the rest of the grammar
-   * inside an item is JSON.parse's job (or was, when its text was read before).
+   * inside an item is JSON.parse's job (or was, when its bytes were read before).
    */
   value(): { end: number; members: number } | undefined {
-    const t = this.text;
+    const b = this.b;
     let i = this.i;
     let depth = 0;
     let members = 0;
-    const first = t.charCodeAt(i);
+    const first = b[i];
     if (first !== OPEN && first !== OPEN_LIST) {
       // A scalar: up to the next structural character at this level.
       if (first === QUOTE) { if (this.string() === undefined) return undefined; return { end: this.i, members }; }
-      for (; i < t.length; i++) {
-        const c = t.charCodeAt(i);
+      for (; i < b.length; i++) {
+        const c = b[i]!;
         if (c === COMMA || c === CLOSE || c === CLOSE_LIST || c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) break;
       }
       if (i === this.i) return undefined;
       this.i = i;
       return { end: i, members };
     }
-    for (; i < t.length; i++) {
-      const c = t.charCodeAt(i);
+    for (; i < b.length; i++) {
+      const c = b[i]!;
       if (c === QUOTE) {
-        for (i++; i < t.length; i++) {
-          const d = t.charCodeAt(i);
+        for (i++; i < b.length; i++) {
+          const d = b[i]!;
           if (d === BACKSLASH) i++;
           else if (d === QUOTE) break;
         }
@@ -139,6 +146,12 @@ class Scan {
     if (depth !== 0) return undefined;
     this.i = i;
     return { end: i, members };
+  }
+
+  /** Whether the bytes at i are `kept`'s [from, to) (one memcmp). */
+  same(kept: Buffer, from: number, to: number): boolean {
+    const end = this.i + (to - from);
+    return end <= this.b.length && this.b.compare(kept, from, to, this.i, end) === 0;
   }
 }
 
@@ -157,41 +170,50 @@ export function countKeys(doc: unknown): number {
   return n;
 }
 
-/** Parses one item's text; undefined when it is not JSON or repeats a name inside. */
-function parseItem(raw: string, members: number): unknown {
+/** Parses one item's bytes; undefined when they are not JSON or repeat a name inside. */
+function parseItem(b: Buffer, start: number, end: number, members: number): unknown {
   let value: unknown;
-  try { value = JSON.parse(raw); } catch { return undefined; }
+  try { value = JSON.parse(b.toString('utf8', start, end)); } catch { return undefined; }
   return countKeys(value) === members ? value : undefined;
 }
 
 export class JsonItemReader {
   #kept = new Map<string, Kept>();
+  #order: string[] = [];
   /** Items parsed by the last read (the rest were reused). */
   parsed = 0;
   /** The last read was plain JSON this reader accepted (the file source then reads the next change at once). */
   accepted = false;
+  /** The last read was accepted and every top-level value was the previous read's, in the same order: the file did not change. */
+  unchanged = false;
 
-  /** The document, reusing unchanged items' objects; undefined when the text is not plain JSON this reader accepts. */
-  read(text: string): Record<string, unknown> | undefined {
-    const s = new Scan(text);
+  /**
+   * The document, reusing unchanged items' objects; undefined when the input is not plain JSON
+   * this reader accepts. `input` is a file's bytes (UTF-8; the caller may reuse the buffer
+   * afterwards) or, for callers that have one, a text.
+   */
+  read(input: Buffer | string): Record<string, unknown> | undefined {
+    const b = typeof input === 'string' ? Buffer.from(input) : input;
+    const s = new Scan(b);
     const doc: Record<string, unknown> = {};
     const next = new Map<string, Kept>();
+    const order: string[] = [];
     let parsed = 0;
+    let reused = 0;
     s.ws();
     const ok = s.object((key) => {
       if (Object.hasOwn(doc, key)) return false;
+      order.push(key);
       const prev = this.#kept.get(key);
-      if (prev !== undefined && text.slice(s.i, s.i + prev.raw.length) === prev.raw) {
-        // The collection's text is unchanged (one comparison of its characters): it and
-        // every item in it stand as they are. A slice and === rather than startsWith: V8
-        // compares equal-length strings with memcmp, and startsWith character by character
-        // (9 MB of consumers: 0.3 ms against 6-12 ms).
-        s.i += prev.raw.length;
+      if (prev !== undefined && s.same(prev.bytes, 0, prev.bytes.length)) {
+        // The value's bytes are unchanged (one memcmp): it and every item in it stand as they are.
+        s.i += prev.bytes.length;
         doc[key] = prev.record;
         next.set(key, prev);
+        reused++;
         return true;
       }
-      if (KINDS.has(key) && text.charCodeAt(s.i) === OPEN) {
+      if (KINDS.has(key) && b[s.i] === OPEN) {
         const got = this.#collection(s, prev);
         if (!got) return false;
         doc[key] = got.kept.record;
@@ -201,62 +223,67 @@ export class JsonItemReader {
       }
       const start = s.i;
       const v = s.value();
-      const value = v && parseItem(text.slice(start, v.end), v.members);
+      const value = v && parseItem(b, start, v.end, v.members);
       if (value === undefined) return false;
       doc[key] = value;
+      next.set(key, { record: value, bytes: Buffer.from(b.subarray(start, v!.end)) });
       return true;
     });
     s.ws();
-    if (!ok || s.i !== text.length) { this.accepted = false; return undefined; }
+    if (!ok || s.i !== b.length) { this.accepted = false; this.unchanged = false; return undefined; }
+    this.unchanged = this.accepted && reused === order.length && order.length === this.#order.length && order.every((k, i) => this.#order[i] === k);
     this.accepted = true;
     this.#kept = next;
+    this.#order = order;
     this.parsed = parsed;
     return doc;
   }
 
   /**
-   * One collection: items whose text is unchanged keep their objects; when every item is
+   * One collection: items whose bytes are unchanged keep their objects; when every item is
    * unchanged and in the same place the record itself is kept. Items are matched by position
    * first (an edit rarely reorders a file), by name otherwise.
    */
   #collection(s: Scan, prev: Kept | undefined): { kept: Kept; parsed: number } | undefined {
-    const text = s.text;
+    const b = s.b;
     const begin = s.i;
     const names: string[] = [];
-    const raws: string[] = [];
     const values: unknown[] = [];
+    /** Each item's [start, end), relative to `begin`. */
+    const spans: number[] = [];
+    const pNames = prev?.names;
+    const pSpans = prev?.spans;
     let parsed = 0;
-    let same = prev !== undefined;
+    let same = pNames !== undefined;
     const ok = s.object((name) => {
       const start = s.i;
       const k = names.length;
-      let at = prev !== undefined && k < prev.names.length && prev.names[k] === name ? k : -1;
-      if (at >= 0) {
-        // Same name in the same place: when the text there is the old item's, it is that item,
-        // taken without scanning it (a whole JSON value is never a proper prefix of another,
-        // so the scan after it checks the next separator as usual).
-        const old = prev!.raws[at]!;
-        const here = text.slice(start, start + old.length);
-        if (here === old) {
-          s.i = start + old.length;
-          names.push(name);
-          raws.push(here);
-          values.push(prev!.values[at]);
-          return true;
-        }
+      let at = pNames !== undefined && k < pNames.length && pNames[k] === name ? k : -1;
+      if (at >= 0 && s.same(prev!.bytes, pSpans![2 * at]!, pSpans![2 * at + 1]!)) {
+        // Same name in the same place and the old item's bytes: it is that item, taken without
+        // scanning it (a whole JSON value is never a proper prefix of another, so the scan
+        // after it checks the next separator as usual).
+        s.i = start + pSpans![2 * at + 1]! - pSpans![2 * at]!;
+        names.push(name);
+        values.push(prev!.values![at]);
+        spans.push(start - begin, s.i - begin);
+        return true;
       }
       const v = s.value();
       if (!v) return false;
-      const raw = text.slice(start, v.end);
       if (at < 0) {
         same = false;
-        if (prev !== undefined) at = indexOf(prev).get(name) ?? -1;
+        if (pNames !== undefined) at = indexOf(prev!).get(name) ?? -1;
       }
       names.push(name);
-      // The new text's slice is kept, so the previous file's text can be collected.
-      raws.push(raw);
-      if (at >= 0 && prev!.raws[at] === raw) { values.push(prev!.values[at]); return true; }
-      const value = parseItem(raw, v.members);
+      spans.push(start - begin, v.end - begin);
+      if (at >= 0 && pSpans![2 * at + 1]! - pSpans![2 * at]! === v.end - start) {
+        s.i = start;
+        const moved = s.same(prev!.bytes, pSpans![2 * at]!, pSpans![2 * at + 1]!);
+        s.i = v.end;
+        if (moved) { values.push(prev!.values![at]); return true; }
+      }
+      const value = parseItem(b, start, v.end, v.members);
       if (value === undefined) return false;
       values.push(value);
       parsed++;
@@ -264,24 +291,26 @@ export class JsonItemReader {
       return true;
     });
     if (!ok) return undefined;
-    const raw = text.slice(begin, s.i);
-    if (same && prev!.names.length === names.length) {
+    // Kept as a copy: the caller's buffer is read into again on the next change.
+    const bytes = Buffer.from(b.subarray(begin, s.i));
+    if (same && pNames!.length === names.length) {
       // Same names in the same places: no new duplicate is possible, the record stands.
-      return { kept: { record: prev!.record, names, raws, values, raw, ...(prev!.index ? { index: prev!.index } : {}) }, parsed };
+      return { kept: { record: prev!.record, bytes, names, values, spans, ...(prev!.index ? { index: prev!.index } : {}) }, parsed };
     }
     const record: Record<string, unknown> = {};
     for (let i = 0; i < names.length; i++) {
       if (Object.hasOwn(record, names[i]!)) return undefined; // a repeated name: the whole-document parser says where
       record[names[i]!] = values[i];
     }
-    return { kept: { record, names, raws, values, raw }, parsed };
+    return { kept: { record, bytes, names, values, spans }, parsed };
   }
 }
 
 function indexOf(kept: Kept): Map<string, number> {
   if (!kept.index) {
     kept.index = new Map();
-    for (let i = 0; i < kept.names.length; i++) kept.index.set(kept.names[i]!, i);
+    const names = kept.names ?? [];
+    for (let i = 0; i < names.length; i++) kept.index.set(names[i]!, i);
   }
   return kept.index;
 }
