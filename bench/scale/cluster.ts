@@ -7,7 +7,9 @@
  * the change (the last node is the one that counts), requests that failed while edits landed
  * (must be 0), and RSS per node before and after the edits.
  * Sizes as bench/scale/run.ts (SCALE_ROUTES, SCALE_CONSUMERS, SCALE_UPSTREAMS); SCALE_EDITS
- * route edits (default 100); SCALE_NODES nodes (default 3).
+ * route edits (default 100); SCALE_NODES nodes (default 3). SCALE_NODE_FLAGS: node flags for the
+ * gateways (e.g. `--import <file>` of a diagnostic module); SCALE_SLOW=ms prints each edit whose
+ * last node took longer, with its wall-clock time.
  * Output: a markdown table and .bench/scale-cluster.json.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -80,6 +82,7 @@ async function main(): Promise<void> {
       const file = join(dir, `node${n}.json`);
       writeFileSync(file, JSON.stringify({ node: { listen: `127.0.0.1:${listen}`, status: `127.0.0.1:${status}`, workers: 1, log: { level: 'warn', access: { enabled: false } }, cluster: { id: `n${n}`, etcd: { endpoints: [endpoint], prefix: PREFIX }, startTimeout: '60s' } } }));
       const prof = process.env.SCALE_PROF ? [`--cpu-prof`, `--cpu-prof-dir=${process.env.SCALE_PROF}`] : [];
+      prof.push(...(process.env.SCALE_NODE_FLAGS?.split(' ').filter(Boolean) ?? []));
       const child = spawn(process.execPath, [...prof, CLI, 'start', '--config', file], { stdio: ['ignore', 'ignore', 'inherit'], detached: true });
       children.push(child);
       nodes.push({ listen, status, pid: child.pid! });
@@ -134,6 +137,7 @@ async function main(): Promise<void> {
       if (!took) { note(`${EDITS} route edits`, `cut at edit ${i}`); break; }
       all.push(...took);
       last.push(Math.max(...took));
+      if (process.env.SCALE_SLOW && Math.max(...took) > Number(process.env.SCALE_SLOW)) console.log(`slow edit ${i} at ${Date.now() - Math.round(Math.max(...took))}: ${took.map(ms).join(', ')} (pids ${nodes.map((n) => n.pid).join(', ')})`);
     }
     loading = false;
     await Promise.all(loaders);
@@ -142,7 +146,12 @@ async function main(): Promise<void> {
     note('requests under load while edits landed', `${sent.toLocaleString('en')} sent, ${failed} failed${failed ? ` (by status: ${[...failedBy].map(([st, n]) => `${st === 0 ? 'no answer in 5 s' : st} × ${n}`).join(', ')})` : ''}`);
     note('RSS before → after the edits', nodes.map((n, i) => `${rssBefore[i]!.toFixed(0)} → ${rssMb(n.pid).toFixed(0)} MB`).join(', '));
     await sleep(35_000);
-    note('RSS 35 s after the edits', nodes.map((n) => `${rssMb(n.pid).toFixed(0)} MB`).join(', '));
+    // V8 keeps heap pages it grew into: heap in use (each node's own gauge) shows what is live.
+    const heap = await Promise.all(nodes.map(async (n) => {
+      const m = /^gatehouse_nodejs_heap_size_used_bytes (\S+)/m.exec(await fetch(`http://127.0.0.1:${n.status}/metrics`).then((r) => r.text()).catch(() => ''));
+      return m ? `${(Number(m[1]) / 1048576).toFixed(0)}` : '?';
+    }));
+    note('RSS 35 s after the edits', `${nodes.map((n) => `${rssMb(n.pid).toFixed(0)} MB`).join(', ')} (heap in use ${heap.join(', ')} MB)`);
   } finally {
     client?.close();
     // SCALE_PROF: let the nodes exit on their own so they write their CPU profiles.
