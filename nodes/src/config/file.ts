@@ -158,17 +158,18 @@ export class FileSource implements ConfigSource {
       // else, or anything that reader does not accept, takes the whole-document parser.
       const fast = bytes?.length ? this.items.read(bytes) : undefined;
       const force = this.force;
+      let text = '';
       if (fast) {
         if (this.items.unchanged && this.revision > 0 && !force) return true; // touch without change
-        this.last = '';
       } else {
         if (eager) return false;
-        const text = bytes ? bytes.toString('utf8') : '';
+        text = bytes ? bytes.toString('utf8') : '';
         if (text === this.last && this.revision > 0 && !force) return true;
-        this.last = text;
       }
+      this.last = text;
       this.force = false;
-      const { doc, error } = fast ? { doc: fast, error: undefined } : readConfigFile(this.path);
+      // The text just read is parsed as it is (not read again); an unreadable file reports why.
+      const { doc, error } = fast ? { doc: fast, error: undefined } : bytes ? parseConfigText(text) : readConfigFile(this.path);
       this.revision++;
       this.protos.update(doc, dirname(this.path));
       const { node, ...dynamic } = (doc ?? {}) as Record<string, unknown>;
