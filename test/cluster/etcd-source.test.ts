@@ -8,6 +8,7 @@ import type { ConfigUpdate } from '../../nodes/src/config/source.ts';
 import { etcdPerFile, type EtcdServer } from '../helpers/etcd.ts';
 import { captureLogger } from '../helpers/log.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { lineageFrom, lineageOf } from '../../nodes/src/config/lineage.ts';
 
 const route = (path: string, upstream = 'users') => ({ match: { paths: [path] }, upstream });
 const upstream = { targets: [{ url: 'http://127.0.0.1:3001' }] };
@@ -112,6 +113,32 @@ test('a valid key that turns bad is dropped, not kept at its old value', async (
   await put(`${prefix}/routes/r`, { match: { paths: [] } });
   await waitFor(() => !last().config.routes!.r && last().skipped!.length === 1, { message: 'route dropped' });
   t.pass();
+});
+
+test('each update says how its changed collection differs from the one before (lineage), bad puts as removals', async (t) => {
+  const { prefix, last } = await source(t);
+  await put(`${prefix}/upstreams/users`, upstream);
+  await put(`${prefix}/routes/a`, route('/a'));
+  await put(`${prefix}/routes/b`, route('/b'));
+  await waitFor(() => last().config.routes!.b, { message: 'routes applied' });
+  const before = last().config.routes!;
+  const upstreams = last().config.upstreams;
+  await put(`${prefix}/routes/c`, route('/c'));
+  await client.delete().key(`${prefix}/routes/a`).exec();
+  await waitFor(() => last().config.routes!.c && !last().config.routes!.a, { message: 'put and delete applied' });
+  const after = last().config.routes!;
+  t.truthy(lineageOf(after), 'the new routes record has a lineage');
+  // Maybe over two updates (the put and the delete can land apart): folded back to `before`.
+  const l = lineageFrom(after, before)!;
+  t.deepEqual(l.changed, ['c']);
+  t.deepEqual(l.removed, ['a']);
+  t.is(last().config.upstreams, upstreams, 'an untouched collection is the same object');
+  t.is(after.b, before.b, 'an untouched route is the same object');
+  await put(`${prefix}/routes/b`, { match: { paths: [] } });
+  await waitFor(() => !last().config.routes!.b, { message: 'bad put applied' });
+  const bad = lineageOf(last().config.routes!)!;
+  t.deepEqual(bad.changed, []);
+  t.deepEqual(bad.removed, ['b']);
 });
 
 test('no change is lost between the load and the watch', async (t) => {

@@ -14,6 +14,7 @@ import type { ConfigSource, ConfigUpdate } from './source.ts';
 import { GatewayConfig } from '../schema/model.ts';
 import { validateItem } from '../validation/validate.ts';
 import { createEtcdClient, PrefixWatch, type Change, type KeyValue } from '../cluster/etcd-client.ts';
+import { recordLineage } from './lineage.ts';
 
 const KINDS = ['routes', 'upstreams', 'consumers', 'protos'] as const;
 type Kind = (typeof KINDS)[number];
@@ -72,6 +73,10 @@ export class EtcdSource implements ConfigSource {
   /** Collections handed over last time, and the kinds changed since (their collection is rebuilt on the next flush). */
   #records = new Map<Kind, Readonly<Record<string, unknown>>>();
   #dirty = new Set<Kind>(KINDS);
+  /** Item names the watch events touched per kind since the last update: the new record's lineage (config/lineage.ts)... */
+  #touched = new Map<Kind, Set<string>>(KINDS.map((k) => [k, new Set()]));
+  /** ...unless a full reload changed that kind, which says nothing about which names. */
+  #reloaded = new Set<Kind>(KINDS);
   #onUpdate: ((u: ConfigUpdate) => void) | undefined;
   #pendingRevision = 0;
   #timer: NodeJS.Timeout | undefined;
@@ -133,7 +138,7 @@ export class EtcdSource implements ConfigSource {
       if (entry) next.set(kv.key, entry);
     }
     const changed = next.size !== this.#entries.size || [...next].some(([k, e]) => this.#entries.get(k) !== e);
-    if (changed) for (const k of KINDS) this.#dirty.add(k);
+    if (changed) for (const k of KINDS) { this.#dirty.add(k); this.#reloaded.add(k); }
     this.#entries = next;
     for (const m of this.#byKind.values()) m.clear();
     this.#errored.clear();
@@ -162,11 +167,11 @@ export class EtcdSource implements ConfigSource {
     for (const c of changes) {
       if (c.type === 'delete') {
         const gone = this.#entries.get(c.key);
-        if (gone) { this.#entries.delete(c.key); this.#byKind.get(gone.kind)!.delete(c.key); this.#errored.delete(c.key); this.#dirty.add(gone.kind); relevant = true; }
+        if (gone) { this.#entries.delete(c.key); this.#byKind.get(gone.kind)!.delete(c.key); this.#errored.delete(c.key); this.#dirty.add(gone.kind); this.#touched.get(gone.kind)!.add(gone.name); relevant = true; }
         continue;
       }
       const entry = this.#parse(c.key, c.value);
-      if (entry) { this.#entries.set(c.key, entry); this.#index(c.key, entry); this.#dirty.add(entry.kind); relevant = true; }
+      if (entry) { this.#entries.set(c.key, entry); this.#index(c.key, entry); this.#dirty.add(entry.kind); this.#touched.get(entry.kind)!.add(entry.name); relevant = true; }
     }
     // Node and registry keys live under the same prefix; their churn is not a config change.
     if (relevant) this.#schedule(revision);
@@ -233,11 +238,22 @@ export class EtcdSource implements ConfigSource {
     const dirty = this.#dirty;
     this.#dirty = new Set();
     for (const kind of KINDS) {
-      if (!dirty.has(kind) && this.#records.has(kind)) { (config as Record<string, unknown>)[kind] = this.#records.get(kind); continue; }
+      const base = this.#records.get(kind);
+      if (!dirty.has(kind) && base) { (config as Record<string, unknown>)[kind] = base; continue; }
       const record: Record<string, unknown> = {};
       for (const e of this.#byKind.get(kind)!.values()) if (!e.errors) record[e.name] = e.value;
       this.#records.set(kind, Object.freeze(record));
       (config as Record<string, unknown>)[kind] = record;
+      const touched = this.#touched.get(kind)!;
+      if (base && !this.#reloaded.has(kind)) {
+        const changed: string[] = [];
+        const removed: string[] = [];
+        // A bad put drops the name from the record (see the header): that is a removal.
+        for (const name of touched) if (Object.hasOwn(record, name)) { if (record[name] !== base[name]) changed.push(name); } else if (Object.hasOwn(base, name)) removed.push(name);
+        recordLineage(record, { base, changed, removed });
+      }
+      touched.clear();
+      this.#reloaded.delete(kind);
     }
     for (const key of this.#errored) { const e = this.#entries.get(key); if (e?.errors) skipped.push({ key, errors: e.errors }); }
     this.revision = this.#pendingRevision;

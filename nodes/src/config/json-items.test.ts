@@ -1,5 +1,6 @@
 import test from 'ava';
 import { JsonItemReader } from './json-items.ts';
+import { lineageOf } from './lineage.ts';
 
 const doc = (routes: Record<string, unknown>, consumers: Record<string, unknown> = { a: { keys: ['sha256:' + '0'.repeat(64)] } }) =>
   JSON.stringify({ node: { listen: '127.0.0.1:1' }, upstreams: { u: { targets: [{ url: 'http://127.0.0.1:2' }] } }, consumers, routes }, null, 1);
@@ -20,6 +21,16 @@ test('a reread keeps the objects of items whose text did not change, and collect
   const three = r.read(doc({ x: { match: { paths: ['/x'] }, upstream: 'u' } })) as any;
   t.deepEqual(Object.keys(three.routes), ['x'], 'removed items are gone');
   t.is(three.routes.x, one.routes.x);
+  // Each new collection says what changed since the one read before (config/lineage.ts).
+  const l2 = lineageOf(two.routes)!;
+  t.is(l2.base, one.routes);
+  t.deepEqual([...l2.changed].sort(), ['y', 'z'], 'x moved, not changed');
+  t.deepEqual(l2.removed, []);
+  const l3 = lineageOf(three.routes)!;
+  t.is(l3.base, two.routes);
+  t.deepEqual(l3.changed, []);
+  t.deepEqual([...l3.removed].sort(), ['y', 'z']);
+  t.is(lineageOf(three.consumers), undefined, 'an unchanged collection is the first one read: nothing to derive from');
 });
 
 test('what the reader does not accept goes to the whole-document parser: YAML, syntax errors, repeated names, __proto__', (t) => {

@@ -22,6 +22,8 @@
  * repeated name, an odd name) returns undefined and the caller takes the whole-document
  * parser, which reports the problem with its position.
  */
+import { recordLineage } from './lineage.ts';
+
 // Not protos: a proto set given by `path` reads files whose change the text does not show,
 // so the sets are parsed anew on every read (they are few) and a reload rebuilds what uses them.
 const KINDS = new Set(['routes', 'upstreams', 'consumers']);
@@ -255,6 +257,9 @@ export class JsonItemReader {
     const pSpans = prev?.spans;
     let parsed = 0;
     let same = pNames !== undefined;
+    /** Names parsed anew, and how many names the previous read had too: the record's lineage. */
+    const changed: string[] = [];
+    let matched = 0;
     const ok = s.object((name) => {
       const start = s.i;
       const k = names.length;
@@ -264,6 +269,7 @@ export class JsonItemReader {
         // scanning it (a whole JSON value is never a proper prefix of another, so the scan
         // after it checks the next separator as usual).
         s.i = start + pSpans![2 * at + 1]! - pSpans![2 * at]!;
+        matched++;
         names.push(name);
         values.push(prev!.values![at]);
         spans.push(start - begin, s.i - begin);
@@ -277,6 +283,7 @@ export class JsonItemReader {
       }
       names.push(name);
       spans.push(start - begin, v.end - begin);
+      if (at >= 0) matched++;
       if (at >= 0 && pSpans![2 * at + 1]! - pSpans![2 * at]! === v.end - start) {
         s.i = start;
         const moved = s.same(prev!.bytes, pSpans![2 * at]!, pSpans![2 * at + 1]!);
@@ -286,6 +293,7 @@ export class JsonItemReader {
       const value = parseItem(b, start, v.end, v.members);
       if (value === undefined) return false;
       values.push(value);
+      changed.push(name);
       parsed++;
       same = false;
       return true;
@@ -301,6 +309,12 @@ export class JsonItemReader {
     for (let i = 0; i < names.length; i++) {
       if (Object.hasOwn(record, names[i]!)) return undefined; // a repeated name: the whole-document parser says where
       record[names[i]!] = values[i];
+    }
+    const base = prev?.record;
+    if (base !== null && typeof base === 'object' && pNames !== undefined) {
+      // Every name of the previous read found again: nothing removed, no walk to find out.
+      const removed = matched === pNames.length ? [] : pNames.filter((n) => !Object.hasOwn(record, n));
+      recordLineage(record, { base: base as Record<string, unknown>, changed, removed });
     }
     return { kept: { record, bytes, names, values, spans }, parsed };
   }

@@ -3,7 +3,8 @@
 // closed exactly once, by the snapshot that stops using it.
 import test from 'ava';
 import pino from 'pino';
-import { compileSnapshot } from './compile.ts';
+import { compileSnapshot, compileStats } from './compile.ts';
+import { recordLineage } from '../config/lineage.ts';
 import { policies } from '../policies/registry.ts';
 import type { PolicyDefinition, PolicyHandlers } from '../request/policy.ts';
 import type { GatewayConfig } from '../schema/model.ts';
@@ -60,4 +61,35 @@ test('a few routes changed: only they are compiled, the router is patched, each 
   t.deepEqual(closed, [], 's2 hands every instance on');
   await s3.close();
   t.deepEqual(closed.sort(), ['a#4', 'c#3', 'd#5']);
+});
+
+test('a routes record with a lineage is patched from its change list; the route map moves on in place once, a second compile from the same snapshot copies it', (t) => {
+  const routes: Record<string, unknown> = {};
+  for (let i = 0; i < 300; i++) routes[`g${i}`] = route(`/g/${i}`, false);
+  const doc1 = { upstreams: { u: { targets: [{ url: 'http://127.0.0.1:9' }] } }, consumers: {}, routes } as unknown as GatewayConfig;
+  const s1 = compileSnapshot(doc1, 1, deps);
+  const derived = (edit: Record<string, unknown>, removed: string[]): GatewayConfig => {
+    const next: Record<string, unknown> = { ...doc1.routes };
+    for (const n of removed) delete next[n];
+    Object.assign(next, edit);
+    recordLineage(next, { base: doc1.routes!, changed: Object.keys(edit), removed });
+    return { ...doc1, routes: next } as GatewayConfig;
+  };
+  const compiled = compileStats.routesCompiled;
+  const s2 = compileSnapshot(derived({ g5: route('/five', false), h: route('/h', false) }, ['g6']), 2, { ...deps, previous: s1 });
+  t.is(compileStats.routesCompiled - compiled, 2);
+  t.is(s2.routes, s1.routes, 'the running map was edited in place and handed on');
+  t.is(s2.routes.size, 300);
+  t.false(s2.routes.has('g6'));
+  t.is(s2.router.match('h', '/five', 'GET', {})?.value.name, 'g5');
+  t.is(s2.router.match('h', '/g/6', 'GET', {}), undefined);
+  t.is(s2.router.match('h', '/h', 'GET', {})?.value.name, 'h');
+  // Another compile from s1 (a caller that threw s2 away): s1 no longer owns that map or table.
+  const s3 = compileSnapshot(derived({ x: route('/x', false) }, []), 3, { ...deps, previous: s1 });
+  t.not(s3.routes, s2.routes);
+  t.is(s2.routes.size, 300, 's2 is untouched');
+  t.is(s3.routes.size, 301);
+  t.true(s3.routes.has('g6'), 's3 is s1 plus x');
+  t.is(s3.router.match('h', '/g/6', 'GET', {})?.value.name, 'g6');
+  t.is(s2.router.match('h', '/x', 'GET', {}), undefined);
 });

@@ -17,6 +17,7 @@ import { UpstreamRuntime } from '../upstream/upstream.ts';
 import type { PoolRegistry } from '../upstream/target.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { compileTemplate } from '../core/template.ts';
+import { lineageFrom } from '../config/lineage.ts';
 
 export interface CompileDeps {
   logger: Logger;
@@ -56,6 +57,8 @@ interface Owned { set: Set<PolicyHandlers> }
 const owned = new WeakMap<Snapshot, Owned>();
 /** The router generation each snapshot was built with: a patch needs the table to still be that one. */
 const routerGeneration = new WeakMap<Snapshot, number>();
+/** The snapshot that may change each route map: a patch edits the running map in place and hands it on, as it does the router. */
+const routesOwner = new WeakMap<ReadonlyMap<string, CompiledRoute>, Snapshot>();
 /** Past this many changed routes (or an eighth of the table) a full build is the cheaper path. */
 const PATCH_MAX = 256;
 
@@ -138,6 +141,7 @@ function seal(revision: number, config: GatewayConfig, router: Router<CompiledRo
   });
   owned.set(snapshot, own);
   routerGeneration.set(snapshot, router.generation);
+  routesOwner.set(routes, snapshot);
   return snapshot;
 }
 
@@ -157,22 +161,30 @@ function patchSnapshot(config: GatewayConfig, revision: number, deps: CompileDep
   const now = config.routes ?? {};
   const before = pc.routes ?? {};
   const limit = Math.min(PATCH_MAX, Math.max(8, prev.routes.size >> 3));
-  const changed: string[] = [];
-  let kept = 0;
-  let replaced = 0;
-  for (const name in now) {
-    const b = before[name];
-    if (b === now[name]) kept++;
-    else {
-      if (b !== undefined) replaced++;
-      changed.push(name);
-      if (changed.length > limit) return undefined;
-    }
-  }
-  const gone: string[] = [];
-  if (kept + replaced < prev.routes.size) {
-    for (const name of prev.routes.keys()) if (!Object.hasOwn(now, name)) gone.push(name);
+  let changed: string[] = [];
+  let gone: string[] = [];
+  // The source said what it changed (config/lineage.ts): no walk over the unchanged routes.
+  const lineage = now === before ? undefined : lineageFrom(now, before);
+  if (now === before) { /* only the snapshot's other parts changed: nothing to patch in */ } else if (lineage !== undefined) {
+    changed = lineage.changed as string[];
+    gone = lineage.removed as string[];
     if (changed.length + gone.length > limit) return undefined;
+  } else {
+    let kept = 0;
+    let replaced = 0;
+    for (const name in now) {
+      const b = before[name];
+      if (b === now[name]) kept++;
+      else {
+        if (b !== undefined) replaced++;
+        changed.push(name);
+        if (changed.length > limit) return undefined;
+      }
+    }
+    if (kept + replaced < prev.routes.size) {
+      for (const name of prev.routes.keys()) if (!Object.hasOwn(now, name)) gone.push(name);
+      if (changed.length + gone.length > limit) return undefined;
+    }
   }
   const removed = new Set<RouteSpec>();
   const retiring = new Set<PolicyHandlers>();
@@ -197,7 +209,10 @@ function patchSnapshot(config: GatewayConfig, revision: number, deps: CompileDep
     for (const h of made) void h.close?.();
     throw err;
   }
-  const routes = new Map(prev.routes);
+  // The running map, edited in place and handed on when this snapshot owns it (copying
+  // ten thousand entries per edit was most of an edit's garbage); a copy otherwise.
+  const owns = routesOwner.get(prev.routes) === prev;
+  const routes = owns ? prev.routes as Map<string, CompiledRoute> : new Map(prev.routes);
   for (const name of gone) routes.delete(name);
   for (const f of fresh) routes.set(f.value.name, f.value);
   // The table in place, or (when it declines) a new one from every route's spec.
@@ -207,7 +222,7 @@ function patchSnapshot(config: GatewayConfig, revision: number, deps: CompileDep
     for (const compiled of routes.values()) entries.push({ spec: origins.get(compiled)!.spec, value: compiled });
     table = new Router(entries, router);
   }
-  compileStats.routesReused += kept;
+  compileStats.routesReused += routes.size - changed.length;
   compileStats.routesCompiled += changed.length;
   // Ownership: every instance moves on but those of the replaced routes, which the retiring
   // snapshot closes.

@@ -8,17 +8,21 @@
  * names) and each item are checked on their own, and an item's result is kept by its object
  * identity (a WeakMap), so a reload whose source hands over the unchanged items as the same
  * objects (the etcd source, the file source's JSON reader, compile's carry-over) re-checks
- * only the items that changed plus the cross-item passes, which are map lookups.
+ * only the items that changed plus the cross-item passes, which are map lookups. A record
+ * whose source says how it differs from its previous one (config/lineage.ts) costs what
+ * changed in every pass, cross-item ones included: no walk over the unchanged items at all.
  */
 import { Collection, ConfigShell, Route, Upstream, Consumer, ProtoSet } from '../schema/model.ts';
 import { ajvErrors, compileSchema, formatPath, type ConfigError } from '../schema/validate.ts';
 import { policySpecs as policies } from '../policies/specs.ts';
 import { templateErrors } from '../core/template.ts';
 import { loadProtoSet } from '../protos/sets.ts';
+import { lineageOf } from '../config/lineage.ts';
 
 type Kind = 'routes' | 'upstreams' | 'consumers' | 'protos';
 const ITEM_SCHEMA = { routes: Route, upstreams: Upstream, consumers: Consumer, protos: ProtoSet } as const;
 const NO_ERRORS: readonly ConfigError[] = Object.freeze([]);
+const EMPTY: Readonly<Record<string, unknown>> = Object.freeze({});
 const CONSUMER_CHECKS = [...policies.values()].filter((p) => p.checkConsumer);
 
 /** A route's rewrite.path may use only params every match path defines (core/template.ts). */
@@ -90,8 +94,11 @@ function itemErrors(kind: Kind, name: string, raw: unknown, doc: any, baseDir: s
   return out;
 }
 
-/** Items checked (not found in the cache) since start: tests and the scale benchmark read it. */
-export const validationStats = { itemsChecked: 0 };
+/**
+ * Items checked (not found in the cache) and items visited by any pass (cache hits included)
+ * since start: tests and the scale benchmark read them.
+ */
+export const validationStats = { itemsChecked: 0, itemsVisited: 0 };
 
 /** One item's result, kept by the item's object; valid while its name, folder and (for grpc-transcode routes) proto sets are the same. */
 interface Checked { kind: Kind; name: string; baseDir: string; protos: unknown; errors: readonly ConfigError[] }
@@ -116,7 +123,12 @@ function collectionItemErrors(kind: Kind, items: Record<string, unknown>, doc: a
   const hit = collectionsChecked.get(items);
   if (hit && hit.baseDir === baseDir && hit.protos === protos) return hit.errors;
   const out: ConfigError[] = [];
-  for (const name in items) {
+  const l = lineageOf(items);
+  const before = l && collectionsChecked.get(l.base);
+  // The previous record was clean under the same folder and proto sets: only the changed items can add errors.
+  const names: Iterable<string> = before !== undefined && before.errors === NO_ERRORS && before.baseDir === baseDir && before.protos === protos ? l!.changed : Object.keys(items);
+  for (const name of names) {
+    validationStats.itemsVisited++;
     if (!Object.hasOwn(items, name)) continue;
     const errs = cachedItemErrors(kind, name, items[name], doc, baseDir);
     for (let i = 0; i < errs.length; i++) out.push(errs[i]!);
@@ -133,25 +145,110 @@ function collectionErrors(kind: Kind, value: unknown): readonly ConfigError[] {
   const hit = cacheable ? namesChecked.get(value) : undefined;
   if (hit) return hit;
   const v = compileSchema(Collection);
-  const errs = v(value) ? NO_ERRORS : ajvErrors(v.errors, value, kind);
+  // Names are checked one by one: after a clean previous record, the changed names are all there is to check.
+  const l = lineageOf(value);
+  let subject = value;
+  if (l !== undefined && namesChecked.get(l.base) === NO_ERRORS) {
+    const changed: Record<string, unknown> = {};
+    for (const name of l.changed) changed[name] = true;
+    subject = changed;
+  }
+  const errs = v(subject) ? NO_ERRORS : ajvErrors(v.errors, subject, kind);
   if (cacheable) namesChecked.set(value, errs);
   return errs;
+}
+
+/** One pass's result over a record, kept by the record object: what it was checked against, and the errors. */
+interface Pass<C> { against: C; errors: readonly ConfigError[] }
+
+/**
+ * Routes naming unknown upstreams, kept by the routes object and the upstreams object it was
+ * checked against. After a clean pass, a routes edit re-checks the changed routes only, and
+ * an upstreams edit that removed no name needs no check at all (a name added or changed
+ * cannot make a reference unknown).
+ */
+const refsChecked = new WeakMap<object, Pass<object>>();
+function refErrors(routes: Record<string, any>, ups: Record<string, unknown>): readonly ConfigError[] {
+  const hit = refsChecked.get(routes);
+  if (hit !== undefined && hit.against === ups) return hit.errors;
+  let names: Iterable<string> | undefined;
+  if (hit !== undefined && hit.errors === NO_ERRORS) {
+    const lu = lineageOf(ups);
+    if (lu !== undefined && lu.base === hit.against && lu.removed.length === 0) names = [];
+  } else {
+    const lr = lineageOf(routes);
+    const before = lr && refsChecked.get(lr.base);
+    if (before !== undefined && before.errors === NO_ERRORS && before.against === ups) names = lr!.changed;
+  }
+  const out: ConfigError[] = [];
+  for (const name of names ?? Object.keys(routes)) {
+    validationStats.itemsVisited++;
+    const route = Object.hasOwn(routes, name) ? routes[name] : undefined;
+    if (route && typeof route === 'object') checkRefs(route, formatPath('', ['routes', name]), ups, out);
+  }
+  const errors = out.length ? out : NO_ERRORS;
+  refsChecked.set(routes, { against: ups, errors });
+  return errors;
+}
+
+/** Registry discovery without cluster mode, per upstreams object (after a clean pass: the changed ones only). */
+const discoveryChecked = new WeakMap<object, Pass<boolean>>();
+function discoveryErrors(ups: Record<string, any>, cluster: boolean): readonly ConfigError[] {
+  const hit = discoveryChecked.get(ups);
+  if (hit !== undefined && hit.against === cluster) return hit.errors;
+  const l = lineageOf(ups);
+  const before = l && discoveryChecked.get(l.base);
+  const names = before !== undefined && before.errors === NO_ERRORS && before.against === cluster ? l!.changed : Object.keys(ups);
+  const out: ConfigError[] = [];
+  for (const name of names) {
+    const up = Object.hasOwn(ups, name) ? ups[name] : undefined;
+    // The registry lives in etcd: without node.cluster nothing would ever fill the target list.
+    if (up && typeof up === 'object' && typeof up.discovery?.service === 'string' && !cluster) {
+      out.push({ path: formatPath('', ['upstreams', name, 'discovery', 'service']), message: 'registry discovery needs cluster mode (node.cluster with etcd); use targets or discovery.dns standalone' });
+    }
+  }
+  const errors = out.length ? out : NO_ERRORS;
+  discoveryChecked.set(ups, { against: cluster, errors });
+  return errors;
 }
 
 /**
  * One key, two consumers: whichever won would be an accident of map order. Digests are
  * hashed into a Map (one pass), and the result is kept by the consumers object, so an edit
- * that leaves the consumers alone does not pay for a hundred thousand of them.
+ * that leaves the consumers alone does not pay for a hundred thousand of them. After a clean
+ * pass the owner map moves on to the next consumers record of the same lineage, which only
+ * takes out the keys of its changed and removed consumers and puts the changed ones back in.
  */
-const keysChecked = new WeakMap<object, readonly ConfigError[]>();
+interface KeysChecked { errors: readonly ConfigError[]; owner?: Map<string, string> | undefined }
+const keysChecked = new WeakMap<object, KeysChecked>();
 function checkKeys(consumers: unknown): readonly ConfigError[] {
   if (!consumers || typeof consumers !== 'object') return NO_ERRORS;
   const hit = keysChecked.get(consumers);
-  if (hit) return hit;
+  if (hit) return hit.errors;
+  const all = consumers as Record<string, any>;
+  const l = lineageOf(consumers);
+  const before = l && keysChecked.get(l.base);
+  let owner: Map<string, string>;
+  let names: Iterable<string>;
+  if (before?.owner !== undefined && before.errors === NO_ERRORS) {
+    // Taken, not copied: the previous record's result stays, but it can no longer lend its map.
+    owner = before.owner;
+    before.owner = undefined;
+    const base = l!.base as Record<string, any>;
+    for (const name of [...l!.changed, ...l!.removed]) {
+      const keys = Object.hasOwn(base, name) ? base[name]?.keys : undefined;
+      if (!Array.isArray(keys)) continue;
+      for (const k of keys) if (typeof k === 'string' && owner.get(k.toLowerCase()) === name) owner.delete(k.toLowerCase());
+    }
+    names = l!.changed;
+  } else {
+    owner = new Map();
+    names = Object.keys(all);
+  }
   const out: ConfigError[] = [];
-  const owner = new Map<string, string>();
-  for (const [name, c] of Object.entries<any>(consumers)) {
-    const keys = c?.keys;
+  for (const name of names) {
+    validationStats.itemsVisited++;
+    const keys = Object.hasOwn(all, name) ? all[name]?.keys : undefined;
     if (!Array.isArray(keys)) continue;
     keys.forEach((k: unknown, i: number) => {
       if (typeof k !== 'string') return;
@@ -161,9 +258,10 @@ function checkKeys(consumers: unknown): readonly ConfigError[] {
       else if (other !== name) out.push({ path: formatPath('', ['consumers', name, 'keys', i]), message: `the same key is also a key of consumer "${other}"` });
     });
   }
-  const errs = out.length ? out : NO_ERRORS;
-  keysChecked.set(consumers, errs);
-  return errs;
+  const errors = out.length ? out : NO_ERRORS;
+  // With errors the map no longer says who owns what (the losing keys are not in it): not lent on.
+  keysChecked.set(consumers, { errors, owner: out.length ? undefined : owner });
+  return errors;
 }
 
 const KINDS: readonly Kind[] = ['upstreams', 'consumers', 'routes', 'protos'];
@@ -183,19 +281,11 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): ConfigErr
     const errs = collectionItemErrors(kind, items, doc, baseDir);
     for (let i = 0; i < errs.length; i++) out.push(errs[i]!);
   }
-  const ups = doc.upstreams && typeof doc.upstreams === 'object' ? doc.upstreams : {};
-  const routes = doc.routes && typeof doc.routes === 'object' ? doc.routes : {};
-  for (const name in routes) {
-    const route = routes[name];
-    if (route && typeof route === 'object') checkRefs(route, formatPath('', ['routes', name]), ups, out);
-  }
+  const ups = doc.upstreams && typeof doc.upstreams === 'object' ? doc.upstreams : EMPTY;
+  const routes = doc.routes && typeof doc.routes === 'object' ? doc.routes : EMPTY;
+  out.push(...refErrors(routes, ups));
   out.push(...checkKeys(doc.consumers));
-  for (const [name, up] of Object.entries<any>(ups)) {
-    // The registry lives in etcd: without node.cluster nothing would ever fill the target list.
-    if (up && typeof up === 'object' && typeof up.discovery?.service === 'string' && !doc.node?.cluster) {
-      out.push({ path: formatPath('', ['upstreams', name, 'discovery', 'service']), message: 'registry discovery needs cluster mode (node.cluster with etcd); use targets or discovery.dns standalone' });
-    }
-  }
+  out.push(...discoveryErrors(ups, Boolean(doc.node?.cluster)));
   return out;
 }
 
