@@ -21,6 +21,7 @@ import { Metrics } from './telemetry/metrics.ts';
 import { AccessLogger } from './pipeline/access-log.ts';
 import { TrustedProxies } from './http/client-ip.ts';
 import { PoolRegistry } from './upstream/target.ts';
+import type { Pool } from 'undici';
 import { chooseUpstreamClient, UPSTREAM_CLIENT_ENV } from './upstream/client-choice.ts';
 import { onClientError, onConnectMethod } from './http/client-error.ts';
 import { SendDeadlines } from './http/send-deadline.ts';
@@ -168,8 +169,9 @@ export class Gateway {
     this.lastStable = u.stable === true;
     this.metrics.configReloads.labels(sourceKind, 'applied').inc();
     this.metrics.configRevision.set(u.revision);
-    this.metrics.routes.retain(new Set(snap.routes.keys()));
-    const inUse = new Set([...snap.upstreams.values()].flatMap((up) => up.targets.map((t) => t.pool)));
+    this.metrics.routes.retain(snap.routes);
+    const inUse = new Set<Pool>();
+    for (const up of snap.upstreams.values()) for (const t of up.targets) inUse.add(t.pool);
     this.pools.retain(inUse);
     // In-flight requests keep what they use; the timer keeps only the close (see compile.ts).
     if (old) { const close = old.close; setTimeout(() => { void close(); }, 30_000).unref(); }

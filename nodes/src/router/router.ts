@@ -65,6 +65,40 @@ interface View<T> { readonly fold: number; readonly hosts: HostTable<T> }
 /** A removed route's terminals stay in their lists until the next full build, matching nothing. */
 const DEAD: readonly string[] = Object.freeze([]);
 
+/** Index of `x` in the ascending `a`, or -1. */
+function binaryIndex(a: readonly number[], x: number): number {
+  let lo = 0;
+  let hi = a.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (a[mid]! === x) return mid;
+    if (a[mid]! < x) lo = mid + 1; else hi = mid - 1;
+  }
+  return -1;
+}
+
+/** First index whose variant `v` sorts before (compareVariants < 0); the length when none. */
+function insertionPoint<T>(variants: readonly Variant<T>[], v: Variant<T>): number {
+  let lo = 0;
+  let hi = variants.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (compareVariants(v, variants[mid]!) < 0) hi = mid; else lo = mid + 1;
+  }
+  return lo;
+}
+
+/** First index whose rank is above `rank` in the ascending `ranks`. */
+function rankPoint(ranks: readonly number[], rank: number): number {
+  let lo = 0;
+  let hi = ranks.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (rank < ranks[mid]!) hi = mid; else lo = mid + 1;
+  }
+  return lo;
+}
+
 export class Router<T> {
   size: number;
   /** Bumped by every patch: a caller can tell whether this table is still the one it built. */
@@ -91,11 +125,11 @@ export class Router<T> {
   readonly #bestCaps: Int32Array;
 
   /** The ranked variants, kept so the next table can reuse them (updateVariants)... */
-  #variants: readonly Variant<T>[];
+  #variants: Variant<T>[];
   /** ...their ranks: spaced out, so a patch can put new variants between two others... */
-  #ranks: readonly number[];
-  /** ...and the terminal each one became, so a patch can retire it. */
-  #terminals: readonly Terminal<T>[];
+  #ranks: number[];
+  /** ...and the terminal each one became, so a patch can retire it. (All three this table's own: patch() edits them in place.) */
+  #terminals: Terminal<T>[];
   /** Retired terminals still in the lists (the variant arrays no longer hold them): past a share of the table, patch() declines. */
   #dead = 0;
 
@@ -148,54 +182,57 @@ export class Router<T> {
     for (const v of fresh) {
       if (v.path.paramNames.length > caps || !this.#views.some((w) => w.fold === v.route.fold)) return false;
     }
-    // The merged order: surviving variants, fresh ones placed between them.
-    const old = this.#variants;
-    const variants: Variant<T>[] = [];
-    const ranks: number[] = [];
-    const terminals: (Terminal<T> | undefined)[] = [];
-    const retired: Terminal<T>[] = [];
+    const variants = this.#variants;
+    const ranks = this.#ranks;
+    // The retiring variants: one pass over the array, nothing allocated per surviving route.
+    const out: number[] = [];
     const gone = new Set<RouteSpec>();
-    let j = 0;
-    let lastRank = -1;
-    /** Places fresh[j..] that sort before `before` (or all of them), between lastRank and `ceiling`. */
-    const place = (before: Variant<T> | undefined, ceiling: number): boolean => {
-      let end = j;
-      while (end < fresh.length && (before === undefined || compareVariants(fresh[end]!, before) < 0)) end++;
-      if (end === j) return true;
-      const step = Math.floor((ceiling - lastRank) / (end - j + 1));
-      if (step < 1) return false;
-      for (; j < end; j++) { lastRank += step; variants.push(fresh[j]!); ranks.push(lastRank); terminals.push(undefined); }
-      return true;
-    };
-    for (let i = 0; i < old.length; i++) {
-      const v = old[i]!;
-      const t = this.#terminals[i]!;
-      if (removed.has(v.route.spec)) { retired.push(t); gone.add(v.route.spec); continue; }
-      if (!place(v, this.#ranks[i]!)) return false;
-      variants.push(v);
-      ranks.push((lastRank = this.#ranks[i]!));
-      terminals.push(t);
+    if (removed.size > 0) {
+      for (let i = 0; i < variants.length; i++) if (removed.has(variants[i]!.route.spec)) { out.push(i); gone.add(variants[i]!.route.spec); }
     }
-    if (!place(undefined, NO_RANK)) return false;
-    if (this.#dead + retired.length > Math.max(256, variants.length / 8)) return false;
+    if (this.#dead + out.length > Math.max(256, (variants.length - out.length + fresh.length) / 8)) return false;
+    // Each fresh variant's rank: between its surviving neighbours in the sorted array (found by
+    // binary search), fresh ones that fall in the same gap spread evenly over it.
+    const isOut = (i: number): boolean => out.length > 0 && binaryIndex(out, i) >= 0;
+    const freshRanks: number[] = [];
+    for (let j = 0; j < fresh.length;) {
+      const at = insertionPoint(variants, fresh[j]!);
+      let end = j + 1;
+      while (end < fresh.length && insertionPoint(variants, fresh[end]!) === at) end++;
+      let below = at - 1;
+      while (below >= 0 && isOut(below)) below--;
+      let above = at;
+      while (above < variants.length && isOut(above)) above++;
+      const floor = below >= 0 ? ranks[below]! : 0;
+      const ceiling = above < variants.length ? ranks[above]! : NO_RANK;
+      const step = Math.floor((ceiling - floor) / (end - j + 1));
+      if (step < 1) return false;
+      for (let k = 1; j < end; j++, k++) freshRanks.push(floor + k * step);
+    }
 
-    // Nothing can refuse from here on: change the lists.
-    for (const t of retired) {
+    // Nothing can refuse from here on: change the lists, in place.
+    const terminals = this.#terminals;
+    for (let n = out.length - 1; n >= 0; n--) {
+      const i = out[n]!;
+      const t = terminals[i]!;
       t.methods = DEAD;
       (t as { value: T | undefined }).value = undefined; // what it served may be collected
+      variants.splice(i, 1);
+      ranks.splice(i, 1);
+      terminals.splice(i, 1);
     }
-    this.#dead += retired.length;
-    for (let i = 0; i < variants.length; i++) {
-      if (terminals[i] !== undefined) continue;
-      const v = variants[i]!;
+    this.#dead += out.length;
+    fresh.forEach((v, j) => {
+      const rank = freshRanks[j]!;
       const fold = v.route.fold;
       const hosts = this.#views.find((w) => w.fold === fold)!.hosts;
-      terminals[i] = hosts.patchAdd(fold === 0 ? v : { ...v, path: foldPattern(v.path, fold) }, ranks[i]!);
-    }
+      const t = hosts.patchAdd(fold === 0 ? v : { ...v, path: foldPattern(v.path, fold) }, rank);
+      const at = rankPoint(ranks, rank);
+      variants.splice(at, 0, v);
+      ranks.splice(at, 0, rank);
+      terminals.splice(at, 0, t);
+    });
     this.size += added.length - gone.size;
-    this.#variants = variants;
-    this.#ranks = ranks;
-    this.#terminals = terminals as Terminal<T>[];
     this.generation++;
     return true;
   }

@@ -54,7 +54,7 @@ export class RouteStatsTable {
     return s;
   }
   /** Drop routes no longer configured (called after a snapshot swap). */
-  retain(names: ReadonlySet<string>): void {
+  retain(names: { has(name: string): boolean }): void {
     for (const k of this.table.keys()) if (!names.has(k) && k !== '_unmatched' && k !== '_overflow') this.table.delete(k);
   }
 
