@@ -8,7 +8,7 @@ import type { ConfigUpdate } from '../../nodes/src/config/source.ts';
 import { etcdPerFile, type EtcdServer } from '../helpers/etcd.ts';
 import { captureLogger } from '../helpers/log.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { lineageFrom, lineageOf } from '../../nodes/src/config/lineage.ts';
+import { lineageFrom, lineageOf } from '../../nodes/src/core/lineage.ts';
 
 const route = (path: string, upstream = 'users') => ({ match: { paths: [path] }, upstream });
 const upstream = { targets: [{ url: 'http://127.0.0.1:3001' }] };

@@ -14,7 +14,7 @@ import type { ConfigSource, ConfigUpdate } from './source.ts';
 import { GatewayConfig } from '../schema/model.ts';
 import { validateItem } from '../validation/validate.ts';
 import { createEtcdClient, PrefixWatch, type Change, type KeyValue } from '../cluster/etcd-client.ts';
-import { recordLineage } from './lineage.ts';
+import { recordLineage } from '../core/lineage.ts';
 
 const KINDS = ['routes', 'upstreams', 'consumers', 'protos'] as const;
 type Kind = (typeof KINDS)[number];
@@ -73,7 +73,7 @@ export class EtcdSource implements ConfigSource {
   /** Collections handed over last time, and the kinds changed since (their collection is rebuilt on the next flush). */
   #records = new Map<Kind, Readonly<Record<string, unknown>>>();
   #dirty = new Set<Kind>(KINDS);
-  /** Item names the watch events touched per kind since the last update: the new record's lineage (config/lineage.ts)... */
+  /** Item names the watch events touched per kind since the last update: the new record's lineage (core/lineage.ts)... */
   #touched = new Map<Kind, Set<string>>(KINDS.map((k) => [k, new Set()]));
   /** ...unless a full reload changed that kind, which says nothing about which names. */
   #reloaded = new Set<Kind>(KINDS);

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { JsonItemReader } from './json-items.ts';
-import { lineageOf } from './lineage.ts';
+import { lineageOf } from '../core/lineage.ts';
 
 const doc = (routes: Record<string, unknown>, consumers: Record<string, unknown> = { a: { keys: ['sha256:' + '0'.repeat(64)] } }) =>
   JSON.stringify({ node: { listen: '127.0.0.1:1' }, upstreams: { u: { targets: [{ url: 'http://127.0.0.1:2' }] } }, consumers, routes }, null, 1);

@@ -22,7 +22,7 @@
  * repeated name, an odd name) returns undefined and the caller takes the whole-document
  * parser, which reports the problem with its position.
  */
-import { recordLineage } from './lineage.ts';
+import { recordLineage } from '../core/lineage.ts';
 
 // Not protos: a proto set given by `path` reads files whose change the text does not show,
 // so the sets are parsed anew on every read (they are few) and a reload rebuilds what uses them.

@@ -4,7 +4,7 @@
 import test from 'ava';
 import pino from 'pino';
 import { compileSnapshot, compileStats } from './compile.ts';
-import { recordLineage } from '../config/lineage.ts';
+import { recordLineage } from '../core/lineage.ts';
 import { policies } from '../policies/registry.ts';
 import type { PolicyDefinition, PolicyHandlers } from '../request/policy.ts';
 import type { GatewayConfig } from '../schema/model.ts';

@@ -17,7 +17,7 @@ import { UpstreamRuntime } from '../upstream/upstream.ts';
 import type { PoolRegistry } from '../upstream/target.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { compileTemplate } from '../core/template.ts';
-import { lineageFrom } from '../config/lineage.ts';
+import { lineageFrom } from '../core/lineage.ts';
 
 export interface CompileDeps {
   logger: Logger;
@@ -163,7 +163,7 @@ function patchSnapshot(config: GatewayConfig, revision: number, deps: CompileDep
   const limit = Math.min(PATCH_MAX, Math.max(8, prev.routes.size >> 3));
   let changed: string[] = [];
   let gone: string[] = [];
-  // The source said what it changed (config/lineage.ts): no walk over the unchanged routes.
+  // The source said what it changed (core/lineage.ts): no walk over the unchanged routes.
   const lineage = now === before ? undefined : lineageFrom(now, before);
   if (now === before) { /* only the snapshot's other parts changed: nothing to patch in */ } else if (lineage !== undefined) {
     changed = lineage.changed as string[];

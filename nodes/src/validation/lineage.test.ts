@@ -1,6 +1,6 @@
 import test from 'ava';
 import { validateConfig, validationStats } from './validate.ts';
-import { lineageFrom, lineageOf, recordLineage } from '../config/lineage.ts';
+import { lineageFrom, lineageOf, recordLineage } from '../core/lineage.ts';
 
 /** A record derived from `base` as a source would hand it over: the unchanged items are base's objects. */
 function derive<T extends Record<string, unknown>>(base: T, edit: Partial<Record<string, unknown>>, removed: string[] = []): T {

@@ -9,7 +9,7 @@
  * identity (a WeakMap), so a reload whose source hands over the unchanged items as the same
  * objects (the etcd source, the file source's JSON reader, compile's carry-over) re-checks
  * only the items that changed plus the cross-item passes, which are map lookups. A record
- * whose source says how it differs from its previous one (config/lineage.ts) costs what
+ * whose source says how it differs from its previous one (core/lineage.ts) costs what
  * changed in every pass, cross-item ones included: no walk over the unchanged items at all.
  */
 import { Collection, ConfigShell, Route, Upstream, Consumer, ProtoSet } from '../schema/model.ts';
@@ -17,7 +17,7 @@ import { ajvErrors, compileSchema, formatPath, type ConfigError } from '../schem
 import { policySpecs as policies } from '../policies/specs.ts';
 import { templateErrors } from '../core/template.ts';
 import { loadProtoSet } from '../protos/sets.ts';
-import { lineageOf } from '../config/lineage.ts';
+import { lineageOf } from '../core/lineage.ts';
 
 type Kind = 'routes' | 'upstreams' | 'consumers' | 'protos';
 const ITEM_SCHEMA = { routes: Route, upstreams: Upstream, consumers: Consumer, protos: ProtoSet } as const;
