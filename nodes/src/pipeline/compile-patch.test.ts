@@ -1,10 +1,11 @@
 // A few routes changed, nothing else: compileSnapshot patches the running snapshot (only those
 // routes compiled, router patched in place) and hands on policy instances so that each one is
-// closed exactly once, by the snapshot that stops using it.
+// closed exactly once, by the snapshot that stops using it. Serial: the tests share the probe's counters.
 import test from 'ava';
 import pino from 'pino';
 import { compileSnapshot, compileStats } from './compile.ts';
 import { recordLineage } from '../core/lineage.ts';
+import { consumerIndex } from '../policies/auth-common/consumers.ts';
 import { policies } from '../policies/registry.ts';
 import type { PolicyDefinition, PolicyHandlers } from '../request/policy.ts';
 import type { GatewayConfig } from '../schema/model.ts';
@@ -24,7 +25,7 @@ const probe: PolicyDefinition = {
 const route = (path: string, withProbe = true): unknown => ({ match: { paths: [path] }, upstream: 'u', ...(withProbe ? { policies: { 'close-probe': {} } } : {}) });
 const deps = { logger: pino({ level: 'silent' }), metrics: new Metrics(), pools: new PoolRegistry(), baseDir: process.cwd(), services: {}, carried: true };
 
-test('a few routes changed: only they are compiled, the router is patched, each instance is closed once by the snapshot that drops it', async (t) => {
+test.serial('a few routes changed: only they are compiled, the router is patched, each instance is closed once by the snapshot that drops it', async (t) => {
   const routes: Record<string, unknown> = { a: route('/a'), b: route('/b'), c: route('/c') };
   for (let i = 0; i < 200; i++) routes[`f${i}`] = route(`/f/${i}`, false);
   const doc1 = { upstreams: { u: { targets: [{ url: 'http://127.0.0.1:9' }] } }, consumers: {}, routes } as unknown as GatewayConfig;
@@ -63,7 +64,7 @@ test('a few routes changed: only they are compiled, the router is patched, each 
   t.deepEqual(closed.sort(), ['a#4', 'c#3', 'd#5']);
 });
 
-test('a routes record with a lineage is patched from its change list; the route map moves on in place once, a second compile from the same snapshot copies it', (t) => {
+test.serial('a routes record with a lineage is patched from its change list; the route map moves on in place once, a second compile from the same snapshot copies it', (t) => {
   const routes: Record<string, unknown> = {};
   for (let i = 0; i < 300; i++) routes[`g${i}`] = route(`/g/${i}`, false);
   const doc1 = { upstreams: { u: { targets: [{ url: 'http://127.0.0.1:9' }] } }, consumers: {}, routes } as unknown as GatewayConfig;
@@ -92,4 +93,39 @@ test('a routes record with a lineage is patched from its change list; the route 
   t.true(s3.routes.has('g6'), 's3 is s1 plus x');
   t.is(s3.router.match('h', '/g/6', 'GET', {})?.value.name, 'g6');
   t.is(s2.router.match('h', '/x', 'GET', {}), undefined);
+});
+
+test.serial('a consumer edit recompiles the authenticating routes only, in place in the table, keeping their other instances', async (t) => {
+  const hexOf = (i: number): string => i.toString(16).padStart(64, '0');
+  const consumers: Record<string, unknown> = {};
+  for (let i = 0; i < 2000; i++) consumers[`c${i}`] = { keys: [`sha256:${hexOf(i)}`] };
+  const routes: Record<string, unknown> = {};
+  for (let i = 0; i < 40; i++) routes[`auth${i}`] = { match: { paths: [`/auth/${i}`] }, upstream: 'u', policies: { 'key-auth': {}, 'close-probe': {} } };
+  for (let i = 0; i < 200; i++) routes[`open${i}`] = route(`/open/${i}`, false);
+  const doc1 = { upstreams: { u: { targets: [{ url: 'http://127.0.0.1:9' }] } }, consumers, routes } as unknown as GatewayConfig;
+  const s1 = compileSnapshot(doc1, 1, deps);
+  const probes = made;
+  const next: Record<string, unknown> = { ...consumers, fresh: { keys: [`sha256:${hexOf(99_999)}`] } };
+  delete next.c5;
+  recordLineage(next, { base: consumers, changed: ['fresh'], removed: ['c5'] });
+  const compiled = compileStats.routesCompiled;
+  const s2 = compileSnapshot({ ...doc1, consumers: next } as unknown as GatewayConfig, 2, { ...deps, previous: s1 });
+  t.is(compileStats.routesCompiled - compiled, 40, 'the 40 authenticating routes, not the 200 others');
+  t.is(s2.router, s1.router, 'the same table, values swapped in place');
+  t.is(s2.routes.get('open7'), s1.routes.get('open7'));
+  t.is(made, probes, 'their close-probe instances are kept, not made again');
+  const hit = s2.router.match('h', '/auth/3', 'GET', {});
+  t.is(hit?.value, s2.routes.get('auth3'));
+  // The new index shares the old key map: only the difference is its own.
+  const i1 = consumerIndex(consumers as never);
+  const i2 = consumerIndex(next as never);
+  t.is(i2.keys.root, i1.keys.root);
+  t.is(i2.keys.layer.size, 2);
+  t.is(i2.keys.get(hexOf(99_999))?.identity.name, 'fresh');
+  t.is(i2.keys.get(hexOf(5)), undefined, 'the removed consumer\'s key is gone');
+  t.is(i2.keys.get(hexOf(6))?.identity.name, 'c6');
+  t.is(i1.keys.get(hexOf(5))?.identity.name, 'c5', 'the old index is as it was');
+  closed.length = 0;
+  await s1.close();
+  t.deepEqual(closed, [], 'the kept probes moved on: the retired snapshot closes none of them');
 });

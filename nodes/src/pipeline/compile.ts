@@ -59,6 +59,8 @@ const owned = new WeakMap<Snapshot, Owned>();
 const routerGeneration = new WeakMap<Snapshot, number>();
 /** The snapshot that may change each route map: a patch edits the running map in place and hands it on, as it does the router. */
 const routesOwner = new WeakMap<ReadonlyMap<string, CompiledRoute>, Snapshot>();
+/** Names of each snapshot's routes that read the consumers (authentication): a consumer edit recompiles those only. */
+const consumerReaders = new WeakMap<Snapshot, ReadonlySet<string>>();
 /** Past this many changed routes (or an eighth of the table) a full build is the cheaper path. */
 const PATCH_MAX = 256;
 
@@ -124,10 +126,12 @@ export function compileSnapshot(input: GatewayConfig, revision: number, deps: Co
   // Instances this snapshot took over are no longer the running one's to close.
   const prevOwned = prev && owned.get(prev);
   if (prevOwned) for (const h of taken) prevOwned.set.delete(h);
-  return seal(revision, config, router, routes, upstreams, { set: closers });
+  const readers = new Set<string>();
+  for (const name in config.routes ?? {}) if (readsConsumers(config.routes![name]!)) readers.add(name);
+  return seal(revision, config, router, routes, upstreams, { set: closers }, readers);
 }
 
-function seal(revision: number, config: GatewayConfig, router: Router<CompiledRoute>, routes: Map<string, CompiledRoute>, upstreams: ReadonlyMap<string, UpstreamRuntime>, own: Owned): Snapshot {
+function seal(revision: number, config: GatewayConfig, router: Router<CompiledRoute>, routes: Map<string, CompiledRoute>, upstreams: ReadonlyMap<string, UpstreamRuntime>, own: Owned, readers: ReadonlySet<string>): Snapshot {
   const snapshot: Snapshot = Object.freeze({
     revision,
     config,
@@ -142,19 +146,24 @@ function seal(revision: number, config: GatewayConfig, router: Router<CompiledRo
   owned.set(snapshot, own);
   routerGeneration.set(snapshot, router.generation);
   routesOwner.set(routes, snapshot);
+  consumerReaders.set(snapshot, readers);
   return snapshot;
 }
 
 /**
- * An edit of a few routes, when upstreams, consumers and protos are the very objects the
- * running snapshot was built from: only the changed routes are compiled, the route map is
- * copied and patched, the upstream runtimes are the running ones, and the router is patched
- * in place (Router.patch). Cost follows the change, apart from one pass over the route names
- * and the router's variant array. Undefined when this does not apply (the full compile runs).
+ * An edit of a few routes and/or of the consumers, when upstreams and protos are the very
+ * objects the running snapshot was built from: only the changed routes are compiled (plus,
+ * when the consumers changed, the authenticating routes' authentication instances, under
+ * the same specs), the running route map and router are patched in place and handed on, the
+ * upstream runtimes are the running ones. Cost follows the change (the change list comes
+ * from the routes record's lineage when the source gave one). Undefined when this does not
+ * apply (the full compile runs).
  */
 function patchSnapshot(config: GatewayConfig, revision: number, deps: CompileDeps, prev: Snapshot): Snapshot | undefined {
   const pc = prev.config;
-  if (config.upstreams !== pc.upstreams || config.consumers !== pc.consumers || config.protos !== pc.protos) return undefined;
+  if (config.upstreams !== pc.upstreams || config.protos !== pc.protos) return undefined;
+  const prevReaders = consumerReaders.get(prev);
+  if (prevReaders === undefined) return undefined;
   const router = prev.router as Router<CompiledRoute>;
   const prevOwned = owned.get(prev);
   if (prevOwned === undefined || routerGeneration.get(prev) !== router.generation) return undefined;
@@ -186,6 +195,13 @@ function patchSnapshot(config: GatewayConfig, revision: number, deps: CompileDep
       if (changed.length + gone.length > limit) return undefined;
     }
   }
+  // New consumers: every route that authenticates gets policy instances that read them (its
+  // others are kept), under the same spec, so the table only swaps values (Router.revalue).
+  const revalue: string[] = [];
+  if (config.consumers !== pc.consumers && prevReaders.size > 0) {
+    const touched = new Set([...changed, ...gone]);
+    for (const name of prevReaders) if (!touched.has(name)) revalue.push(name);
+  }
   const removed = new Set<RouteSpec>();
   const retiring = new Set<PolicyHandlers>();
   for (const name of [...gone, ...changed]) {
@@ -197,6 +213,7 @@ function patchSnapshot(config: GatewayConfig, revision: number, deps: CompileDep
     for (const h of origin.policies.values()) retiring.add(h);
   }
   const made = new Set<PolicyHandlers>();
+  const revalued = new Map<RouteSpec, CompiledRoute>();
   const upstreams = prev.upstreams as Map<string, UpstreamRuntime>;
   const fresh: Array<{ spec: RouteSpec; value: CompiledRoute }> = [];
   try {
@@ -204,6 +221,17 @@ function patchSnapshot(config: GatewayConfig, revision: number, deps: CompileDep
       const r = now[name]!;
       const spec = routeSpec(name, r);
       fresh.push({ spec, value: compileRoute(name, r, config, upstreams, deps, made, new Set(), undefined, spec) });
+    }
+    for (const name of revalue) {
+      const old = prev.routes.get(name)!;
+      const origin = origins.get(old);
+      if (origin === undefined) throw new Error(`routes.${name}: compiled route without origin`);
+      const used = new Set<PolicyHandlers>();
+      const kept = new Set<PolicyHandlers>();
+      const value = compileRoute(name, origin.source, config, upstreams, deps, used, kept, reusable(origin, config, upstreams), origin.spec);
+      for (const h of used) if (!kept.has(h)) made.add(h);
+      for (const h of origin.policies.values()) if (!kept.has(h)) retiring.add(h);
+      revalued.set(origin.spec, value);
     }
   } catch (err) {
     for (const h of made) void h.close?.();
@@ -215,22 +243,32 @@ function patchSnapshot(config: GatewayConfig, revision: number, deps: CompileDep
   const routes = owns ? prev.routes as Map<string, CompiledRoute> : new Map(prev.routes);
   for (const name of gone) routes.delete(name);
   for (const f of fresh) routes.set(f.value.name, f.value);
+  for (const value of revalued.values()) routes.set(value.name, value);
   // The table in place, or (when it declines) a new one from every route's spec.
   let table = router;
-  if (!router.patch(removed, fresh)) {
+  if (router.patch(removed, fresh)) router.revalue(revalued);
+  else {
     const entries: Array<{ spec: RouteSpec; value: CompiledRoute }> = [];
     for (const compiled of routes.values()) entries.push({ spec: origins.get(compiled)!.spec, value: compiled });
     table = new Router(entries, router);
   }
-  compileStats.routesReused += routes.size - changed.length;
-  compileStats.routesCompiled += changed.length;
+  compileStats.routesReused += routes.size - changed.length - revalue.length;
+  compileStats.routesCompiled += changed.length + revalue.length;
+  // Which routes read the consumers: the running set, unless a changed or removed route alters it.
+  let readers = prevReaders;
+  if (changed.some((n) => readsConsumers(now[n]!) !== prevReaders.has(n)) || gone.some((n) => prevReaders.has(n))) {
+    const next = new Set(prevReaders);
+    for (const n of gone) next.delete(n);
+    for (const n of changed) if (readsConsumers(now[n]!)) next.add(n); else next.delete(n);
+    readers = next;
+  }
   // Ownership: every instance moves on but those of the replaced routes, which the retiring
   // snapshot closes.
   const moving = prevOwned.set;
   for (const h of retiring) moving.delete(h);
   for (const h of made) moving.add(h);
   prevOwned.set = retiring;
-  return seal(revision, config, table, routes, upstreams, { set: moving });
+  return seal(revision, config, table, routes, upstreams, { set: moving }, readers);
 }
 
 function routeSpec(name: string, r: Route): RouteSpec {

@@ -33,6 +33,7 @@ export interface CompiledRoute {
 export interface Snapshot {
   readonly revision: number;
   readonly config: GatewayConfig;
+  /** The route table, and the routes by name: a patch (pipeline/compile.ts) edits both in place and hands them to the next snapshot, so a retired snapshot's are not a record of what it served. */
   readonly router: Router<CompiledRoute>;
   readonly routes: ReadonlyMap<string, CompiledRoute>;
   readonly upstreams: ReadonlyMap<string, UpstreamRuntime>;

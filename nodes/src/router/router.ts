@@ -237,6 +237,24 @@ export class Router<T> {
     return true;
   }
 
+  /**
+   * Changes the value of routes in place, their specs unchanged (the routes that authenticate,
+   * recompiled for new consumers): one pass over the variant array, nothing moves.
+   */
+  revalue(values: ReadonlyMap<RouteSpec, T>): void {
+    if (values.size === 0) return;
+    const variants = this.#variants;
+    const terminals = this.#terminals;
+    for (let i = 0; i < variants.length; i++) {
+      const route = variants[i]!.route;
+      const value = values.get(route.spec);
+      if (value === undefined) continue;
+      route.value = value;
+      terminals[i]!.value = value;
+    }
+    this.generation++;
+  }
+
   /** `host`: lower-case, no port. `path`: normalised, starts with '/', no query. */
   match(host: string, path: string, method: string, headers: IncomingHttpHeaders): RouteMatch<T> | undefined {
     this.#received = path;

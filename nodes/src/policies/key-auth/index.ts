@@ -21,18 +21,18 @@ import { removeQueryParam } from './query.ts';
 import { setIdentity } from '../auth-common/identity.ts';
 import { challenge, unauthorized, DEFAULT_REALM } from '../auth-common/challenge.ts';
 import { anonymousFallback, markRejected, wasRejected } from '../auth-common/anonymous.ts';
-import { consumerIndex, type KeyEntry } from '../auth-common/consumers.ts';
+import { consumerIndex, type KeyLookup } from '../auth-common/consumers.ts';
 
 class KeyAuth implements PolicyHandlers {
   private readonly header: string | undefined;
   private readonly query: string | undefined;
   private readonly hide: boolean;
-  private readonly keys: ReadonlyMap<string, KeyEntry>;
+  private readonly keys: KeyLookup;
   private readonly anonymous: ConsumerIdentity | undefined;
   private readonly missing: LocalReply;
   private readonly invalid: LocalReply;
 
-  constructor(config: KeyAuthConfig, keys: ReadonlyMap<string, KeyEntry>, anonymous: ConsumerIdentity | undefined) {
+  constructor(config: KeyAuthConfig, keys: KeyLookup, anonymous: ConsumerIdentity | undefined) {
     this.header = config.header === null ? undefined : (config.header ?? 'x-api-key').toLowerCase();
     this.query = config.query;
     this.hide = config.hideCredentials !== false;
