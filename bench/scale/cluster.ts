@@ -7,7 +7,8 @@
  * the change (the last node is the one that counts), requests that failed while edits landed
  * (must be 0), and RSS per node before and after the edits.
  * Sizes as bench/scale/run.ts (SCALE_ROUTES, SCALE_CONSUMERS, SCALE_UPSTREAMS); SCALE_EDITS
- * route edits (default 100); SCALE_NODES nodes (default 3). SCALE_NODE_FLAGS: node flags for the
+ * route edits (default 100) after SCALE_WARMUP warm-up edits (default 20; RSS is compared over
+ * the measured ones); SCALE_NODES nodes (default 3). SCALE_NODE_OUT=dir: each node's stdout to a file there. SCALE_NODE_FLAGS: node flags for the
  * gateways (e.g. `--import <file>` of a diagnostic module); SCALE_SLOW=ms prints each edit whose
  * last node took longer, with its wall-clock time.
  * Output: a markdown table and .bench/scale-cluster.json.
@@ -15,14 +16,16 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Etcd3 } from 'etcd3';
 import { scaleConfig, digest, routeName } from './generate.ts';
 import { CLI, CUT, EDITS, ROOT, cpuSec, freePort, ms, note, num, results, rssMb, sizes } from './common.ts';
+import { acquireBenchLock } from '../lib/lock.ts';
 
+const WARMUP = num('SCALE_WARMUP', 20);
 const NODES = num('SCALE_NODES', 3);
 const PREFIX = '/gatehouse-scale';
 
@@ -83,7 +86,9 @@ async function main(): Promise<void> {
       writeFileSync(file, JSON.stringify({ node: { listen: `127.0.0.1:${listen}`, status: `127.0.0.1:${status}`, workers: 1, log: { level: 'warn', access: { enabled: false } }, cluster: { id: `n${n}`, etcd: { endpoints: [endpoint], prefix: PREFIX }, startTimeout: '60s' } } }));
       const prof = process.env.SCALE_PROF ? [`--cpu-prof`, `--cpu-prof-dir=${process.env.SCALE_PROF}`] : [];
       prof.push(...(process.env.SCALE_NODE_FLAGS?.split(' ').filter(Boolean) ?? []));
-      const child = spawn(process.execPath, [...prof, CLI, 'start', '--config', file], { stdio: ['ignore', 'ignore', 'inherit'], detached: true });
+      // SCALE_NODE_OUT=dir: each node's stdout (e.g. --trace-gc from SCALE_NODE_FLAGS) to dir/node<n>.out.
+      const out = process.env.SCALE_NODE_OUT ? openSync(join(process.env.SCALE_NODE_OUT, `node${n}.out`), 'w') : 'ignore';
+      const child = spawn(process.execPath, [...prof, CLI, 'start', '--config', file], { stdio: ['ignore', out, 'inherit'], detached: true });
       children.push(child);
       nodes.push({ listen, status, pid: child.pid! });
     }
@@ -110,8 +115,7 @@ async function main(): Promise<void> {
       }
     });
 
-    const rssBefore = nodes.map((n) => rssMb(n.pid));
-    const cpuBefore = nodes.map((n) => cpuSec(n.pid));
+    const rssReady = nodes.map((n) => rssMb(n.pid));
     /** Put, then poll every node until each shows the change; ms from the put returning, per node. */
     const land = async (key: string, value: string | undefined, probe: (port: number) => Promise<boolean>): Promise<number[] | undefined> => {
       if (value === undefined) await client!.delete().key(key); else await client!.put(key).value(value);
@@ -130,6 +134,12 @@ async function main(): Promise<void> {
     const key = 'brand-new-consumer-key';
     show('one consumer added → key accepted on every node', await land(`${PREFIX}/consumers/fresh`, JSON.stringify({ groups: ['all'], keys: [digest(key)] }), async (port) => { const s = await get(port, `/svc0/${routeName(0)}`, { 'x-api-key': key }); return s !== 401 && s !== 0; }));
 
+    // Warm-up edits first (SCALE_WARMUP, default 20): the start-up garbage and the first
+    // snapshot save land there, not in the window whose RSS is compared.
+    for (let i = 0; i < WARMUP; i++) await land(`${PREFIX}/routes/warm`, JSON.stringify({ match: { paths: [`/warm/${i}`] }, upstream: 'u1' }), serves(`/warm/${i}`));
+    const rssBefore = nodes.map((n) => rssMb(n.pid));
+    const heapBefore = await heapInUse(nodes);
+    const cpuBefore = nodes.map((n) => cpuSec(n.pid));
     const all: number[] = [];
     const last: number[] = [];
     for (let i = 0; i < EDITS; i++) {
@@ -144,14 +154,11 @@ async function main(): Promise<void> {
     const cpu = nodes.map((n, i) => (cpuSec(n.pid) - cpuBefore[i]!) * 1000 / (EDITS + 4));
     note(`${EDITS} route edits in a row (put → served)`, `every node p50 ${ms(pct(all, 0.5))}, p99 ${ms(pct(all, 0.99))}; last node per edit p50 ${ms(pct(last, 0.5))}, p99 ${ms(pct(last, 0.99))}; node CPU per edit (load included) ${cpu.map(ms).join(', ')}`);
     note('requests under load while edits landed', `${sent.toLocaleString('en')} sent, ${failed} failed${failed ? ` (by status: ${[...failedBy].map(([st, n]) => `${st === 0 ? 'no answer in 5 s' : st} × ${n}`).join(', ')})` : ''}`);
-    note('RSS before → after the edits', nodes.map((n, i) => `${rssBefore[i]!.toFixed(0)} → ${rssMb(n.pid).toFixed(0)} MB`).join(', '));
+    const heapAfter = await heapInUse(nodes);
+    note(`RSS before → after the ${EDITS} edits (after ${WARMUP} warm-up edits; at ready + 2 s: ${rssReady.map((r) => r.toFixed(0)).join(', ')} MB)`, nodes.map((n, i) => `${rssBefore[i]!.toFixed(0)} → ${rssMb(n.pid).toFixed(0)} MB`).join(', ') + `; heap in use ${heapBefore.join(', ')} → ${heapAfter.join(', ')} MB`);
     await sleep(35_000);
     // V8 keeps heap pages it grew into: heap in use (each node's own gauge) shows what is live.
-    const heap = await Promise.all(nodes.map(async (n) => {
-      const m = /^gatehouse_nodejs_heap_size_used_bytes (\S+)/m.exec(await fetch(`http://127.0.0.1:${n.status}/metrics`).then((r) => r.text()).catch(() => ''));
-      return m ? `${(Number(m[1]) / 1048576).toFixed(0)}` : '?';
-    }));
-    note('RSS 35 s after the edits', `${nodes.map((n) => `${rssMb(n.pid).toFixed(0)} MB`).join(', ')} (heap in use ${heap.join(', ')} MB)`);
+    note('RSS 35 s after the edits', `${nodes.map((n) => `${rssMb(n.pid).toFixed(0)} MB`).join(', ')} (heap in use ${(await heapInUse(nodes)).join(', ')} MB)`);
   } finally {
     client?.close();
     // SCALE_PROF: let the nodes exit on their own so they write their CPU profiles.
@@ -167,4 +174,14 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+/** Each node's heap in use in MB, from its own gauge ('?' when it did not answer). */
+async function heapInUse(nodes: ReadonlyArray<{ status: number }>): Promise<string[]> {
+  return Promise.all(nodes.map(async (n) => {
+    const m = /^gatehouse_nodejs_heap_size_used_bytes (\S+)/m.exec(await fetch(`http://127.0.0.1:${n.status}/metrics`).then((r) => r.text()).catch(() => ''));
+    return m ? `${(Number(m[1]) / 1048576).toFixed(0)}` : '?';
+  }));
+}
+
+// One bench at a time on the box (bench/lib/lock.ts): the protocol rows and these share two cores.
+const release = await acquireBenchLock(30 * 60_000, (s) => console.log(s));
+try { await main(); } finally { release(); }

@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { scaleConfig, digest, routeName } from './generate.ts';
 import { CLI, CUT, EDITS, ROOT, cpuSec, freePort, ms, note, results, rssMb, sizes } from './common.ts';
+import { acquireBenchLock } from '../lib/lock.ts';
 
 
 async function get(port: number, path: string, headers: Record<string, string> = {}): Promise<number> {
@@ -138,4 +139,6 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+// One bench at a time on the box (bench/lib/lock.ts): the protocol rows and these share two cores.
+const release = await acquireBenchLock(30 * 60_000, (s) => console.log(s));
+try { await main(); } finally { release(); }
