@@ -1,0 +1,91 @@
+/**
+ * Where the gateway's CPU goes per request on the protocol rows (bench/protocols.ts), for
+ * diagnosis rather than scoring: one gateway (`workers: 1`, alone on core 1) in front of
+ * the Node upstream (HTTP/1.1, core 0) or the @grpc/grpc-js echo (`h2c://`), h2load on
+ * core 0 with the rows' shapes, the gateway's CPU read from /proc around the measured time.
+ * Under the bench lock (lib/lock.ts), as the runner, so it never measures beside a bench.
+ *
+ *   node bench/h2-profile.ts h1|h2c|grpc [seconds] [--cpu-prof]
+ *
+ * Prints req/s and req per gateway CPU-second; with --cpu-prof, writes the gateway's
+ * .cpuprofile (sampled every 200 µs) under .bench/h2-profile/ for Chrome DevTools or a
+ * script (divide self times by the request count for µs per request).
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { acquireBenchLock } from './lib/lock.ts';
+import { killAllSync, track } from './lib/proc.ts';
+
+const BENCH = import.meta.dirname;
+const ROOT = join(BENCH, '..');
+const [mode = '', secsArg = '8', flag] = process.argv.slice(2);
+const LISTEN = 19600;
+const UPSTREAM = 19601;
+const STATUS = 19602;
+
+if (!['h1', 'h2c', 'grpc'].includes(mode)) { console.error('usage: node bench/h2-profile.ts h1|h2c|grpc [seconds] [--cpu-prof]'); process.exit(2); }
+const secs = Math.max(1, Math.round(Number(secsArg)));
+const dir = join(ROOT, '.bench', 'h2-profile', `${mode}-${Date.now()}`);
+mkdirSync(dir, { recursive: true });
+
+/** A child pinned to `cores` at nice -20 (as the runner), in its own process group. */
+function pinned(cores: string, args: string[]): ReturnType<typeof spawn> {
+  const p = spawn('taskset', ['-c', cores, 'nice', '-n', '-20', ...args], { detached: true, stdio: ['ignore', 'ignore', 'inherit'] });
+  track(p);
+  return p;
+}
+
+/** utime + stime of a process, in seconds. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+const release = await acquireBenchLock(600_000, console.log);
+try {
+  // The gRPC echo runs on every core in the bench row too (protocol-upstream.ts).
+  if (mode === 'grpc') pinned('0-1', [process.execPath, join(BENCH, 'peers', 'protocol-upstream.ts'), 'grpc-echo', String(UPSTREAM)]);
+  else pinned('0', [process.execPath, join(BENCH, 'peers', 'node-upstream.ts'), String(UPSTREAM)]);
+  const scheme = mode === 'grpc' ? 'h2c' : 'http';
+  writeFileSync(join(dir, 'gatehouse.yaml'), [
+    'node:',
+    `  listen: 127.0.0.1:${LISTEN}`,
+    `  status: 127.0.0.1:${STATUS}`,
+    '  workers: 1',
+    '  http2: { cleartext: true }',
+    '  log: { level: warn, access: { enabled: true, sample: 0.01 } }',
+    'upstreams:',
+    `  up: { targets: [{ url: "${scheme}://127.0.0.1:${UPSTREAM}" }] }`,
+    'routes:',
+    "  all: { match: { paths: ['/*'] }, upstream: up }",
+    '',
+  ].join('\n'));
+  const prof = flag === '--cpu-prof' ? ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=200'] : [];
+  const gateway = pinned('1', [process.execPath, ...prof, join(ROOT, 'nodes', 'bin', 'gatehouse.js'), 'start', '--config', join(dir, 'gatehouse.yaml')]);
+  for (let i = 0; i < 150; i++) {
+    try { if ((await fetch(`http://127.0.0.1:${STATUS}/readyz`)).ok) break; } catch { /* not up yet */ }
+    await sleep(200);
+  }
+  const frame = join(dir, 'grpc-frame.bin');
+  writeFileSync(frame, Buffer.concat([Buffer.from([0, 0, 0, 0, 16]), Buffer.from('0123456789abcdef')]));
+  const shape = mode === 'h1' ? ['--h1', '-c', '32']
+    : mode === 'grpc' ? ['-c', '4', '-m', '8', '-d', frame, '-H', 'content-type: application/grpc', '-H', 'te: trailers']
+      : ['-c', '4', '-m', '8'];
+  const url = `http://127.0.0.1:${LISTEN}${mode === 'grpc' ? '/bench.Echo/Unary' : '/'}`;
+  spawnSync('taskset', ['-c', '0', 'h2load', '-D', '2', ...shape, url]); // warm-up
+  const before = cpuSeconds(gateway.pid!);
+  const out = spawnSync('taskset', ['-c', '0', 'nice', '-n', '-20', 'h2load', '-D', String(secs), ...shape, url], { encoding: 'utf8' }).stdout;
+  const cpu = cpuSeconds(gateway.pid!) - before;
+  const rps = Number(/finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out)?.[1] ?? NaN);
+  console.log(`${mode}: ${rps.toFixed(0)} req/s, gateway ${cpu.toFixed(2)} CPU-s in ${secs} s, ${(rps * secs / cpu).toFixed(0)} req/cpu-s; ${/status codes: .*/.exec(out)?.[0] ?? out.slice(-300)}`);
+  // SIGTERM: the gateway drains and exits, which writes the profile.
+  process.kill(gateway.pid!, 'SIGTERM');
+  await new Promise((resolve) => gateway.once('exit', resolve));
+  if (prof.length) console.log(`profile in ${dir}`);
+} finally {
+  killAllSync(); // the upstream (and the gateway, if it did not exit)
+  release();
+}
