@@ -64,7 +64,7 @@ test.serial('a few routes changed: only they are compiled, the router is patched
   t.deepEqual(closed.sort(), ['a#4', 'c#3', 'd#5']);
 });
 
-test.serial('a routes record with a lineage is patched from its change list; the route map moves on in place once, a second compile from the same snapshot copies it', (t) => {
+test.serial('a routes record derived from the running one is patched: the route map moves on in place once, a second compile from the same snapshot copies it', (t) => {
   const routes: Record<string, unknown> = {};
   for (let i = 0; i < 300; i++) routes[`g${i}`] = route(`/g/${i}`, false);
   const doc1 = { upstreams: { u: { targets: [{ url: 'http://127.0.0.1:9' }] } }, consumers: {}, routes } as unknown as GatewayConfig;

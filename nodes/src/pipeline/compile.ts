@@ -97,8 +97,10 @@ export function compileSnapshot(input: GatewayConfig, revision: number, deps: Co
   const taken = new Set<PolicyHandlers>();
   const routes = new Map<string, CompiledRoute>();
   const entries: Array<{ spec: RouteSpec; value: CompiledRoute }> = [];
+  const readers = new Set<string>();
   try {
     for (const [name, r] of Object.entries(config.routes ?? {})) {
+      if (readsConsumers(r)) readers.add(name);
       const old = prev?.routes.get(name);
       const origin = old && origins.get(old);
       let compiled: CompiledRoute;
@@ -126,8 +128,6 @@ export function compileSnapshot(input: GatewayConfig, revision: number, deps: Co
   // Instances this snapshot took over are no longer the running one's to close.
   const prevOwned = prev && owned.get(prev);
   if (prevOwned) for (const h of taken) prevOwned.set.delete(h);
-  const readers = new Set<string>();
-  for (const name in config.routes ?? {}) if (readsConsumers(config.routes![name]!)) readers.add(name);
   return seal(revision, config, router, routes, upstreams, { set: closers }, readers);
 }
 
@@ -170,37 +170,26 @@ function patchSnapshot(config: GatewayConfig, revision: number, deps: CompileDep
   const now = config.routes ?? {};
   const before = pc.routes ?? {};
   const limit = Math.min(PATCH_MAX, Math.max(8, prev.routes.size >> 3));
-  let changed: string[] = [];
-  let gone: string[] = [];
-  // The source said what it changed (core/lineage.ts): no walk over the unchanged routes.
-  const lineage = now === before ? undefined : lineageFrom(now, before);
-  if (now === before) { /* only the snapshot's other parts changed: nothing to patch in */ } else if (lineage !== undefined) {
-    changed = lineage.changed as string[];
-    gone = lineage.removed as string[];
-    if (changed.length + gone.length > limit) return undefined;
-  } else {
-    let kept = 0;
-    let replaced = 0;
-    for (const name in now) {
-      const b = before[name];
-      if (b === now[name]) kept++;
-      else {
-        if (b !== undefined) replaced++;
-        changed.push(name);
-        if (changed.length > limit) return undefined;
-      }
-    }
-    if (kept + replaced < prev.routes.size) {
-      for (const name of prev.routes.keys()) if (!Object.hasOwn(now, name)) gone.push(name);
-      if (changed.length + gone.length > limit) return undefined;
-    }
+  let changed: readonly string[] = [];
+  let gone: readonly string[] = [];
+  if (now !== before) {
+    // The source said what it changed (core/lineage.ts): no walk over the unchanged routes.
+    const diff = lineageFrom(now, before) ?? routeDiff(now, before, prev.routes, limit);
+    if (diff === undefined || diff.changed.length + diff.removed.length > limit) return undefined;
+    changed = diff.changed;
+    gone = diff.removed;
   }
   // New consumers: every route that authenticates gets policy instances that read them (its
   // others are kept), under the same spec, so the table only swaps values (Router.revalue).
-  const revalue: string[] = [];
+  const revalue: Array<[string, RouteOrigin]> = [];
   if (config.consumers !== pc.consumers && prevReaders.size > 0) {
     const touched = new Set([...changed, ...gone]);
-    for (const name of prevReaders) if (!touched.has(name)) revalue.push(name);
+    for (const name of prevReaders) {
+      if (touched.has(name)) continue;
+      const origin = origins.get(prev.routes.get(name)!);
+      if (origin === undefined) return undefined;
+      revalue.push([name, origin]);
+    }
   }
   const removed = new Set<RouteSpec>();
   const retiring = new Set<PolicyHandlers>();
@@ -222,10 +211,7 @@ function patchSnapshot(config: GatewayConfig, revision: number, deps: CompileDep
       const spec = routeSpec(name, r);
       fresh.push({ spec, value: compileRoute(name, r, config, upstreams, deps, made, new Set(), undefined, spec) });
     }
-    for (const name of revalue) {
-      const old = prev.routes.get(name)!;
-      const origin = origins.get(old);
-      if (origin === undefined) throw new Error(`routes.${name}: compiled route without origin`);
+    for (const [name, origin] of revalue) {
       const used = new Set<PolicyHandlers>();
       const kept = new Set<PolicyHandlers>();
       const value = compileRoute(name, origin.source, config, upstreams, deps, used, kept, reusable(origin, config, upstreams), origin.spec);
@@ -269,6 +255,25 @@ function patchSnapshot(config: GatewayConfig, revision: number, deps: CompileDep
   for (const h of made) moving.add(h);
   prevOwned.set = retiring;
   return seal(revision, config, table, routes, upstreams, { set: moving }, readers);
+}
+
+/** Routes added or replaced and routes gone, by a walk over the names; undefined past `limit` (a full build is cheaper). */
+function routeDiff(now: Record<string, Route>, before: Record<string, Route>, running: ReadonlyMap<string, CompiledRoute>, limit: number): { changed: string[]; removed: string[] } | undefined {
+  const changed: string[] = [];
+  const removed: string[] = [];
+  let kept = 0;
+  let replaced = 0;
+  for (const name in now) {
+    const b = before[name];
+    if (b === now[name]) kept++;
+    else {
+      if (b !== undefined) replaced++;
+      changed.push(name);
+      if (changed.length > limit) return undefined;
+    }
+  }
+  if (kept + replaced < running.size) for (const name of running.keys()) if (!Object.hasOwn(now, name)) removed.push(name);
+  return { changed, removed };
 }
 
 function routeSpec(name: string, r: Route): RouteSpec {
