@@ -8,7 +8,7 @@
  * (must be 0), and RSS per node before and after the edits.
  * Sizes as bench/scale/run.ts (SCALE_ROUTES, SCALE_CONSUMERS, SCALE_UPSTREAMS); SCALE_EDITS
  * route edits (default 100) after SCALE_WARMUP warm-up edits (default 20; RSS is compared over
- * the measured ones); SCALE_NODES nodes (default 3). SCALE_NODE_OUT=dir: each node's stdout to a file there. SCALE_NODE_FLAGS: node flags for the
+ * the measured ones; SCALE_SAMPLE: RSS sampled every that many edits, default 25); SCALE_NODES nodes (default 3). SCALE_NODE_OUT=dir: each node's stdout to a file there. SCALE_NODE_FLAGS: node flags for the
  * gateways (e.g. `--import <file>` of a diagnostic module); SCALE_SLOW=ms prints each edit whose
  * last node took longer, with its wall-clock time.
  * Output: a markdown table and .bench/scale-cluster.json.
@@ -27,6 +27,7 @@ import { acquireBenchLock } from '../lib/lock.ts';
 
 const WARMUP = num('SCALE_WARMUP', 20);
 const NODES = num('SCALE_NODES', 3);
+const SAMPLE = num('SCALE_SAMPLE', 25);
 const PREFIX = '/gatehouse-scale';
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
@@ -139,6 +140,9 @@ async function main(): Promise<void> {
     for (let i = 0; i < WARMUP; i++) await land(`${PREFIX}/routes/warm`, JSON.stringify({ match: { paths: [`/warm/${i}`] }, upstream: 'u1' }), serves(`/warm/${i}`));
     const rssBefore = nodes.map((n) => rssMb(n.pid));
     const heapBefore = await heapInUse(nodes);
+    const liveBefore = await heapInUse(nodes, 'live');
+    /** RSS of each node every SAMPLE edits: a trend says retention, a saw says garbage and full GCs. */
+    const rssSeries: number[][] = nodes.map((n) => [rssMb(n.pid)]);
     const cpuBefore = nodes.map((n) => cpuSec(n.pid));
     const all: number[] = [];
     const last: number[] = [];
@@ -147,6 +151,7 @@ async function main(): Promise<void> {
       if (!took) { note(`${EDITS} route edits`, `cut at edit ${i}`); break; }
       all.push(...took);
       last.push(Math.max(...took));
+      if ((i + 1) % SAMPLE === 0) nodes.forEach((n, k) => rssSeries[k]!.push(rssMb(n.pid)));
       if (process.env.SCALE_SLOW && Math.max(...took) > Number(process.env.SCALE_SLOW)) console.log(`slow edit ${i} at ${Date.now() - Math.round(Math.max(...took))}: ${took.map(ms).join(', ')} (pids ${nodes.map((n) => n.pid).join(', ')})`);
     }
     loading = false;
@@ -156,6 +161,9 @@ async function main(): Promise<void> {
     note('requests under load while edits landed', `${sent.toLocaleString('en')} sent, ${failed} failed${failed ? ` (by status: ${[...failedBy].map(([st, n]) => `${st === 0 ? 'no answer in 5 s' : st} × ${n}`).join(', ')})` : ''}`);
     const heapAfter = await heapInUse(nodes);
     note(`RSS before → after the ${EDITS} edits (after ${WARMUP} warm-up edits; at ready + 2 s: ${rssReady.map((r) => r.toFixed(0)).join(', ')} MB)`, nodes.map((n, i) => `${rssBefore[i]!.toFixed(0)} → ${rssMb(n.pid).toFixed(0)} MB`).join(', ') + `; heap in use ${heapBefore.join(', ')} → ${heapAfter.join(', ')} MB`);
+    note(`RSS every ${SAMPLE} edits, per node (MB)`, rssSeries.map((xs) => xs.map((x) => x.toFixed(0)).join(' ')).join('; '));
+    const liveAfter = await heapInUse(nodes, 'live');
+    note('heap live after the last full GC (gatehouse_nodejs_heap_live_bytes), before → after the edits', nodes.map((_, i) => `${liveBefore[i]} → ${liveAfter[i]} MB`).join(', '));
     await sleep(35_000);
     // V8 keeps heap pages it grew into: heap in use (each node's own gauge) shows what is live.
     note('RSS 35 s after the edits', `${nodes.map((n) => `${rssMb(n.pid).toFixed(0)} MB`).join(', ')} (heap in use ${(await heapInUse(nodes)).join(', ')} MB)`);
@@ -174,10 +182,11 @@ async function main(): Promise<void> {
   }
 }
 
-/** Each node's heap in use in MB, from its own gauge ('?' when it did not answer). */
-async function heapInUse(nodes: ReadonlyArray<{ status: number }>): Promise<string[]> {
+/** Each node's heap in use (or live after its last full GC) in MB, from its own gauge ('?' when it did not answer). */
+async function heapInUse(nodes: ReadonlyArray<{ status: number }>, which: 'used' | 'live' = 'used'): Promise<string[]> {
+  const gauge = new RegExp(`^gatehouse_nodejs_heap_${which === 'used' ? 'size_used' : 'live'}_bytes (\\S+)`, 'm');
   return Promise.all(nodes.map(async (n) => {
-    const m = /^gatehouse_nodejs_heap_size_used_bytes (\S+)/m.exec(await fetch(`http://127.0.0.1:${n.status}/metrics`).then((r) => r.text()).catch(() => ''));
+    const m = gauge.exec(await fetch(`http://127.0.0.1:${n.status}/metrics`).then((r) => r.text()).catch(() => ''));
     return m ? `${(Number(m[1]) / 1048576).toFixed(0)}` : '?';
   }));
 }

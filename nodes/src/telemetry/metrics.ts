@@ -6,6 +6,7 @@
  */
 import client from 'prom-client';
 import { RouteStatsTable } from './route-stats.ts';
+import { heapLiveBytes, watchHeapLive } from './heap-live.ts';
 
 export class Metrics {
   readonly registry = new client.Registry();
@@ -25,6 +26,8 @@ export class Metrics {
     this.policyDecisions = new client.Counter({ name: 'gatehouse_policy_decisions_total', help: 'Requests a policy stopped (deny) or would have stopped in shadow mode (shadow_deny).', labelNames: ['route', 'policy', 'outcome'], registers: [this.registry] });
     const read = (): number => this.inflightSource();
     this.inflight = new client.Gauge({ name: 'gatehouse_requests_inflight', help: 'Requests in flight on this process.', registers: [this.registry], collect() { this.set(read()); } });
+    watchHeapLive();
+    new client.Gauge({ name: 'gatehouse_nodejs_heap_live_bytes', help: 'Heap in use just after the last full GC: what the process retains (heap_size_used also counts garbage not yet collected). 0 until the first full GC.', registers: [this.registry], collect() { this.set(heapLiveBytes()); } });
     this.upstreamErrors = new client.Counter({ name: 'gatehouse_upstream_errors_total', help: 'Upstream calls that failed, by upstream and gateway code.', labelNames: ['upstream', 'code'], registers: [this.registry] });
   }
 
