@@ -140,7 +140,9 @@ export class Gateway {
     // YAML read, the snapshot file), which the first stable update still has to be matched to.
     const stable = u.stable === true && this.lastStable;
     const config = u.error ? undefined : stable ? u.config as GatewayConfig : carryOver(u.config as GatewayConfig, this.rt.snapshot?.config);
+    const t0 = performance.now();
     if (config) errs = validateConfig({ ...config, node: this.opts.node }, this.opts.baseDir);
+    const t1 = performance.now();
     let snap: Snapshot | undefined;
     if (config && !errs.length) {
       try {
@@ -158,6 +160,7 @@ export class Gateway {
       log.error({ revision: u.revision, errors: errs.map((e) => `${e.path}: ${e.message}`) }, this.rt.snapshot ? 'config rejected; still serving the previous one' : 'config rejected; no config to serve');
       return errs;
     }
+    const t2 = performance.now();
     const old = this.rt.snapshot;
     this.rt.snapshot = snap;
     // node.tracing.sampleRatio is the one node setting a reload changes (file source only).
@@ -175,7 +178,9 @@ export class Gateway {
     this.pools.retain(inUse);
     // In-flight requests keep what they use; the timer keeps only the close (see compile.ts).
     if (old) { const close = old.close; setTimeout(() => { void close(); }, 30_000).unref(); }
-    log.info({ revision: u.revision, routes: snap.routes.size, upstreams: snap.upstreams.size }, 'config applied');
+    // What the operator needs when an edit is slow to show: where this node spent it.
+    const ms = (x: number): number => Math.round(x * 10) / 10;
+    log.info({ revision: u.revision, routes: snap.routes.size, upstreams: snap.upstreams.size, ...(u.readMs !== undefined ? { readMs: ms(u.readMs) } : {}), validateMs: ms(t1 - t0), compileMs: ms(t2 - t1), swapMs: ms(performance.now() - t2) }, 'config applied');
     this.firstLoad?.();
     return [];
   }

@@ -232,7 +232,7 @@ export class EtcdSource implements ConfigSource {
    */
   #flush(): void {
     if (this.#stopped || !this.#onUpdate) return;
-    this.#lastFlushAt = performance.now();
+    const t0 = this.#lastFlushAt = performance.now();
     const config: ConfigUpdate['config'] = {};
     const skipped: NonNullable<ConfigUpdate['skipped']> = [];
     const dirty = this.#dirty;
@@ -259,7 +259,7 @@ export class EtcdSource implements ConfigSource {
     this.revision = this.#pendingRevision;
     this.#emitted = true;
     try {
-      this.#onUpdate({ config, revision: this.revision, skipped, stable: true });
+      this.#onUpdate({ config, revision: this.revision, skipped, stable: true, readMs: performance.now() - t0 });
     } catch (err) {
       this.#log.error({ err, revision: this.revision }, 'config update handler threw');
     }

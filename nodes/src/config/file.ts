@@ -152,6 +152,7 @@ export class FileSource implements ConfigSource {
   async start(onUpdate: (u: ConfigUpdate) => void): Promise<void> {
     /** `eager`: called at the event itself; applies only a whole JSON document, else leaves it to the quiet-time read. */
     const emit = (eager = false): boolean => {
+      const t0 = performance.now();
       let bytes: Buffer | undefined;
       try { bytes = this.bytes.read(this.path); } catch { /* reported by readConfigFile below */ }
       // JSON: unchanged items keep their objects from the last read (json-items.ts); anything
@@ -173,7 +174,7 @@ export class FileSource implements ConfigSource {
       this.revision++;
       this.protos.update(doc, dirname(this.path));
       const { node, ...dynamic } = (doc ?? {}) as Record<string, unknown>;
-      onUpdate({ config: dynamic, revision: this.revision, ...(fast ? { stable: true } : {}), ...(error ? { error } : {}), ...(node && typeof node === 'object' ? { node: node as ConfigUpdate['node'] } : {}) });
+      onUpdate({ config: dynamic, revision: this.revision, readMs: performance.now() - t0, ...(fast ? { stable: true } : {}), ...(error ? { error } : {}), ...(node && typeof node === 'object' ? { node: node as ConfigUpdate['node'] } : {}) });
       return true;
     };
     this.reload = emit;

@@ -21,6 +21,8 @@ export interface ConfigUpdate {
    * the structural carry-over. Unset: the node compares item by item.
    */
   stable?: boolean;
+  /** Milliseconds the source spent turning what it read into this update (logged with 'config applied'). */
+  readMs?: number;
   /** The file's `node` section as read (not applied: node settings take a restart), for the few that reload (tracing ratio). */
   node?: { tracing?: { sampleRatio?: unknown } };
 }
