@@ -9,7 +9,7 @@
  * Sizes as bench/scale/run.ts (SCALE_ROUTES, SCALE_CONSUMERS, SCALE_UPSTREAMS); SCALE_EDITS
  * route edits (default 100) after SCALE_WARMUP warm-up edits (default 20; RSS is compared over
  * the measured ones; SCALE_SAMPLE: RSS sampled every that many edits, default 25); SCALE_NODES nodes (default 3). SCALE_NODE_OUT=dir: each node's stdout to a file there. SCALE_NODE_FLAGS: node flags for the
- * gateways (e.g. `--import <file>` of a diagnostic module); SCALE_SLOW=ms prints each edit whose
+ * gateways (e.g. `--import <file>` of a diagnostic module); SCALE_LOG: the nodes' log level (default warn; info shows each "config applied" with its phase times); SCALE_SLOW=ms prints each edit whose
  * last node took longer, with its wall-clock time.
  * Output: a markdown table and .bench/scale-cluster.json.
  */
@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Etcd3 } from 'etcd3';
 import { scaleConfig, digest, routeName } from './generate.ts';
-import { CLI, CUT, EDITS, ROOT, cpuSec, freePort, ms, note, num, results, rssMb, sizes } from './common.ts';
+import { CLI, CUT, EDITS, ROOT, cpuSec, freePort, heapMb, ms, note, num, results, rssMb, sizes } from './common.ts';
 import { acquireBenchLock } from '../lib/lock.ts';
 
 const WARMUP = num('SCALE_WARMUP', 20);
@@ -84,7 +84,7 @@ async function main(): Promise<void> {
     for (let n = 0; n < NODES; n++) {
       const [listen, status] = [await freePort(), await freePort()];
       const file = join(dir, `node${n}.json`);
-      writeFileSync(file, JSON.stringify({ node: { listen: `127.0.0.1:${listen}`, status: `127.0.0.1:${status}`, workers: 1, log: { level: 'warn', access: { enabled: false } }, cluster: { id: `n${n}`, etcd: { endpoints: [endpoint], prefix: PREFIX }, startTimeout: '60s' } } }));
+      writeFileSync(file, JSON.stringify({ node: { listen: `127.0.0.1:${listen}`, status: `127.0.0.1:${status}`, workers: 1, log: { level: process.env.SCALE_LOG ?? 'warn', access: { enabled: false } }, cluster: { id: `n${n}`, etcd: { endpoints: [endpoint], prefix: PREFIX }, startTimeout: '60s' } } }));
       const prof = process.env.SCALE_PROF ? [`--cpu-prof`, `--cpu-prof-dir=${process.env.SCALE_PROF}`] : [];
       prof.push(...(process.env.SCALE_NODE_FLAGS?.split(' ').filter(Boolean) ?? []));
       // SCALE_NODE_OUT=dir: each node's stdout (e.g. --trace-gc from SCALE_NODE_FLAGS) to dir/node<n>.out.
@@ -182,13 +182,9 @@ async function main(): Promise<void> {
   }
 }
 
-/** Each node's heap in use (or live after its last full GC) in MB, from its own gauge ('?' when it did not answer). */
-async function heapInUse(nodes: ReadonlyArray<{ status: number }>, which: 'used' | 'live' = 'used'): Promise<string[]> {
-  const gauge = new RegExp(`^gatehouse_nodejs_heap_${which === 'used' ? 'size_used' : 'live'}_bytes (\\S+)`, 'm');
-  return Promise.all(nodes.map(async (n) => {
-    const m = gauge.exec(await fetch(`http://127.0.0.1:${n.status}/metrics`).then((r) => r.text()).catch(() => ''));
-    return m ? `${(Number(m[1]) / 1048576).toFixed(0)}` : '?';
-  }));
+/** Each node's heap gauge in MB (common.ts heapMb). */
+function heapInUse(nodes: ReadonlyArray<{ status: number }>, which: 'used' | 'live' = 'used'): Promise<string[]> {
+  return Promise.all(nodes.map((n) => heapMb(n.status, which)));
 }
 
 // One bench at a time on the box (bench/lib/lock.ts): the protocol rows and these share two cores.
