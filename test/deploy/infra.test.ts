@@ -225,6 +225,11 @@ test('k8s: the node Deployment probes /readyz and /healthz on the status port it
   const writable = ctr.volumeMounts.filter((m: any) => !m.readOnly).map((m: any) => m.mountPath);
   t.true(writable.includes(dirname(cfg.cluster.snapshot)));
   t.true(writable.includes('/tmp'));
+  // The V8 heap is capped under the container's memory limit (collect before the OOM kill).
+  const heapCap = /--max-old-space-size=(\d+)/.exec(ctr.env.find((e: any) => e.name === 'NODE_OPTIONS')?.value ?? '');
+  t.truthy(heapCap, 'NODE_OPTIONS caps the heap');
+  const limitMi = Number(/^(\d+)Mi$/.exec(ctr.resources.limits.memory)![1]);
+  t.true(Number(heapCap![1]) <= limitMi * 0.8, `heap cap ${heapCap![1]} MB under the ${limitMi}Mi limit`);
   // Service and PodDisruptionBudget select these pods; the Service targets named ports.
   const labels = dep.spec.template.metadata.labels;
   t.true(matches(dep.spec.selector.matchLabels, labels));
