@@ -9,7 +9,7 @@
  * Numbers are reported as ratios between peers measured in the same run, because absolute
  * req/s on a shared, noisy machine mean little.
  *
- * Env: BENCH_DURATION (5s), BENCH_WARMUP (2s), BENCH_ONLY=name1,name2, BENCH_ROUNDS (3;
+ * Env: BENCH_DURATION (5s), BENCH_WARMUP (2s), BENCH_GATEHOUSE_FLAGS (node flags for the gatehouse rows), BENCH_ONLY=name1,name2, BENCH_ROUNDS (3;
  * rounds are interleaved and each scenario's best is kept: on this shared VM interference
  * only ever slows a proxy down, so the best of a few short rounds estimates what it can do
  * better than one long round), BENCH_CONNECTIONS (32),

@@ -76,7 +76,8 @@ export function gatehouse(name: string, config: (p: GatehousePorts) => GatewayCo
       writeFileSync(file, stringify(config({ listen: ctx.port, status: ctx.statusPort, upstreamUrl: ctx.upstreamUrl })));
       return {
         command: process.execPath,
-        args: [GATEHOUSE_BIN, 'start', '--config', file],
+        // BENCH_GATEHOUSE_FLAGS: node/V8 flags for every gatehouse row (an experiment's A/B).
+        args: [...(process.env.BENCH_GATEHOUSE_FLAGS ?? '').split(' ').filter(Boolean), GATEHOUSE_BIN, 'start', '--config', file],
         readyUrl: `http://127.0.0.1:${ctx.statusPort}/readyz`,
         ports: [ctx.statusPort],
         startTimeoutMs: 60_000, // compiling a 10k-route table may take a while
