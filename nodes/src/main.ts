@@ -18,6 +18,7 @@ import { DEFAULTS, splitHostPort } from './gateway.ts';
 import { parseDuration } from './schema/duration.ts';
 import { defaultCounterStore } from './cluster/counters/services.ts';
 import type { NodeServices } from './request/services.ts';
+import { boundHeapGrowth } from './core/heap.ts';
 
 export async function runNode(configPath: string, workersFlag?: string): Promise<number> {
   const file = resolve(configPath);
@@ -59,6 +60,8 @@ export async function runNode(configPath: string, workersFlag?: string): Promise
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
   if (cluster.isWorker) process.on('message', (m) => { if (m === 'shutdown') stop('supervisor'); });
+  // A large config under a stream of edits: keep V8's garbage near the live heap (core/heap.ts).
+  boundHeapGrowth();
   // app/node.ts picks the config source (the file, or etcd with the snapshot file as fallback).
   // A worker's status server is private (loopback, any port); the primary answers for the node.
   const running = await startNode({

@@ -6,7 +6,7 @@
  */
 import client from 'prom-client';
 import { RouteStatsTable } from './route-stats.ts';
-import { heapLiveBytes, watchHeapLive } from './heap-live.ts';
+import { heapLiveBytes, watchHeapLive } from '../core/heap.ts';
 
 export class Metrics {
   readonly registry = new client.Registry();
