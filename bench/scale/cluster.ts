@@ -160,13 +160,13 @@ async function main(): Promise<void> {
     note(`${EDITS} route edits in a row (put → served)`, `every node p50 ${ms(pct(all, 0.5))}, p99 ${ms(pct(all, 0.99))}; last node per edit p50 ${ms(pct(last, 0.5))}, p99 ${ms(pct(last, 0.99))}; node CPU per edit (load included) ${cpu.map(ms).join(', ')}`);
     note('requests under load while edits landed', `${sent.toLocaleString('en')} sent, ${failed} failed${failed ? ` (by status: ${[...failedBy].map(([st, n]) => `${st === 0 ? 'no answer in 5 s' : st} × ${n}`).join(', ')})` : ''}`);
     const heapAfter = await heapInUse(nodes);
-    note(`RSS before → after the ${EDITS} edits (after ${WARMUP} warm-up edits; at ready + 2 s: ${rssReady.map((r) => r.toFixed(0)).join(', ')} MB)`, nodes.map((n, i) => `${rssBefore[i]!.toFixed(0)} → ${rssMb(n.pid).toFixed(0)} MB`).join(', ') + `; heap in use ${heapBefore.join(', ')} → ${heapAfter.join(', ')} MB`);
+    note(`RSS before → after the ${EDITS} edits (after ${WARMUP} warm-up edits; at ready + 2 s: ${rssReady.map((r) => r.toFixed(0)).join(', ')} MB)`, nodes.map((n, i) => `${rssBefore[i]!.toFixed(0)} → ${rssMb(n.pid).toFixed(0)} MB`).join(', ') + `; heap in use ${heapBefore.join(', ')} → ${heapAfter.join(', ')}`);
     note(`RSS every ${SAMPLE} edits, per node (MB)`, rssSeries.map((xs) => xs.map((x) => x.toFixed(0)).join(' ')).join('; '));
     const liveAfter = await heapInUse(nodes, 'live');
-    note('heap live after the last full GC (gatehouse_nodejs_heap_live_bytes), before → after the edits', nodes.map((_, i) => `${liveBefore[i]} → ${liveAfter[i]} MB`).join(', '));
+    note('heap live after the last full GC (gatehouse_nodejs_heap_live_bytes), before → after the edits', nodes.map((_, i) => `${liveBefore[i]} → ${liveAfter[i]}`).join(', '));
     await sleep(35_000);
     // V8 keeps heap pages it grew into: heap in use (each node's own gauge) shows what is live.
-    note('RSS 35 s after the edits', `${nodes.map((n) => `${rssMb(n.pid).toFixed(0)} MB`).join(', ')} (heap in use ${(await heapInUse(nodes)).join(', ')} MB)`);
+    note('RSS 35 s after the edits', `${nodes.map((n) => `${rssMb(n.pid).toFixed(0)} MB`).join(', ')} (heap in use ${(await heapInUse(nodes)).join(', ')})`);
   } finally {
     client?.close();
     // SCALE_PROF: let the nodes exit on their own so they write their CPU profiles.

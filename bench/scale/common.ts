@@ -45,12 +45,12 @@ export function cpuSec(pid: number): number {
 }
 
 /**
- * A node's heap gauge in MB from its status port, '?' when it did not answer: `used` (garbage
+ * A node's heap gauge from its status port ("123 MB"), '?' when it did not answer: `used` (garbage
  * included) or `live` (after its last full GC: what it retains; 'no full GC yet' before one).
  */
 export async function heapMb(statusPort: number, which: 'used' | 'live'): Promise<string> {
   const gauge = new RegExp(`^gatehouse_nodejs_heap_${which === 'used' ? 'size_used' : 'live'}_bytes (\\S+)`, 'm');
   const m = gauge.exec(await fetch(`http://127.0.0.1:${statusPort}/metrics`).then((r) => r.text()).catch(() => ''));
   if (!m) return '?';
-  return which === 'live' && Number(m[1]) === 0 ? 'no full GC yet' : (Number(m[1]) / 1048576).toFixed(0);
+  return which === 'live' && Number(m[1]) === 0 ? 'no full GC yet' : `${(Number(m[1]) / 1048576).toFixed(0)} MB`;
 }

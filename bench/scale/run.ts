@@ -129,7 +129,7 @@ async function main(): Promise<void> {
     await sleep(35_000);
     // V8 keeps heap pages it grew into and lets garbage pile up between full GCs: the heap
     // live after the last full GC (the gateway's own gauge) is what it retains.
-    note('after edits + 35 s', `RSS ${rssMb(pid).toFixed(0)} MB, heap used ${await heapMb(status, 'used')} MB; heap live after the last full GC ${liveBefore} MB before the edits → ${await heapMb(status, 'live')} MB`);
+    note('after edits + 35 s', `RSS ${rssMb(pid).toFixed(0)} MB, heap used ${await heapMb(status, 'used')}; heap live after the last full GC ${liveBefore} before the edits → ${await heapMb(status, 'live')}`);
   } finally {
     stop();
     rmSync(dir, { recursive: true, force: true });
