@@ -9,6 +9,7 @@ import { etcdPerFile, type EtcdServer } from '../helpers/etcd.ts';
 import { captureLogger } from '../helpers/log.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { lineageFrom, lineageOf } from '../../nodes/src/core/lineage.ts';
+import { FOLD_AT, isLayered } from '../../nodes/src/core/layered-record.ts';
 
 const route = (path: string, upstream = 'users') => ({ match: { paths: [path] }, upstream });
 const upstream = { targets: [{ url: 'http://127.0.0.1:3001' }] };
@@ -139,6 +140,34 @@ test('each update says how its changed collection differs from the one before (l
   const bad = lineageOf(last().config.routes!)!;
   t.deepEqual(bad.changed, []);
   t.deepEqual(bad.removed, ['b']);
+});
+
+test('a large kind after an edit is the previous record plus a layer of changes, read like a rebuilt one; a reload or a big burst rebuilds it', async (t) => {
+  const { prefix, last, updates } = await source(t, { layerMin: 3 });
+  await put(`${prefix}/upstreams/users`, upstream);
+  for (const n of ['a', 'b', 'c']) await put(`${prefix}/routes/${n}`, route(`/${n}`));
+  await waitFor(() => last().config.routes!.c, { message: 'routes applied' });
+  const before = last().config.routes!;
+  await put(`${prefix}/routes/d`, route('/d'));
+  await client.delete().key(`${prefix}/routes/a`).exec();
+  await put(`${prefix}/routes/b`, route('/b2'));
+  await waitFor(() => last().config.routes!.d && !last().config.routes!.a && (last().config.routes!.b as { match: { paths: string[] } }).match.paths[0] === '/b2', { message: 'edits applied' });
+  const after = last().config.routes!;
+  t.true(isLayered(after), 'a layer over the earlier record, not a copy');
+  t.false(isLayered(last().config.upstreams), 'a kind under layerMin stays a plain record');
+  t.deepEqual(Object.keys(after).sort(), ['b', 'c', 'd']);
+  t.is(after.c, before.c, 'an untouched route is the same object');
+  t.deepEqual(JSON.parse(JSON.stringify(after)), { b: route('/b2'), c: route('/c'), d: route('/d') });
+  const l = lineageFrom(after, before)!;
+  t.deepEqual([...l.changed].sort(), ['b', 'd']);
+  t.deepEqual(l.removed, ['a']);
+  // More changes than a layer holds: folded into a plain record again on the way, nothing lost.
+  const seen = updates.length;
+  const many = Array.from({ length: FOLD_AT + 1 }, (_, i) => `m${i}`);
+  await Promise.all(many.map((n) => put(`${prefix}/routes/${n}`, route(`/${n}`))));
+  await waitFor(() => Object.hasOwn(last().config.routes!, many.at(-1)!) && Object.keys(last().config.routes!).length === 3 + many.length, { message: 'burst applied' });
+  t.true(updates.slice(seen).some((u) => !isLayered(u.config.routes)), 'a plain record once the layer would pass FOLD_AT');
+  t.deepEqual((last().config.routes!.m7 as { match: { paths: string[] } }).match.paths, ['/m7']);
 });
 
 test('no change is lost between the load and the watch', async (t) => {

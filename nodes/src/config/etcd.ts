@@ -15,6 +15,7 @@ import { GatewayConfig } from '../schema/model.ts';
 import { validateItem } from '../validation/validate.ts';
 import { createEtcdClient, PrefixWatch, type Change, type KeyValue } from '../cluster/etcd-client.ts';
 import { recordLineage } from '../core/lineage.ts';
+import { FOLD_AT, withChanges } from '../core/layered-record.ts';
 
 const KINDS = ['routes', 'upstreams', 'consumers', 'protos'] as const;
 type Kind = (typeof KINDS)[number];
@@ -32,6 +33,8 @@ export interface EtcdSourceOptions {
   startTimeout?: number;
   /** At most one update per this many ms; changes within it go out as one (default 20). A change after a quiet spell is not delayed. */
   coalesceMs?: number;
+  /** Kinds with at least this many items get a layered record after an edit instead of a copy (default 1024; core/layered-record.ts). */
+  layerMin?: number;
   /** Deadline of each etcd call in ms (default 5000). */
   callTimeout?: number;
   /** Reload backoff bounds in ms after etcd failures (default 100 .. 2000). */
@@ -224,6 +227,17 @@ export class EtcdSource implements ConfigSource {
     this.#timer = setTimeout(() => { this.#timer = undefined; this.#flush(); }, wait);
   }
 
+  /** The touched names of a kind with their item now (undefined: gone, or a bad put, which drops the name). */
+  #changes(kind: Kind, names: ReadonlySet<string>): Map<string, unknown> {
+    const byKey = this.#byKind.get(kind)!;
+    const out = new Map<string, unknown>();
+    for (const name of names) {
+      const e = byKey.get(`${this.#root}${kind}/${name}`);
+      out.set(name, e && !e.errors ? e.value : undefined);
+    }
+    return out;
+  }
+
   /**
    * Hands over the current state. Each item is the object parsed when its key last changed
    * (deep-frozen: the receiver keeps it, and reuses everything keyed by it, across reloads),
@@ -240,12 +254,19 @@ export class EtcdSource implements ConfigSource {
     for (const kind of KINDS) {
       const base = this.#records.get(kind);
       if (!dirty.has(kind) && base) { (config as Record<string, unknown>)[kind] = base; continue; }
-      const record: Record<string, unknown> = {};
-      for (const e of this.#byKind.get(kind)!.values()) if (!e.errors) record[e.name] = e.value;
-      this.#records.set(kind, Object.freeze(record));
-      (config as Record<string, unknown>)[kind] = record;
       const touched = this.#touched.get(kind)!;
-      if (base && !this.#reloaded.has(kind)) {
+      const incremental = base !== undefined && !this.#reloaded.has(kind);
+      // A large kind after a few changes: the previous record plus a layer of them, not a copy
+      // of every item (core/layered-record.ts); else (or past the layer's size) a plain record.
+      let record = incremental && touched.size <= FOLD_AT && this.#byKind.get(kind)!.size >= (this.#opts.layerMin ?? 1024) ? withChanges(base, this.#changes(kind, touched)) : undefined;
+      if (record === undefined) {
+        const plain: Record<string, unknown> = {};
+        for (const e of this.#byKind.get(kind)!.values()) if (!e.errors) plain[e.name] = e.value;
+        record = Object.freeze(plain);
+      }
+      this.#records.set(kind, record);
+      (config as Record<string, unknown>)[kind] = record;
+      if (incremental) {
         const changed: string[] = [];
         const removed: string[] = [];
         // A bad put drops the name from the record (see the header): that is a removal.

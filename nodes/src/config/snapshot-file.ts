@@ -9,6 +9,7 @@ import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ConfigUpdate } from './source.ts';
+import { itemNames } from '../core/layered-record.ts';
 
 export interface Snapshot {
   config: ConfigUpdate['config'];
@@ -46,7 +47,7 @@ export async function jsonOf(value: unknown): Promise<Buffer> {
 async function stringifyRecord(record: Record<string, unknown>): Promise<Buffer> {
   const bufs: Buffer[] = [];
   let out: string[] = [];
-  const names = Object.keys(record);
+  const names = itemNames(record);
   let started = performance.now();
   let first = true;
   for (let i = 0; i < names.length; i++) {

@@ -18,6 +18,7 @@
 import type { ConsumerIdentity } from '../../request/context.ts';
 import type { Consumer } from '../../schema/model.ts';
 import { sameJson } from '../../core/same.ts';
+import { forEachItem } from '../../core/layered-record.ts';
 import { lineageFrom } from '../../core/lineage.ts';
 
 export interface KeyEntry { hex: string; identity: ConsumerIdentity }
@@ -83,13 +84,14 @@ export class ConsumerIndex {
   groupMembers(group: string): readonly string[] {
     if (this.#groups === undefined) {
       const g = new Map<string, string[]>();
-      for (const name in this.consumers) {
-        for (const x of this.consumers[name]!.groups ?? []) {
+      // A layered record (an edit of a large kind) is walked through its parts, not the Proxy.
+      forEachItem(this.consumers, (name, c) => {
+        for (const x of c.groups ?? []) {
           let list = g.get(x);
           if (list === undefined) g.set(x, (list = []));
           list.push(name);
         }
-      }
+      });
       this.#groups = g;
     }
     return this.#groups.get(group) ?? [];
