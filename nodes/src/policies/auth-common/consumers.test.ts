@@ -1,6 +1,7 @@
 import test from 'ava';
 import { consumerIndex } from './consumers.ts';
 import { recordLineage } from '../../core/lineage.ts';
+import { withChanges } from '../../core/layered-record.ts';
 import type { Consumer } from '../../schema/model.ts';
 
 const hexOf = (i: number): string => i.toString(16).padStart(64, '0');
@@ -41,4 +42,22 @@ test('a key claimed twice across the layer and the shared map is a conflict', (t
   const next = { ...record, thief: { keys: [`sha256:${hexOf(42)}`] } };
   recordLineage(next, { base: record, changed: ['thief'], removed: [] });
   t.regex(consumerIndex(next).conflict ?? '', /consumers\.thief\.keys: the same key is also a key of consumer "c42"/);
+});
+
+test('an index over a layered consumers record (an etcd edit of a large kind) finds keys and groups as over the plain record', (t) => {
+  const base: Record<string, Consumer> = {};
+  for (let i = 0; i < 2000; i++) base[`c${i}`] = { keys: [`sha256:${hexOf(i)}`], groups: [i % 2 ? 'odd' : 'even'] };
+  Object.freeze(base);
+  t.is(consumerIndex(base).groupMembers('odd').length, 1000);
+  const changes = new Map<string, Consumer | undefined>([['c1', undefined], ['fresh', { keys: [`sha256:${hexOf(99_999)}`], groups: ['odd'] }]]);
+  const next = withChanges(base, changes)! as Readonly<Record<string, Consumer>>;
+  recordLineage(next, { base, changed: ['fresh'], removed: ['c1'] });
+  const index = consumerIndex(next);
+  t.is(index.keys.get(hexOf(99_999))?.identity.name, 'fresh');
+  t.is(index.keys.get(hexOf(1)), undefined, 'the removed consumer\'s key is gone');
+  const odd = index.groupMembers('odd');
+  t.is(odd.length, 1000);
+  t.true(odd.includes('fresh'));
+  t.false(odd.includes('c1'));
+  t.is(index.groupMembers('even').length, 1000);
 });
