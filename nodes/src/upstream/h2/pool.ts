@@ -452,8 +452,8 @@ function onDeadline(x: H2Exchange): void {
   // The head went out: end the call the gRPC way, with DEADLINE_EXCEEDED in the trailers.
   x.handler.onTrailers?.(['grpc-status', '4', 'grpc-message', 'Deadline Exceeded']);
   const s = x.stream;
+  x.complete(); // unlinks the stream (clear) before it is let go
   x.stream = undefined;
-  x.complete();
   if (s !== undefined && !s.destroyed) s.close(NGHTTP2_CANCEL);
 }
 
