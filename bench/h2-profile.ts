@@ -10,6 +10,8 @@
  * Prints req/s and req per gateway CPU-second; with --cpu-prof, writes the gateway's
  * .cpuprofile (sampled every 200 µs) under .bench/h2-profile/ for Chrome DevTools or a
  * script (divide self times by the request count for µs per request).
+ * GATEWAY_NODE_ARGS='--trace-gc ...' passes node/V8 flags to the gateway and shows its stdout
+ * (where --trace-gc writes).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -21,6 +23,7 @@ import { killAllSync, track } from './lib/proc.ts';
 const BENCH = import.meta.dirname;
 const ROOT = join(BENCH, '..');
 const [mode = '', secsArg = '8', flag] = process.argv.slice(2);
+const nodeArgs = (process.env.GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const LISTEN = 19600;
 const UPSTREAM = 19601;
 const STATUS = 19602;
@@ -31,8 +34,8 @@ const dir = join(ROOT, '.bench', 'h2-profile', `${mode}-${Date.now()}`);
 mkdirSync(dir, { recursive: true });
 
 /** A child pinned to `cores` at nice -20 (as the runner), in its own process group. */
-function pinned(cores: string, args: string[]): ReturnType<typeof spawn> {
-  const p = spawn('taskset', ['-c', cores, 'nice', '-n', '-20', ...args], { detached: true, stdio: ['ignore', 'ignore', 'inherit'] });
+function pinned(cores: string, args: string[], stdout: 'ignore' | 'inherit' = 'ignore'): ReturnType<typeof spawn> {
+  const p = spawn('taskset', ['-c', cores, 'nice', '-n', '-20', ...args], { detached: true, stdio: ['ignore', stdout, 'inherit'] });
   track(p);
   return p;
 }
@@ -64,7 +67,7 @@ try {
     '',
   ].join('\n'));
   const prof = flag === '--cpu-prof' ? ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=200'] : [];
-  const gateway = pinned('1', [process.execPath, ...prof, join(ROOT, 'nodes', 'bin', 'gatehouse.js'), 'start', '--config', join(dir, 'gatehouse.yaml')]);
+  const gateway = pinned('1', [process.execPath, ...nodeArgs, ...prof, join(ROOT, 'nodes', 'bin', 'gatehouse.js'), 'start', '--config', join(dir, 'gatehouse.yaml')], nodeArgs.length ? 'inherit' : 'ignore');
   for (let i = 0; i < 150; i++) {
     try { if ((await fetch(`http://127.0.0.1:${STATUS}/readyz`)).ok) break; } catch { /* not up yet */ }
     await sleep(200);

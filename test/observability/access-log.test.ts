@@ -68,11 +68,29 @@ test('one line per request with the operator fields; secrets never logged', asyn
 
 function fakeCtx(i: number): RequestContext {
   return {
-    req: { headers: {}, socket: { bytesWritten: 0 } }, id: `req-${String(i).padStart(8, '0')}`, method: 'GET', path: '/x"y\n', rawQuery: '',
+    req: { headers: {}, socket: { bytesWritten: 0 } }, res: {}, id: `req-${String(i).padStart(8, '0')}`, method: 'GET', path: '/x"y\n', rawQuery: '',
     host: 'h', start: 0, clientIp: '127.0.0.1', route: undefined, status: 200, errorCode: undefined, consumer: undefined, target: undefined,
     upstreamStart: 0, upstreamEnd: 0, ownId: false, responseHeaders: undefined, cacheResult: undefined, body: undefined, trace: undefined,
   } as unknown as RequestContext;
 }
+
+test('bytesOut: a line left out by sampling does not add its bytes to the next one on its connection', (t) => {
+  const out: string[] = [];
+  const log = new AccessLogger({ enabled: true, sample: 0 }, { write: (c: string) => out.push(c) }); // only errors are logged
+  t.teardown(() => log.close());
+  const socket = { bytesWritten: 0 };
+  const on = (i: number, status: number, written: number): RequestContext => {
+    socket.bytesWritten = written;
+    return { ...fakeCtx(i), req: { headers: {}, socket }, status } as unknown as RequestContext;
+  };
+  log.write(on(1, 200, 300), 1); // left out
+  log.write(on(2, 502, 450), 1);
+  log.write(on(3, 200, 700), 1); // left out
+  log.write(on(4, 503, 800), 1);
+  log.flush();
+  const logged = out.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { requestId: string; bytesOut: number });
+  t.deepEqual(logged.map((l) => [l.requestId, l.bytesOut]), [['req-00000002', 150], ['req-00000004', 100]]);
+});
 
 const lines = (f: string): Array<Record<string, unknown>> => (existsSync(f) ? readFileSync(f, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)) : []);
 

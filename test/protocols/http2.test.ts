@@ -105,6 +105,29 @@ test.serial('connection-specific upstream headers are dropped, not fatal, on an 
   t.notRegex(r.stdout, /keep-alive:|x-private:/);
 });
 
+test.serial('the access log counts each HTTP/2 response\'s own bytes, not its connection\'s', async (t) => {
+  const http2 = await import('node:http2');
+  const session = http2.connect(gw.url);
+  t.teardown(() => { session.close(); });
+  const get = (path: string): Promise<number> => new Promise((resolve, reject) => {
+    const req = session.request({ ':path': path });
+    let n = 0;
+    req.on('data', (c: Buffer) => { n += c.length; });
+    req.on('end', () => resolve(n));
+    req.on('error', reject);
+    req.end();
+  });
+  // Three streams at once on one connection, bodies of different sizes.
+  const paths = ['/open/bytes-a', '/open/bytes-bb?pad=' + 'x'.repeat(500), '/open/bytes-ccc?pad=' + 'y'.repeat(3000)];
+  const sizes = await Promise.all(paths.map(get));
+  gw.gw.rt.accessLog.flush();
+  const lines = await waitFor(() => {
+    const l = paths.map((p) => gw.accessLog.find((x) => x.path === p.split('?')[0]));
+    return l.every(Boolean) ? l : undefined;
+  });
+  t.deepEqual(lines.map((l) => l!.bytesOut), sizes);
+});
+
 test.serial('logs and metrics count HTTP/2 requests on their route', async (t) => {
   const before = gw.accessLog.length;
   await h2c('/open/logged');

@@ -6,7 +6,9 @@
  *   §8.3.1), so routing, X-Forwarded-Host and header policies read the same names;
  * - connection-specific headers (Connection, Keep-Alive, Transfer-Encoding, Upgrade,
  *   Proxy-Connection) are illegal in an HTTP/2 response (RFC 9113 §8.2.2): writeHead drops
- *   them instead of failing the response.
+ *   them instead of failing the response;
+ * - the response counts the body bytes it writes (`bytesOut`, the access log's): the
+ *   connection's byte count that `socket.bytesWritten` reads is shared by every stream on it.
  */
 import http2 from 'node:http2';
 import { randomBytes } from 'node:crypto';
@@ -106,6 +108,11 @@ export class GatewayH2Response extends http2.Http2ServerResponse {
   shouldKeepAlive = true;
   /** A gRPC trailers-only response went out as one HEADERS frame with END_STREAM. */
   private trailersOnly = false;
+  /**
+   * Body bytes written on this stream (DATA payload). The head is not counted: HPACK codes
+   * it against the connection's table, so it has no size of its own.
+   */
+  bytesOut = 0;
 
   override writeHead(statusCode: number, a?: unknown, b?: unknown): this {
     const headers = dropIllegal(typeof a === 'string' ? b : a);
@@ -129,8 +136,11 @@ export class GatewayH2Response extends http2.Http2ServerResponse {
     this.stream.additionalHeaders({ ':status': 102 });
   }
 
+  // end(chunk) writes its chunk through write(): every body byte is counted here.
   override write(chunk: unknown, a?: unknown, b?: unknown): boolean {
     if (this.trailersOnly) return true;
+    if (typeof chunk === 'string') this.bytesOut += Buffer.byteLength(chunk, typeof a === 'string' ? a as BufferEncoding : 'utf8');
+    else if (chunk instanceof Uint8Array) this.bytesOut += chunk.byteLength;
     return super.write(chunk as never, a as never, b as never);
   }
 

@@ -11,7 +11,7 @@ const socket = { bytesWritten: 0 };
 function fakeCtx(i: number): RequestContext {
   socket.bytesWritten += 301;
   return {
-    req: { headers: { 'user-agent': 'wrk', host: 'api.example.com' }, socket }, id: `0123456789abcdef0123456789ab${String(1000 + (i % 9000))}`,
+    req: { headers: { 'user-agent': 'wrk', host: 'api.example.com' }, socket }, res: {}, id: `0123456789abcdef0123456789ab${String(1000 + (i % 9000))}`,
     method: 'GET', path: '/items/42', rawQuery: i % 4 === 0 ? 'page=2&api_key=secret' : '', host: 'api.example.com', start: performance.now() - 1.5,
     clientIp: '127.0.0.1', route: { name: 'items' }, status: 200, errorCode: undefined, consumer: i % 2 ? { name: 'alice' } : undefined,
     target: 'http://127.0.0.1:9000', upstreamStart: performance.now() - 1, upstreamEnd: performance.now(), ownId: true,

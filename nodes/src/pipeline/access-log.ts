@@ -45,6 +45,22 @@ const NEEDS_ESCAPE = /["\\\u0000-\u001f\u2028\u2029]/;
 const OUT = Symbol('gatehouse.bytesWritten');
 const TRACEPARENT_TRACE = /^00-([0-9a-f]{32})-/;
 
+/**
+ * The response's bytes: an HTTP/2 response counts its own body bytes (listeners/h2-compat.ts);
+ * an HTTP/1.1 one is what its socket wrote since the previous response on that connection
+ * ended (head included). A connection's count alone would charge a stream with its siblings'.
+ */
+function bytesOut(ctx: RequestContext): number {
+  const own = (ctx.res as { bytesOut?: number }).bytesOut;
+  if (own !== undefined) return own;
+  const sock = ctx.req.socket as { bytesWritten?: number; [OUT]?: number } | null;
+  const written = sock?.bytesWritten;
+  if (typeof written !== 'number') return 0;
+  const out = written - (sock![OUT] ?? 0);
+  sock![OUT] = written;
+  return out;
+}
+
 /** A JSON string literal: quoted as is when nothing needs escaping (the common case). */
 function str(s: string): string {
   return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`;
@@ -135,6 +151,8 @@ export class AccessLogger {
 
   write(ctx: RequestContext, now: number): void {
     if (!this.enabled) return;
+    // Before sampling: a line left out must not add its bytes to the next one on its connection.
+    const out = bytesOut(ctx);
     const status = ctx.status;
     const code = ctx.errorCode;
     if (status < 500 && code === undefined && this.sample < 1 && Math.random() >= this.sample) return;
@@ -144,11 +162,6 @@ export class AccessLogger {
     const req = ctx.req;
     const route = ctx.route;
     const consumer = ctx.consumer;
-    const sock = req.socket as typeof req.socket & { [OUT]?: number };
-    // An HTTP/2 stream has no socket of its own (listeners/h2-compat.ts): no byte count there.
-    const written = sock?.bytesWritten;
-    let out = 0;
-    if (typeof written === 'number') { out = written - (sock[OUT] ?? 0); sock[OUT] = written; }
     const cl = req.headers['content-length'];
     const bytesIn = ctx.body !== undefined ? ctx.body.length : cl !== undefined ? Number(cl) || 0 : 0;
     let line = `{"time":"${this.lastIso}","type":"access","requestId":${str(ctx.id)}`;

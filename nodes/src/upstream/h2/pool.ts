@@ -106,6 +106,11 @@ class H2Exchange implements H1Control {
   }
 
   clear(): void {
+    // Node keeps a client stream alive for several scavenges after it closed (--trace-gc:
+    // the heap grows ~8 KB per gRPC call until a mark-compact); unlinked here, the call's
+    // handler, context and buffers are not kept with it.
+    const s = this.stream;
+    if (s !== undefined) (s as Carrying)[EXCHANGE] = undefined;
     clearTimeout(this.timer);
     clearTimeout(this.deadline);
     this.timer = undefined;
@@ -304,7 +309,7 @@ export class H2Pool {
   /** The response head timeout, from when the stream starts (a queued wait had its own). */
   private armHeadTimer(x: H2Exchange): void {
     clearTimeout(x.timer);
-    x.timer = setTimeout(() => { x.fail(headersTimeout()); }, x.req.headersTimeout ?? this.opts.headersTimeout);
+    x.timer = setTimeout(onHeadTimeout, x.req.headersTimeout ?? this.opts.headersTimeout, x);
   }
 
   /** A queued exchange waited past maxWait. */
@@ -344,24 +349,24 @@ export class H2Pool {
     sess.active++;
     this.armHeadTimer(x);
     if (grpcTimeout !== undefined) x.deadline = setTimeout(onDeadline, grpcTimeout, x);
-    stream.on('response', (headers: IncomingHttpHeaders) => { this.onResponse(x, headers); });
-    stream.on('headers', (headers: IncomingHttpHeaders) => { onInterim(x, headers); });
-    stream.on('data', (chunk: Buffer) => {
-      if (x.done) return;
-      if (!x.handler.onData(chunk)) { x.paused = true; stream.pause(); }
-    });
-    stream.on('trailers', (t: IncomingHttpHeaders) => { if (!x.done) x.handler.onTrailers?.(flatten(t)); });
-    stream.on('end', () => { x.complete(); });
-    stream.on('error', () => { /* 'close' reports */ });
-    stream.on('close', () => { this.onClose(x, stream); });
-    stream.setTimeout(this.opts.bodyTimeout, () => { if (x.gotHead) x.fail(bodyTimeout()); });
+    // Shared listeners that find the exchange on the stream: no closure per call and event.
+    (stream as Carrying)[EXCHANGE] = x;
+    stream.on('response', onStreamResponse);
+    stream.on('headers', onStreamHeaders);
+    stream.on('data', onStreamData);
+    stream.on('trailers', onStreamTrailers);
+    stream.on('end', onStreamEnd);
+    stream.on('error', ignore);
+    stream.on('close', onStreamClose);
+    stream.setTimeout(this.opts.bodyTimeout, onStreamIdle);
     const body = r.body;
     if (body === null) return;
     if (Buffer.isBuffer(body)) { stream.end(body); return; }
     (body as Readable).on('error', (err: Error) => { x.fail(err); }).pipe(stream);
   }
 
-  private onResponse(x: H2Exchange, headers: IncomingHttpHeaders): void {
+  /** The response head arrived (stream 'response'). */
+  onResponse(x: H2Exchange, headers: IncomingHttpHeaders): void {
     if (x.done) return;
     const status = Number(headers[':status']);
     clearTimeout(x.timer);
@@ -370,7 +375,8 @@ export class H2Pool {
     if (!x.handler.onHeaders(status, flatten(headers))) { x.paused = true; x.stream?.pause(); }
   }
 
-  private onClose(x: H2Exchange, stream: ClientHttp2Stream): void {
+  /** The stream closed (stream 'close'): a refused one is sent again, else the exchange fails unless it is over. */
+  onClose(x: H2Exchange, stream: ClientHttp2Stream): void {
     if (x.done) return;
     const code = stream.rstCode;
     // Not processed by the server (REFUSED_STREAM, or cut by GOAWAY before a response): safe to send again.
@@ -413,6 +419,24 @@ export class H2Pool {
   }
 }
 
+const EXCHANGE = Symbol('gatehouse.h2exchange');
+/** The exchange a stream carries; unset once the exchange is over (see H2Exchange.clear). */
+type Carrying = ClientHttp2Stream & { [EXCHANGE]?: H2Exchange | undefined };
+
+function onStreamResponse(this: Carrying, headers: IncomingHttpHeaders): void { const x = this[EXCHANGE]; if (x !== undefined) x.pool.onResponse(x, headers); }
+function onStreamHeaders(this: Carrying, headers: IncomingHttpHeaders): void { const x = this[EXCHANGE]; if (x !== undefined) onInterim(x, headers); }
+function onStreamData(this: Carrying, chunk: Buffer): void {
+  const x = this[EXCHANGE];
+  if (x === undefined || x.done) return;
+  if (!x.handler.onData(chunk)) { x.paused = true; this.pause(); }
+}
+function onStreamTrailers(this: Carrying, t: IncomingHttpHeaders): void { const x = this[EXCHANGE]; if (x !== undefined && !x.done) x.handler.onTrailers?.(flatten(t)); }
+function onStreamEnd(this: Carrying): void { this[EXCHANGE]?.complete(); }
+function onStreamClose(this: Carrying): void { const x = this[EXCHANGE]; if (x !== undefined) x.pool.onClose(x, this); }
+function onStreamIdle(this: Carrying): void { const x = this[EXCHANGE]; if (x?.gotHead === true) x.fail(bodyTimeout()); }
+function ignore(): void { /* a stream's error: 'close' reports it */ }
+function onHeadTimeout(x: H2Exchange): void { x.fail(headersTimeout()); }
+
 /** An interim (1xx) HEADERS frame before the response: 102 and 103 go to the handler. */
 function onInterim(x: H2Exchange, headers: IncomingHttpHeaders): void {
   const status = Number(headers[':status']);
@@ -428,8 +452,8 @@ function onDeadline(x: H2Exchange): void {
   // The head went out: end the call the gRPC way, with DEADLINE_EXCEEDED in the trailers.
   x.handler.onTrailers?.(['grpc-status', '4', 'grpc-message', 'Deadline Exceeded']);
   const s = x.stream;
+  x.complete(); // unlinks the stream (clear) before it is let go
   x.stream = undefined;
-  x.complete();
   if (s !== undefined && !s.destroyed) s.close(NGHTTP2_CANCEL);
 }
 
