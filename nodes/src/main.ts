@@ -5,7 +5,6 @@
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
-import v8 from 'node:v8';
 import pino from 'pino';
 import { readConfigFileWith } from './config/file.ts';
 import { JsonItemReader } from './config/json-items.ts';
@@ -19,23 +18,7 @@ import { DEFAULTS, splitHostPort } from './gateway.ts';
 import { parseDuration } from './schema/duration.ts';
 import { defaultCounterStore } from './cluster/counters/services.ts';
 import type { NodeServices } from './request/services.ts';
-import { boundHeapGrowth } from './core/heap.ts';
-
-/**
- * V8 flags of a gateway node, set before any server exists (docs/decisions/0010). Allocation-site
- * pretenuring sends the objects of sites whose objects often survive a scavenge straight to
- * old space; an HTTP/2 stream's objects survive one while the stream is in flight, so on the
- * HTTP/2 path V8 pretenures request-scoped garbage, old space fills and every scavenge slows
- * 10-25x. A node started with either form of the flag on its command line (node's own
- * arguments; NODE_OPTIONS does not take V8 flags) keeps what it was given. Returns whether
- * the flag was set here.
- */
-export function setNodeV8Flags(execArgv: readonly string[] = process.execArgv): boolean {
-  const given = /^--(no-)?allocation[-_]site[-_]pretenuring$/;
-  if (execArgv.some((a) => given.test(a))) return false;
-  v8.setFlagsFromString('--no-allocation-site-pretenuring');
-  return true;
-}
+import { boundHeapGrowth, setNodeV8Flags } from './core/heap.ts';
 
 export async function runNode(configPath: string, workersFlag?: string): Promise<number> {
   setNodeV8Flags();

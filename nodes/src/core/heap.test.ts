@@ -2,7 +2,7 @@ import test from 'ava';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { setImmediate as tick } from 'node:timers/promises';
-import { LARGE_HEAP, boundHeapGrowth, growthFor, heapGrowthCapped, heapLiveBytes, watchHeapLive } from './heap.ts';
+import { LARGE_HEAP, boundHeapGrowth, growthFor, heapGrowthCapped, heapLiveBytes, setNodeV8Flags, watchHeapLive } from './heap.ts';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
@@ -59,4 +59,11 @@ test.serial('a large live heap turns the cap on at the next full collection, a s
   await fullGc();
   t.true(heapLiveBytes() < LARGE_HEAP / 2);
   t.false(heapGrowthCapped());
+});
+
+test.serial('a node turns allocation-site pretenuring off unless its command line sets it either way', (t) => {
+  t.false(setNodeV8Flags(['--allocation-site-pretenuring']));
+  t.false(setNodeV8Flags(['--no-allocation_site_pretenuring']));
+  t.true(setNodeV8Flags(['--max-old-space-size=512']));
+  t.true(setNodeV8Flags([]));
 });

@@ -1,5 +1,6 @@
 /**
- * The node's view of its V8 heap: what it retains, and how much garbage V8 may pile on top.
+ * The node's view of its V8 heap: what it retains, how much garbage V8 may pile on top, and
+ * the V8 flags a gateway node starts with (pretenuring off: setNodeV8Flags).
  *
  * Heap live: heap in use just after the last full (mark-compact) collection, i.e. what the
  * process retains. `gatehouse_nodejs_heap_size_used_bytes` also counts garbage V8 has not
@@ -56,16 +57,32 @@ function onEntries(list: PerformanceObserverEntryList): void {
   }
 }
 
-function watch(): void {
+/** Starts reading the live heap (once per process; an observer holds no handle, so it never keeps the process up). */
+export function watchHeapLive(): void {
   if (started) return;
   started = true;
-  // An observer holds no handle: it never keeps the process up.
   new PerformanceObserver(onEntries).observe({ entryTypes: ['gc'] });
 }
 
-/** Starts reading the live heap (once per process). */
-export function watchHeapLive(): void {
-  watch();
+/** Whether the node's own command line sets V8 flag `name` (either spelling, with or without `no-`). */
+function onCommandLine(execArgv: readonly string[], name: string): boolean {
+  const flag = new RegExp(`^--(no-)?${name.replace(/[-_]/g, '[-_]')}(=|$)`);
+  return execArgv.some((a) => flag.test(a));
+}
+
+/**
+ * V8 flags of a gateway node, set before any server exists (docs/decisions/0010). Allocation-site
+ * pretenuring sends the objects of sites whose objects often survive a scavenge straight to
+ * old space; an HTTP/2 stream's objects survive one while the stream is in flight, so on the
+ * HTTP/2 path V8 pretenures request-scoped garbage, old space fills and every scavenge slows
+ * 10-25x. A node started with either form of the flag on its command line (node's own
+ * arguments; NODE_OPTIONS does not take V8 flags) keeps what it was given. Returns whether
+ * the flag was set here.
+ */
+export function setNodeV8Flags(execArgv: readonly string[] = process.execArgv): boolean {
+  if (onCommandLine(execArgv, 'allocation-site-pretenuring')) return false;
+  v8.setFlagsFromString('--no-allocation-site-pretenuring');
+  return true;
 }
 
 /**
@@ -73,9 +90,9 @@ export function watchHeapLive(): void {
  * command line set `--heap-growing-percent`. Returns whether the node manages it.
  */
 export function boundHeapGrowth(execArgv: readonly string[] = process.execArgv): boolean {
-  if (execArgv.some((a) => /^--heap[-_]growing[-_]percent(=|$)/.test(a))) return false;
+  if (onCommandLine(execArgv, 'heap-growing-percent')) return false;
   bounding = true;
-  watch();
+  watchHeapLive();
   return true;
 }
 

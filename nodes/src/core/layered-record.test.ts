@@ -57,6 +57,14 @@ test('layers chain on one base, and an edit back to the base item leaves the lay
   // r1 is untouched by the edit made from it.
   t.deepEqual(Object.keys(r1), ['a', 'b', 'x']);
   t.is((r1.a as { n: number }).n, 10);
+  // Names added and removed again leave nothing behind: many more of them than a layer holds.
+  let r: Readonly<Record<string, unknown>> | undefined = r2;
+  for (let i = 0; i <= FOLD_AT; i++) {
+    r = withChanges(r!, new Map([[`tmp${i}`, item(i)]]));
+    r = withChanges(r!, new Map([[`tmp${i}`, undefined]]));
+  }
+  t.true(isLayered(r), 'the layer did not fill up');
+  t.deepEqual(Object.keys(r!), ['a']);
   // Removed then added again: an item again, listed where a rebuild from the base lists it.
   const r3 = withChanges(r2, new Map([['b', item(22)]]))!;
   t.deepEqual(Object.keys(r3), ['a', 'b']);

@@ -92,9 +92,9 @@ export function withChanges(prev: Rec, changes: ReadonlyMap<string, Item | undef
   const base = l ? l.base : prev;
   const layer = new Map(l?.layer);
   for (const [name, item] of changes) {
-    if (item !== undefined) layer.set(name, item === base[name] && Object.hasOwn(base, name) ? undefined : item);
-    else layer.set(name, Object.hasOwn(base, name) ? GONE : undefined);
-    if (layer.get(name) === undefined) layer.delete(name);
+    // Back to what the base says (its own item, or absent): nothing to hold for that name.
+    const asBase = Object.hasOwn(base, name) ? base[name] === item : item === undefined;
+    if (asBase) layer.delete(name); else layer.set(name, item ?? GONE);
   }
   if (layer.size > FOLD_AT) return undefined;
   return make(base, layer);
