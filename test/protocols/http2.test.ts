@@ -105,6 +105,21 @@ test.serial('connection-specific upstream headers are dropped, not fatal, on an 
   t.notRegex(r.stdout, /keep-alive:|x-private:/);
 });
 
+test.serial('a response ends with its last DATA frame; trailers are waited for only when the client takes them (TE: trailers)', async (t) => {
+  // Without TE: trailers the END_STREAM flag rides on the body's DATA frame (no empty frame
+  // after it); a client that takes trailers gets the stream held open for them.
+  const plain = await run('nghttp', ['-v', `${gw.url}/open/frames`]);
+  t.is(plain.code, 0, plain.stderr);
+  const frames = (out: string): string[] => [...out.matchAll(/recv DATA frame <length=(\d+), flags=(0x0\d)/g)].map((m) => `${m[1]}/${m[2]}`);
+  const p = frames(plain.stdout);
+  t.true(p.length >= 1);
+  t.regex(p.at(-1)!, /^[1-9]\d*\/0x01$/, `last DATA frame carries the body and END_STREAM: ${p.join(' ')}`);
+  const withTe = await run('nghttp', ['-v', '-H', 'te: trailers', `${gw.url}/open/frames`]);
+  t.is(withTe.code, 0, withTe.stderr);
+  t.is(frames(withTe.stdout).at(-1), '0/0x01', 'the stream ends after the body, where trailers would go');
+  t.regex(withTe.stdout, /:status: 200/);
+});
+
 test.serial('the access log counts each HTTP/2 response\'s own bytes, not its connection\'s', async (t) => {
   const http2 = await import('node:http2');
   const session = http2.connect(gw.url);

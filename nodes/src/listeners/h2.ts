@@ -1,7 +1,7 @@
 /**
  * The HTTP/2 server behind both the TLS listener (ALPN h2) and the plain listener (h2c with
- * prior knowledge). It serves the same request handler as HTTP/1.1, through the compat
- * request/response of h2-compat.ts.
+ * prior knowledge). It serves the same request handler as HTTP/1.1, through the
+ * HTTP/1.1-shaped request/response of h2-exchange.ts (not Node's compat layer).
  *
  * Limits against the known HTTP/2 attacks (docs/http2.md), each closing only the offending
  * connection, each counted in gatehouse_http2_connections_closed_total{reason}:
@@ -22,15 +22,16 @@
  *
  * CONNECT: SETTINGS_ENABLE_CONNECT_PROTOCOL is sent, and an extended CONNECT with
  * `:protocol websocket` (RFC 8441) goes to the WebSocket front (`onWebSocket`), which runs
- * it through the pipeline like an HTTP/1.1 upgrade (h2-compat.ts presents it as one). Any
+ * it through the pipeline like an HTTP/1.1 upgrade (h2-exchange.ts presents it as one). Any
  * other CONNECT is a forward-proxy tunnel, and the gateway is none: 405 problem+json on that
  * stream (as on HTTP/1.1, http/client-error.ts), the connection lives.
  */
 import http2 from 'node:http2';
 import type { Http2Session, ServerHttp2Stream, Http2Server } from 'node:http2';
+import type { IncomingHttpHeaders } from 'node:http2';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Counter } from 'prom-client';
-import { GatewayH2Request, GatewayH2Response } from './h2-compat.ts';
+import { H2Request, H2Response } from './h2-exchange.ts';
 import { problemBody } from '../errors.ts';
 import { requestId } from '../http/ids.ts';
 
@@ -86,6 +87,7 @@ export class H2Front {
   readonly streamResets: Counter<'reason'>;
   /** Takes RFC 8441 WebSocket streams (the WebSocket front); without it they get 405. */
   onWebSocket: Handler | undefined = undefined;
+  private readonly handler: Handler;
 
   constructor(handler: Handler, limits: H2Limits, closedBy: Counter<'reason'>, streamResets: Counter<'reason'>) {
     this.limits = limits;
@@ -110,13 +112,11 @@ export class H2Front {
       // Twice ours, as a backstop: it counts every RST_STREAM, ours the streams in flight.
       streamResetBurst: limits.maxResetsPerSecond * 20,
       streamResetRate: limits.maxResetsPerSecond * 2,
-      Http2ServerRequest: GatewayH2Request as never,
-      Http2ServerResponse: GatewayH2Response as never,
-    } as http2.ServerOptions, handler as never);
+    } as http2.ServerOptions);
     server.setTimeout(limits.sessionIdleMs);
     server.on('session', (s) => { this.onSession(s); });
-    server.on('stream', (stream: ServerHttp2Stream) => { this.onStream(stream); });
-    server.on('connect', onConnectMethod);
+    server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, raw: string[]) => { this.onStream(stream, headers, raw); });
+    this.handler = handler;
     this.server = server;
     (server as unknown as { [FRONT]: H2Front })[FRONT] = this;
   }
@@ -131,9 +131,37 @@ export class H2Front {
     s.on('error', (err: NodeJS.ErrnoException) => { this.closed(s, sessionErrorReason(err)); });
   }
 
-  private onStream(stream: ServerHttp2Stream): void {
+  /**
+   * A new stream: limits first, then the one request handler with the HTTP/1.1-shaped
+   * request/response of h2-exchange.ts. CONNECT and Expect are decided here, as Node's
+   * HTTP/1.1 server decides them before its 'request' event.
+   */
+  private onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, raw: string[]): void {
     stream.setTimeout(this.limits.streamIdleMs, onStreamIdle);
     stream.on('aborted', onStreamAborted);
+    // A stream error (a reset, a broken connection) reaches the pipeline as 'close'.
+    stream.on('error', ignore);
+    if (stream.destroyed || stream.session === undefined) return;
+    const req = new H2Request(stream, headers, raw);
+    const res = new H2Response(stream, headers.te as string | undefined);
+    if (headers[':method'] === 'CONNECT') { this.onConnect(req, res); return; }
+    const expect = headers.expect;
+    // 100-continue goes to the pipeline, which sends it once the policies have passed
+    // (pipeline/expect.ts); any other expectation is one the gateway cannot meet.
+    if (expect !== undefined && expect.toLowerCase() !== '100-continue') { res.writeHead(417); res.end(); return; }
+    this.handler(req as unknown as IncomingMessage, res as unknown as ServerResponse);
+  }
+
+  /**
+   * CONNECT on a stream. `:protocol websocket` (RFC 8441) goes to the WebSocket front; any
+   * other CONNECT is a forward-proxy tunnel: 405 problem+json on that stream.
+   */
+  private onConnect(req: H2Request, res: H2Response): void {
+    const ws = req.upgrade ? this.onWebSocket : undefined;
+    if (ws !== undefined) { ws(req as unknown as IncomingMessage, res as unknown as ServerResponse); return; }
+    const body = problemBody('GW_METHOD_NOT_ALLOWED', requestId(req.headers['x-request-id']), 'CONNECT is not supported');
+    res.writeHead(405, { 'content-type': 'application/problem+json', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
   }
 
   /** Close a flooding connection: GOAWAY ENHANCE_YOUR_CALM, then destroy. Counted once. */
@@ -169,18 +197,7 @@ function onStreamAborted(this: ServerHttp2Stream): void {
   if (g !== undefined && !g.resets.take()) frontOf(s!)?.closed(s!, 'rapid_reset');
 }
 
-/**
- * CONNECT on a stream. `:protocol websocket` (RFC 8441) goes to the WebSocket front; any
- * other CONNECT is a forward-proxy tunnel: 405 problem+json on that stream (Node's default
- * is a bare 405).
- */
-function onConnectMethod(req: http2.Http2ServerRequest, res: http2.Http2ServerResponse): void {
-  const ws = (req as unknown as { upgrade?: boolean }).upgrade === true ? frontOf(req.stream.session!)?.onWebSocket : undefined;
-  if (ws !== undefined) { ws(req as never, res as never); return; }
-  const body = problemBody('GW_METHOD_NOT_ALLOWED', requestId(req.headers['x-request-id']), 'CONNECT is not supported');
-  res.writeHead(405, { 'content-type': 'application/problem+json', 'content-length': Buffer.byteLength(body) });
-  res.end(body);
-}
+function ignore(): void { /* see onStream */ }
 
 function onStreamIdle(this: ServerHttp2Stream): void {
   const s = this.session;

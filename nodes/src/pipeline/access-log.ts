@@ -46,7 +46,7 @@ const OUT = Symbol('gatehouse.bytesWritten');
 const TRACEPARENT_TRACE = /^00-([0-9a-f]{32})-/;
 
 /**
- * The response's bytes: an HTTP/2 response counts its own body bytes (listeners/h2-compat.ts);
+ * The response's bytes: an HTTP/2 response counts its own body bytes (listeners/h2-exchange.ts);
  * an HTTP/1.1 one is what its socket wrote since the previous response on that connection
  * ended (head included). A connection's count alone would charge a stream with its siblings'.
  */

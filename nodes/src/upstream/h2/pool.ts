@@ -28,7 +28,7 @@
  *   cancelled and the client gets grpc-status 4 (DEADLINE_EXCEEDED).
  */
 import http2 from 'node:http2';
-import type { ClientHttp2Session, ClientHttp2Stream, IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
+import type { ClientHttp2Session, ClientHttp2Stream, IncomingHttpHeaders } from 'node:http2';
 import tls from 'node:tls';
 import net from 'node:net';
 import type { Readable } from 'node:stream';
@@ -60,6 +60,7 @@ export interface H2PoolOptions {
 export interface H2Handler extends H1Handler { onTrailers?(trailers: string[]): void }
 
 const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = http2.constants;
+const HAS_UPPER = /[A-Z]/;
 const ILLEGAL = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host', 'te']);
 
 class H2Exchange implements H1Control {
@@ -322,23 +323,25 @@ export class H2Pool {
   private start(x: H2Exchange, sess: H2Session): void {
     const s = sess.s;
     const r = x.req;
-    const h: OutgoingHttpHeaders = { ':method': r.method, ':path': r.path, ':scheme': this.tls ? 'https' : 'http', ':authority': this.hostHeader };
+    // A flat header list (Node takes one as is: no header object built and read again).
+    const h: string[] = [':method', r.method, ':path', r.path, ':scheme', this.tls ? 'https' : 'http', ':authority', this.hostHeader];
     const flat = r.headers;
     let grpcTimeout: number | undefined;
     for (let i = 0; i < flat.length; i += 2) {
-      const k = flat[i]!;
+      let k = flat[i]!;
       const v = flat[i + 1]!;
-      if (k === 'host') { h[':authority'] = v; continue; }
+      if (k === 'host') { h[7] = v; continue; }
       if (ILLEGAL.has(k)) continue;
       if (k === 'grpc-timeout') grpcTimeout = parseGrpcTimeout(v);
-      const cur = h[k];
-      h[k] = cur === undefined ? v : Array.isArray(cur) ? [...cur, v] : [String(cur), v];
+      // HTTP/2 field names are lower-case (RFC 9113 §8.2.1); a policy's header may not be.
+      if (HAS_UPPER.test(k)) { k = k.toLowerCase(); if (ILLEGAL.has(k)) continue; }
+      h.push(k, v);
     }
     // gRPC servers expect it; harmless for others.
-    h.te = 'trailers';
+    h.push('te', 'trailers');
     let stream: ClientHttp2Stream;
     try {
-      stream = s.request(h, { endStream: r.body === null });
+      stream = s.request(h as never, { endStream: r.body === null });
     } catch (err) {
       // Invalid header names/values (a policy's), or a session going away.
       x.fail(Object.assign(new Error((err as Error).message), { code: (err as { code?: string }).code === 'ERR_HTTP2_INVALID_SESSION' ? 'UND_ERR_SOCKET' : 'UND_ERR_INVALID_ARG' }));
