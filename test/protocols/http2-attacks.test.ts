@@ -20,7 +20,7 @@ test.before(async () => {
     res.end('ok');
   };
   gw = await startGateway({
-    node: { http2: { cleartext: true, maxConcurrentStreams: 20, maxResetsPerSecond: 10, streamIdleTimeout: '500ms' }, limits: { maxHeaderSize: 8192 } },
+    node: { http2: { cleartext: true, maxConcurrentStreams: 20, maxResetsPerSecond: 10, streamIdleTimeout: '500ms', sessionIdleTimeout: '2s' }, limits: { maxHeaderSize: 8192 } },
     upstreams: { u: { targets: [{ url: up.url }] } },
     routes: { all: { match: { paths: ['/*'] }, upstream: 'u' } },
   });
@@ -40,6 +40,26 @@ async function othersServed(t: import('ava').ExecutionContext): Promise<void> {
   const h1 = await curl(['--http1.1', `${gw.url}/other`]);
   t.is(h1.status, 200, 'an HTTP/1.1 client is served');
 }
+
+test.serial('a silent connection is closed after the session idle timeout; one that keeps sending frames stays', async (t) => {
+  const silent = await RawH2.connect(gw.port);
+  const busy = await RawH2.connect(gw.port);
+  const start = Date.now();
+  // PING every 300 ms: frames both ways (the ACKs), well under the control-frame limit.
+  const pinger = setInterval(() => { busy.write(frame(T.PING, 0, 0, Buffer.alloc(8))); }, 300);
+  try {
+    await new Promise((r) => setTimeout(r, 1500));
+    t.false(silent.closed, 'not closed before the timeout (2s)');
+    await waitFor(() => silent.closed, { timeout: 5000, message: 'the silent connection closed' });
+    t.true(Date.now() - start >= 2000, `closed after ${Date.now() - start} ms`);
+    await new Promise((r) => setTimeout(r, 1500));
+    t.false(busy.closed, 'a connection that keeps moving frames stays open past the timeout');
+  } finally {
+    clearInterval(pinger);
+    silent.close();
+    busy.close();
+  }
+});
 
 test.serial('rapid reset (CVE-2023-44487): a connection resetting streams fast gets GOAWAY and is counted', async (t) => {
   up.mode = { kind: 'hold' };

@@ -20,6 +20,13 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 
+/**
+ * The connection's own socket, set on a session by the HTTP/2 front (h2.ts). Node's
+ * `session.socket` is a proxy that throws once the session is gone; the pipeline may still
+ * read the peer address then (the access log of a request cut by its client).
+ */
+export const RAW_SOCKET = Symbol('gatehouse.h2socket');
+
 const H2_ILLEGAL = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
 type Listener = (...args: any[]) => void; // eslint-disable-line @typescript-eslint/no-explicit-any
 type Chunk = string | Uint8Array;
@@ -28,7 +35,7 @@ export class H2Request {
   readonly stream: ServerHttp2Stream;
   readonly headers: IncomingHttpHeaders;
   readonly rawHeaders: string[];
-  /** The connection (Node's view of it for HTTP/2: properties read from the socket). */
+  /** The connection's socket (shared by every stream on it). */
   readonly socket: Socket;
   url: string;
   method: string;
@@ -40,7 +47,8 @@ export class H2Request {
 
   constructor(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rawHeaders: string[]) {
     this.stream = stream;
-    this.socket = stream.session!.socket as Socket;
+    const session = stream.session as (NonNullable<ServerHttp2Stream['session']> & { [RAW_SOCKET]?: Socket });
+    this.socket = session[RAW_SOCKET] ?? session.socket as Socket;
     const plain: IncomingHttpHeaders = {};
     let authority: string | undefined;
     for (const k in headers) {

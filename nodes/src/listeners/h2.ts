@@ -18,7 +18,8 @@
  *   'ping' events, plus nghttp2's cap on queued ACKs for a client that does not read;
  * - invalid frames: maxSessionInvalidFrames;
  * - window exhaustion / slow readers: a per-stream idle timeout resets a stream that moves
- *   no frame either way, and a per-connection idle timeout closes a silent connection. The
+ *   no frame either way, and a per-connection idle timeout closes a silent connection (a
+ *   sweep over the connections' byte counts, not Node's timer refreshed on every frame). The
  *   stream's timer is armed only once the stream has lived a quarter of the timeout (a sweep
  *   every quarter: IdleArming): most streams end long before and never pay for a timer
  *   (refreshed on every frame); a stuck one is reset within 1.5x the timeout.
@@ -34,7 +35,8 @@ import type { Http2Session, ServerHttp2Stream, Http2Server } from 'node:http2';
 import type { IncomingHttpHeaders } from 'node:http2';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Counter } from 'prom-client';
-import { H2Request, H2Response } from './h2-exchange.ts';
+import { H2Request, H2Response, RAW_SOCKET } from './h2-exchange.ts';
+import type { Socket } from 'node:net';
 import { problemBody } from '../errors.ts';
 import { requestId } from '../http/ids.ts';
 
@@ -74,10 +76,17 @@ class Bucket {
   }
 }
 
-interface Guard { resets: Bucket; control: Bucket; closed: boolean }
+interface Guard {
+  resets: Bucket;
+  control: Bucket;
+  closed: boolean;
+  /** Bytes read + written on the connection at the last sweep, and since when unchanged. */
+  seen: number;
+  quietSince: number;
+}
 const GUARD = Symbol('gatehouse.h2guard');
 const FRONT = Symbol('gatehouse.h2front');
-type Guarded = Http2Session & { [GUARD]?: Guard };
+type Guarded = Http2Session & { [GUARD]?: Guard; [RAW_SOCKET]?: Socket };
 
 export type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -117,8 +126,12 @@ export class H2Front {
       streamResetBurst: limits.maxResetsPerSecond * 20,
       streamResetRate: limits.maxResetsPerSecond * 2,
     } as http2.ServerOptions);
-    server.setTimeout(limits.sessionIdleMs);
+    // No server.setTimeout: Node would refresh a timer per connection on every frame of every
+    // stream; sweepIdle reads the connection's byte counts instead.
     this.arming = new IdleArming(limits.streamIdleMs);
+    // Node makes the session inside its own 'connection' listener, synchronously: the socket
+    // seen just before is the session's (kept as RAW_SOCKET, see h2-exchange.ts).
+    server.prependListener('connection', (sock: Socket) => { this.nextSocket = sock; });
     server.on('session', (s) => { this.onSession(s); });
     server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, raw: string[]) => { this.onStream(stream, headers, raw); });
     this.handler = handler;
@@ -128,8 +141,14 @@ export class H2Front {
 
   private onSession(s: Http2Session): void {
     const l = this.limits;
-    (s as Guarded)[GUARD] = { resets: new Bucket(l.maxResetsPerSecond, l.maxResetsPerSecond * 10), control: new Bucket(l.maxControlPerSecond, l.maxControlPerSecond * 10), closed: false };
+    (s as Guarded)[GUARD] = { resets: new Bucket(l.maxResetsPerSecond, l.maxResetsPerSecond * 10), control: new Bucket(l.maxControlPerSecond, l.maxControlPerSecond * 10), closed: false, seen: -1, quietSince: Date.now() };
+    (s as Guarded)[RAW_SOCKET] = this.nextSocket;
+    this.nextSocket = undefined;
     this.sessions.add(s);
+    if (this.idleSweep === undefined) {
+      this.idleSweep = setInterval(() => { this.sweepIdle(); }, Math.max(10, l.sessionIdleMs / 4));
+      this.idleSweep.unref();
+    }
     s.on('close', () => { this.sessions.delete(s); });
     s.on('ping', onControl);
     s.on('remoteSettings', onControl);
@@ -169,6 +188,29 @@ export class H2Front {
     res.end(body);
   }
 
+  private idleSweep: NodeJS.Timeout | undefined = undefined;
+  private nextSocket: Socket | undefined = undefined;
+
+  /**
+   * http2.sessionIdleTimeout: a connection whose byte counts have not moved for that long (no
+   * frame either way, PINGs included) is destroyed, as Node's own session timeout would.
+   * Checked every quarter of the timeout, so it is closed within 1.25x.
+   */
+  private sweepIdle(): void {
+    const now = Date.now();
+    for (const s of this.sessions) {
+      const g = (s as Guarded)[GUARD];
+      if (g === undefined || s.destroyed) continue;
+      const sock = (s as Guarded)[RAW_SOCKET];
+      if (sock === undefined) continue;
+      const seen = sock.bytesRead + sock.bytesWritten;
+
+      if (seen !== g.seen) { g.seen = seen; g.quietSince = now; continue; }
+      if (now - g.quietSince >= this.limits.sessionIdleMs) s.destroy();
+    }
+    if (this.sessions.size === 0) { clearInterval(this.idleSweep); this.idleSweep = undefined; }
+  }
+
   /** Close a flooding connection: GOAWAY ENHANCE_YOUR_CALM, then destroy. Counted once. */
   closed(s: Http2Session, reason: string): void {
     const g = (s as Guarded)[GUARD];
@@ -183,7 +225,12 @@ export class H2Front {
 
   /** Drain: GOAWAY to every connection (in-flight streams finish); destroy() cuts what is left. */
   close(): void { for (const s of this.sessions) s.close(); }
-  destroy(): void { this.arming.stop(); for (const s of this.sessions) s.destroy(); }
+  destroy(): void {
+    this.arming.stop();
+    clearInterval(this.idleSweep);
+    this.idleSweep = undefined;
+    for (const s of this.sessions) s.destroy();
+  }
 }
 
 /**
