@@ -29,13 +29,17 @@ export function watchClient(socket: Socket | null, w: ClientWatcher): void {
   let list = s[LIVE];
   if (list === undefined) {
     list = s[LIVE] = [];
-    socket.once('close', () => {
-      const gone = s[LIVE]!;
-      s[LIVE] = [];
-      for (const x of gone) x.onClientGone();
-    });
+    // One shared listener (no closure, no `once` wrapper): an HTTP/2 stream is watched per request.
+    socket.on('close', onGone);
   }
   list.push(w);
+}
+
+function onGone(this: Watched): void {
+  const gone = this[LIVE];
+  if (gone === undefined) return;
+  this[LIVE] = [];
+  for (const x of gone) x.onClientGone();
 }
 
 export function unwatchClient(socket: Socket | null, w: ClientWatcher): void {

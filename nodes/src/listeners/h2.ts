@@ -19,10 +19,7 @@
  * - invalid frames: maxSessionInvalidFrames;
  * - window exhaustion / slow readers: a per-stream idle timeout resets a stream that moves
  *   no frame either way, and a per-connection idle timeout closes a silent connection (a
- *   sweep over the connections' byte counts, not Node's timer refreshed on every frame). The
- *   stream's timer is armed only once the stream has lived a quarter of the timeout (a sweep
- *   every quarter: IdleArming): most streams end long before and never pay for a timer
- *   (refreshed on every frame); a stuck one is reset within 1.5x the timeout.
+ *   sweep over the connections' byte counts, not Node's timer refreshed on every frame).
  *
  * CONNECT: SETTINGS_ENABLE_CONNECT_PROTOCOL is sent, and an extended CONNECT with
  * `:protocol websocket` (RFC 8441) goes to the WebSocket front (`onWebSocket`), which runs
@@ -100,7 +97,6 @@ export class H2Front {
   /** Takes RFC 8441 WebSocket streams (the WebSocket front); without it they get 405. */
   onWebSocket: Handler | undefined = undefined;
   private readonly handler: Handler;
-  private readonly arming: IdleArming;
 
   constructor(handler: Handler, limits: H2Limits, closedBy: Counter<'reason'>, streamResets: Counter<'reason'>) {
     this.limits = limits;
@@ -128,7 +124,6 @@ export class H2Front {
     } as http2.ServerOptions);
     // No server.setTimeout: Node would refresh a timer per connection on every frame of every
     // stream; sweepIdle reads the connection's byte counts instead.
-    this.arming = new IdleArming(limits.streamIdleMs);
     // Node makes the session inside its own 'connection' listener, synchronously: the socket
     // seen just before is the session's (kept as RAW_SOCKET, see h2-exchange.ts).
     server.prependListener('connection', (sock: Socket) => { this.nextSocket = sock; });
@@ -161,7 +156,7 @@ export class H2Front {
    * HTTP/1.1 server decides them before its 'request' event.
    */
   private onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, raw: string[]): void {
-    this.arming.add(stream);
+    stream.setTimeout(this.limits.streamIdleMs, onStreamIdle);
     stream.on('aborted', onStreamAborted);
     // A stream error (a reset, a broken connection) reaches the pipeline as 'close'.
     stream.on('error', ignore);
@@ -226,47 +221,10 @@ export class H2Front {
   /** Drain: GOAWAY to every connection (in-flight streams finish); destroy() cuts what is left. */
   close(): void { for (const s of this.sessions) s.close(); }
   destroy(): void {
-    this.arming.stop();
     clearInterval(this.idleSweep);
     this.idleSweep = undefined;
     for (const s of this.sessions) s.destroy();
   }
-}
-
-/**
- * Arms the stream idle timer of the streams still open a while after they started. Streams
- * land in `young`; each sweep (a quarter of the timeout) arms those of the previous sweep's
- * set that are still open and moves `young` there. A stream is thus armed between one and two
- * quarters after it started, and a closed one is only dropped with its set: no listener, no
- * timer for the short-lived ones.
- */
-class IdleArming {
-  private young = new Set<ServerHttp2Stream>();
-  private older = new Set<ServerHttp2Stream>();
-  private readonly idleMs: number;
-  private timer: NodeJS.Timeout | undefined = undefined;
-
-  constructor(idleMs: number) { this.idleMs = idleMs; }
-
-  add(stream: ServerHttp2Stream): void {
-    this.young.add(stream);
-    if (this.timer === undefined) {
-      this.timer = setInterval(() => { this.sweep(); }, Math.max(10, this.idleMs / 4));
-      this.timer.unref();
-    }
-  }
-
-  private sweep(): void {
-    for (const s of this.older) if (!s.closed && !s.destroyed) s.setTimeout(this.idleMs, onStreamIdle);
-    this.older.clear();
-    const o = this.older;
-    this.older = this.young;
-    this.young = o;
-    // Nothing left to watch: no interval until the next stream.
-    if (this.older.size === 0) this.stop();
-  }
-
-  stop(): void { clearInterval(this.timer); this.timer = undefined; }
 }
 
 /** The session's H2Front, through the server the session belongs to (shared listeners, no closures per stream). */
