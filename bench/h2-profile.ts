@@ -12,6 +12,9 @@
  * script (divide self times by the request count for µs per request).
  * GATEWAY_NODE_ARGS='--trace-gc ...' passes node/V8 flags to the gateway and shows its stdout
  * (where --trace-gc writes).
+ * PROXY=bare (grpc only) runs peers/bare-grpc-proxy.ts in the gateway's place: the ceiling of a
+ * pass-through on Node's `http2` module in the same layout. `node bench/h2-profile.ts direct`
+ * loads the gRPC echo itself, pinned to core 1 (what the proxies are measured against).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -19,6 +22,15 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { acquireBenchLock } from './lib/lock.ts';
 import { killAllSync, track } from './lib/proc.ts';
+import net from 'node:net';
+
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('error', () => { resolve(false); });
+  });
+}
 
 const BENCH = import.meta.dirname;
 const ROOT = join(BENCH, '..');
@@ -28,7 +40,9 @@ const LISTEN = 19600;
 const UPSTREAM = 19601;
 const STATUS = 19602;
 
-if (!['h1', 'h2c', 'grpc'].includes(mode)) { console.error('usage: node bench/h2-profile.ts h1|h2c|grpc [seconds] [--cpu-prof]'); process.exit(2); }
+if (!['h1', 'h2c', 'grpc', 'direct'].includes(mode)) { console.error('usage: [PROXY=bare] node bench/h2-profile.ts h1|h2c|grpc|direct [seconds] [--cpu-prof]'); process.exit(2); }
+const bare = process.env.PROXY === 'bare';
+if (bare && mode !== 'grpc') { console.error('PROXY=bare is for the grpc mode'); process.exit(2); }
 const secs = Math.max(1, Math.round(Number(secsArg)));
 const dir = join(ROOT, '.bench', 'h2-profile', `${mode}-${Date.now()}`);
 mkdirSync(dir, { recursive: true });
@@ -51,8 +65,8 @@ const release = await acquireBenchLock(600_000, console.log);
 try {
   // The gRPC echo runs on every core in the bench row too (protocol-upstream.ts).
   if (mode === 'grpc') pinned('0-1', [process.execPath, join(BENCH, 'peers', 'protocol-upstream.ts'), 'grpc-echo', String(UPSTREAM)]);
-  else pinned('0', [process.execPath, join(BENCH, 'peers', 'node-upstream.ts'), String(UPSTREAM)]);
-  const scheme = mode === 'grpc' ? 'h2c' : 'http';
+  else if (mode !== 'direct') pinned('0', [process.execPath, join(BENCH, 'peers', 'node-upstream.ts'), String(UPSTREAM)]);
+  const scheme = mode === 'grpc' || mode === 'direct' ? 'h2c' : 'http';
   writeFileSync(join(dir, 'gatehouse.yaml'), [
     'node:',
     `  listen: 127.0.0.1:${LISTEN}`,
@@ -67,17 +81,23 @@ try {
     '',
   ].join('\n'));
   const prof = flag === '--cpu-prof' ? ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=200'] : [];
-  const gateway = pinned('1', [process.execPath, ...nodeArgs, ...prof, join(ROOT, 'nodes', 'bin', 'gatehouse.js'), 'start', '--config', join(dir, 'gatehouse.yaml')], nodeArgs.length ? 'inherit' : 'ignore');
+  // The measured process on core 1: the gateway, the bare proxy, or (direct) the echo itself.
+  const args = bare ? [join(BENCH, 'peers', 'bare-grpc-proxy.ts'), String(LISTEN), String(UPSTREAM)]
+    : mode === 'direct' ? [join(BENCH, 'peers', 'protocol-upstream.ts'), 'grpc-echo', String(LISTEN)]
+      : [join(ROOT, 'nodes', 'bin', 'gatehouse.js'), 'start', '--config', join(dir, 'gatehouse.yaml')];
+  const gateway = pinned('1', [process.execPath, ...nodeArgs, ...prof, ...args], nodeArgs.length ? 'inherit' : 'ignore');
   for (let i = 0; i < 150; i++) {
-    try { if ((await fetch(`http://127.0.0.1:${STATUS}/readyz`)).ok) break; } catch { /* not up yet */ }
+    if (bare || mode === 'direct') { if (await listening(LISTEN)) break; } else {
+      try { if ((await fetch(`http://127.0.0.1:${STATUS}/readyz`)).ok) break; } catch { /* not up yet */ }
+    }
     await sleep(200);
   }
   const frame = join(dir, 'grpc-frame.bin');
   writeFileSync(frame, Buffer.concat([Buffer.from([0, 0, 0, 0, 16]), Buffer.from('0123456789abcdef')]));
   const shape = mode === 'h1' ? ['--h1', '-c', '32']
-    : mode === 'grpc' ? ['-c', '4', '-m', '8', '-d', frame, '-H', 'content-type: application/grpc', '-H', 'te: trailers']
+    : mode === 'grpc' || mode === 'direct' ? ['-c', '4', '-m', '8', '-d', frame, '-H', 'content-type: application/grpc', '-H', 'te: trailers']
       : ['-c', '4', '-m', '8'];
-  const url = `http://127.0.0.1:${LISTEN}${mode === 'grpc' ? '/bench.Echo/Unary' : '/'}`;
+  const url = `http://127.0.0.1:${LISTEN}${mode === 'grpc' || mode === 'direct' ? '/bench.Echo/Unary' : '/'}`;
   spawnSync('taskset', ['-c', '0', 'h2load', '-D', '2', ...shape, url]); // warm-up
   const before = cpuSeconds(gateway.pid!);
   const out = spawnSync('taskset', ['-c', '0', 'nice', '-n', '-20', 'h2load', '-D', String(secs), ...shape, url], { encoding: 'utf8' }).stdout;

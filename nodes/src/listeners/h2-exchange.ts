@@ -28,7 +28,7 @@ import type { Socket } from 'node:net';
 export const RAW_SOCKET = Symbol('gatehouse.h2socket');
 
 const H2_ILLEGAL = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
-type Listener = (...args: any[]) => void; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Listener = (...args: any[]) => void;
 type Chunk = string | Uint8Array;
 
 export class H2Request {
