@@ -149,6 +149,8 @@ export class H2Response {
     const src = typeof a === 'string' ? b : a;
     if (this.responded) throw Object.assign(new Error('Cannot write headers after they are sent'), { code: 'ERR_HTTP2_HEADERS_SENT' });
     this.statusCode = statusCode;
+    // The client reset the stream: nothing can be sent any more (as Node's HTTP/2 response, no error).
+    if (this.stream.destroyed || this.stream.closed) { this.responded = true; return this; }
     const out: string[] = [':status', String(statusCode)];
     let grpcStatus = false;
     const add = (k: string, v: unknown): void => {
@@ -182,7 +184,7 @@ export class H2Response {
   }
 
   write(chunk: Chunk, a?: unknown, b?: unknown): boolean {
-    if (this.trailersOnly) return true;
+    if (this.trailersOnly || this.stream.destroyed) return true;
     if (!this.responded) this.writeHead(this.statusCode);
     this.bytesOut += typeof chunk === 'string' ? Buffer.byteLength(chunk, typeof a === 'string' ? a as BufferEncoding : 'utf8') : chunk.byteLength;
     return this.stream.write(chunk, a as never, b as never);
@@ -193,9 +195,9 @@ export class H2Response {
     let cb: (() => void) | undefined;
     if (typeof a === 'function') cb = a as () => void;
     else { chunk = a as Chunk | undefined; cb = (typeof b === 'function' ? b : c) as (() => void) | undefined; }
-    if (this.trailersOnly) { cb?.(); return this; }
+    if (this.trailersOnly || this.stream.writableEnded || this.stream.destroyed) { cb?.(); return this; }
     if (!this.responded) this.writeHead(this.statusCode);
-    if (this.stream.writableEnded || this.stream.destroyed) { cb?.(); return this; }
+    if (this.stream.writableEnded || this.stream.destroyed || this.stream.closed) { cb?.(); return this; }
     if (chunk !== undefined && chunk !== null) {
       this.bytesOut += typeof chunk === 'string' ? Buffer.byteLength(chunk, typeof b === 'string' ? b as BufferEncoding : 'utf8') : chunk.byteLength;
       if (typeof b === 'string') this.stream.end(chunk, b as BufferEncoding, cb);

@@ -28,8 +28,7 @@
  * stream (as on HTTP/1.1, http/client-error.ts), the connection lives.
  */
 import http2 from 'node:http2';
-import type { Http2Session, ServerHttp2Stream, Http2Server } from 'node:http2';
-import type { IncomingHttpHeaders } from 'node:http2';
+import type { Http2Session, ServerHttp2Stream, Http2Server, IncomingHttpHeaders } from 'node:http2';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Counter } from 'prom-client';
 import { H2Request, H2Response, RAW_SOCKET } from './h2-exchange.ts';
@@ -97,6 +96,10 @@ export class H2Front {
   /** Takes RFC 8441 WebSocket streams (the WebSocket front); without it they get 405. */
   onWebSocket: Handler | undefined = undefined;
   private readonly handler: Handler;
+  /** The sweep of sessionIdleTimeout (sweepIdle), running while there are connections. */
+  private idleSweep: NodeJS.Timeout | undefined = undefined;
+  /** The socket of the session Node is making (see the 'connection' listener). */
+  private nextSocket: Socket | undefined = undefined;
 
   constructor(handler: Handler, limits: H2Limits, closedBy: Counter<'reason'>, streamResets: Counter<'reason'>) {
     this.limits = limits;
@@ -183,9 +186,6 @@ export class H2Front {
     res.end(body);
   }
 
-  private idleSweep: NodeJS.Timeout | undefined = undefined;
-  private nextSocket: Socket | undefined = undefined;
-
   /**
    * http2.sessionIdleTimeout: a connection whose byte counts have not moved for that long (no
    * frame either way, PINGs included) is destroyed, as Node's own session timeout would.
@@ -199,7 +199,6 @@ export class H2Front {
       const sock = (s as Guarded)[RAW_SOCKET];
       if (sock === undefined) continue;
       const seen = sock.bytesRead + sock.bytesWritten;
-
       if (seen !== g.seen) { g.seen = seen; g.quietSince = now; continue; }
       if (now - g.quietSince >= this.limits.sessionIdleMs) s.destroy();
     }

@@ -330,11 +330,11 @@ export class H2Pool {
     for (let i = 0; i < flat.length; i += 2) {
       let k = flat[i]!;
       const v = flat[i + 1]!;
+      // HTTP/2 field names are lower-case (RFC 9113 §8.2.1); a policy's header may not be.
+      if (HAS_UPPER.test(k)) k = k.toLowerCase();
       if (k === 'host') { h[7] = v; continue; }
       if (ILLEGAL.has(k)) continue;
       if (k === 'grpc-timeout') grpcTimeout = parseGrpcTimeout(v);
-      // HTTP/2 field names are lower-case (RFC 9113 §8.2.1); a policy's header may not be.
-      if (HAS_UPPER.test(k)) { k = k.toLowerCase(); if (ILLEGAL.has(k)) continue; }
       h.push(k, v);
     }
     // gRPC servers expect it; harmless for others.
