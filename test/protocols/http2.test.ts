@@ -17,6 +17,11 @@ const digest = (k: string): string => `sha256:${createHash('sha256').update(k).d
 test.before(async () => {
   up = await startUpstream();
   up.respond = (r, res) => {
+    if (r.url === '/open/late') {
+      // Answers after the client has reset its stream (the test below).
+      setTimeout(() => { res.writeHead(200, { 'content-type': 'text/plain' }); res.end('late'); }, 150);
+      return;
+    }
     if (r.url === '/hop') {
       // Connection-specific headers are illegal in HTTP/2: the gateway must not fail on them.
       res.writeHead(200, { connection: 'x-private', 'keep-alive': 'timeout=5', 'x-private': '1', 'x-kept': 'yes', 'content-type': 'text/plain' });
@@ -118,6 +123,32 @@ test.serial('a response ends with its last DATA frame; trailers are waited for o
   t.is(withTe.code, 0, withTe.stderr);
   t.is(frames(withTe.stdout).at(-1), '0/0x01', 'the stream ends after the body, where trailers would go');
   t.regex(withTe.stdout, /:status: 200/);
+});
+
+test.serial('a stream the client resets before the upstream answers: the late answer goes nowhere, the connection and the node go on', async (t) => {
+  const http2 = await import('node:http2');
+  const session = http2.connect(gw.url);
+  t.teardown(() => { session.close(); });
+  const cut = session.request({ ':path': '/open/late' });
+  cut.on('error', () => { /* the reset */ });
+  cut.end();
+  await new Promise((r) => setTimeout(r, 50));
+  cut.close(http2.constants.NGHTTP2_CANCEL);
+  await new Promise((r) => setTimeout(r, 300)); // the upstream has answered by now
+  const again = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = session.request({ ':path': '/open/after' });
+    let status = 0;
+    let body = '';
+    req.on('response', (h) => { status = Number(h[':status']); });
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => { body += c; });
+    req.on('end', () => resolve({ status, body }));
+    req.on('error', reject);
+    req.end();
+  });
+  t.is(again.status, 200, 'the same connection serves the next stream');
+  t.is((JSON.parse(again.body) as { url: string }).url, '/open/after');
+  t.is((await h2c('/open/x')).status, 200, 'a new connection is served too');
 });
 
 test.serial('the access log counts each HTTP/2 response\'s own bytes, not its connection\'s', async (t) => {
