@@ -124,6 +124,12 @@ export class H2Response {
   bytesOut = 0;
   /** Trailers to send after the body (addTrailers); only when the client takes them. */
   trailers: Record<string, string> | undefined = undefined;
+  /** The open-stream list of the HTTP/2 front (h2.ts OpenStreams): links and the sweep it started in. */
+  prevOpen: H2Response | undefined = undefined;
+  nextOpen: H2Response | undefined = undefined;
+  born = 0;
+  armed = false;
+  openList: { remove(r: H2Response): void } | undefined = undefined;
   private responded = false;
   /** A gRPC trailers-only response went out as one HEADERS frame with END_STREAM. */
   private trailersOnly = false;

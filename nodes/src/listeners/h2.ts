@@ -18,8 +18,9 @@
  *   'ping' events, plus nghttp2's cap on queued ACKs for a client that does not read;
  * - invalid frames: maxSessionInvalidFrames;
  * - window exhaustion / slow readers: a per-stream idle timeout resets a stream that moves
- *   no frame either way, and a per-connection idle timeout closes a silent connection (a
- *   sweep over the connections' byte counts, not Node's timer refreshed on every frame).
+ *   no frame either way (armed once the stream outlives a sweep: OpenStreams), and a
+ *   per-connection idle timeout closes a silent connection (a sweep over the connections'
+ *   byte counts). Neither uses a timer Node refreshes on every frame of every stream.
  *
  * CONNECT: SETTINGS_ENABLE_CONNECT_PROTOCOL is sent, and an extended CONNECT with
  * `:protocol websocket` (RFC 8441) goes to the WebSocket front (`onWebSocket`), which runs
@@ -96,6 +97,8 @@ export class H2Front {
   /** Takes RFC 8441 WebSocket streams (the WebSocket front); without it they get 405. */
   onWebSocket: Handler | undefined = undefined;
   private readonly handler: Handler;
+  /** Streams in flight; their idle timers are armed only once they outlive a sweep. */
+  readonly open: OpenStreams;
   /** The sweep of sessionIdleTimeout (sweepIdle), running while there are connections. */
   private idleSweep: NodeJS.Timeout | undefined = undefined;
   /** The socket of the session Node is making (see the 'connection' listener). */
@@ -125,6 +128,7 @@ export class H2Front {
       streamResetBurst: limits.maxResetsPerSecond * 20,
       streamResetRate: limits.maxResetsPerSecond * 2,
     } as http2.ServerOptions);
+    this.open = new OpenStreams(limits.streamIdleMs);
     // No server.setTimeout: Node would refresh a timer per connection on every frame of every
     // stream; sweepIdle reads the connection's byte counts instead.
     // Node makes the session inside its own 'connection' listener, synchronously: the socket
@@ -159,13 +163,15 @@ export class H2Front {
    * HTTP/1.1 server decides them before its 'request' event.
    */
   private onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, raw: string[]): void {
-    stream.setTimeout(this.limits.streamIdleMs, onStreamIdle);
     stream.on('aborted', onStreamAborted);
     // A stream error (a reset, a broken connection) reaches the pipeline as 'close'.
     stream.on('error', ignore);
     if (stream.destroyed || stream.session === undefined) return;
     const req = new H2Request(stream, headers, raw);
     const res = new H2Response(stream, headers.te as string | undefined);
+    this.open.add(res);
+    (stream as Listed)[LISTED] = res;
+    stream.on('close', onStreamClosed);
     if (headers[':method'] === 'CONNECT') { this.onConnect(req, res); return; }
     const expect = headers.expect;
     // 100-continue goes to the pipeline, which sends it once the policies have passed
@@ -220,10 +226,70 @@ export class H2Front {
   /** Drain: GOAWAY to every connection (in-flight streams finish); destroy() cuts what is left. */
   close(): void { for (const s of this.sessions) s.close(); }
   destroy(): void {
+    this.open.stop();
     clearInterval(this.idleSweep);
     this.idleSweep = undefined;
     for (const s of this.sessions) s.destroy();
   }
+}
+
+/**
+ * The streams in flight, linked through their responses (no set, no hashing), and the sweep
+ * that arms a stream's idle timer once it has outlived one sweep period (a quarter of
+ * streamIdleTimeout): Node refreshes a stream's timer on every frame, a cost most streams,
+ * over within milliseconds, need not pay. A stuck stream is reset within 1.5x the timeout.
+ */
+class OpenStreams {
+  private head: H2Response | undefined = undefined;
+  private generation = 0;
+  private timer: NodeJS.Timeout | undefined = undefined;
+  private readonly idleMs: number;
+
+  constructor(idleMs: number) { this.idleMs = idleMs; }
+
+  add(r: H2Response): void {
+    r.born = this.generation;
+    r.openList = this;
+    r.nextOpen = this.head;
+    if (this.head !== undefined) this.head.prevOpen = r;
+    this.head = r;
+    if (this.timer === undefined) {
+      this.timer = setInterval(() => { this.sweep(); }, Math.max(10, this.idleMs / 4));
+      this.timer.unref();
+    }
+  }
+
+  remove(r: H2Response): void {
+    const p = r.prevOpen;
+    const n = r.nextOpen;
+    if (p !== undefined) p.nextOpen = n; else if (this.head === r) this.head = n; else return;
+    if (n !== undefined) n.prevOpen = p;
+    r.prevOpen = undefined;
+    r.nextOpen = undefined;
+    r.openList = undefined;
+  }
+
+  private sweep(): void {
+    this.generation++;
+    if (this.head === undefined) { this.stop(); return; }
+    for (let r: H2Response | undefined = this.head; r !== undefined; r = r.nextOpen) {
+      if (r.armed || this.generation - r.born < 2) continue;
+      r.armed = true;
+      if (!r.stream.destroyed) r.stream.setTimeout(this.idleMs, onStreamIdle);
+    }
+  }
+
+  stop(): void { clearInterval(this.timer); this.timer = undefined; }
+}
+
+const LISTED = Symbol('gatehouse.h2listed');
+type Listed = ServerHttp2Stream & { [LISTED]?: H2Response };
+
+function onStreamClosed(this: Listed): void {
+  const r = this[LISTED];
+  if (r === undefined) return;
+  this[LISTED] = undefined;
+  r.openList?.remove(r);
 }
 
 /** The session's H2Front, through the server the session belongs to (shared listeners, no closures per stream). */
