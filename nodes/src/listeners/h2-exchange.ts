@@ -31,8 +31,18 @@ const H2_ILLEGAL = new Set(['connection', 'keep-alive', 'proxy-connection', 'tra
 type Listener = (...args: any[]) => void;
 type Chunk = string | Uint8Array;
 
-export class H2Request {
+/** What the request and the response share: the stream, whose events are theirs. */
+class StreamSide {
   readonly stream: ServerHttp2Stream;
+  constructor(stream: ServerHttp2Stream) { this.stream = stream; }
+  get destroyed(): boolean { return this.stream.destroyed; }
+  on(event: string, fn: Listener): this { this.stream.on(event, fn); return this; }
+  once(event: string, fn: Listener): this { this.stream.once(event, fn); return this; }
+  off(event: string, fn: Listener): this { this.stream.off(event, fn); return this; }
+  removeListener(event: string, fn: Listener): this { this.stream.off(event, fn); return this; }
+}
+
+export class H2Request extends StreamSide {
   readonly headers: IncomingHttpHeaders;
   readonly rawHeaders: string[];
   /** The connection's socket (shared by every stream on it). */
@@ -46,7 +56,7 @@ export class H2Request {
   readonly httpVersionMinor = 0;
 
   constructor(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rawHeaders: string[]) {
-    this.stream = stream;
+    super(stream);
     const session = stream.session as (NonNullable<ServerHttp2Stream['session']> & { [RAW_SOCKET]?: Socket });
     this.socket = session[RAW_SOCKET] ?? session.socket as Socket;
     const plain: IncomingHttpHeaders = {};
@@ -89,17 +99,24 @@ export class H2Request {
   get complete(): boolean { return this.stream.readableEnded; }
   get readableEnded(): boolean { return this.stream.readableEnded; }
   get readableFlowing(): boolean | null { return this.stream.readableFlowing; }
-  get destroyed(): boolean { return this.stream.destroyed; }
-  on(event: string, fn: Listener): this { this.stream.on(event, fn); return this; }
-  once(event: string, fn: Listener): this { this.stream.once(event, fn); return this; }
-  off(event: string, fn: Listener): this { this.stream.off(event, fn); return this; }
-  removeListener(event: string, fn: Listener): this { this.stream.off(event, fn); return this; }
   pipe<T extends NodeJS.WritableStream>(dest: T, opts?: { end?: boolean }): T { return this.stream.pipe(dest, opts); }
   pause(): this { this.stream.pause(); return this; }
   resume(): this { this.stream.resume(); return this; }
   unshift(chunk: Buffer): void { this.stream.unshift(chunk); }
   read(n?: number): unknown { return this.stream.read(n); }
   destroy(err?: Error): this { this.stream.destroy(err); return this; }
+}
+
+/** A link of h2.ts's OpenStreams list: a response, or the list's head. */
+export interface OpenLink { nextOpen: H2Response | undefined }
+
+/** One header field onto a flat HTTP/2 list: lower-case, connection-specific ones dropped. True for grpc-status. */
+function pushField(out: string[], k: string, v: unknown): boolean {
+  const name = k.toLowerCase();
+  if (H2_ILLEGAL.has(name)) return false;
+  if (Array.isArray(v)) for (const one of v) out.push(name, String(one));
+  else if (v !== undefined) out.push(name, String(v));
+  return name === 'grpc-status';
 }
 
 const RESPONSE = Symbol('gatehouse.h2response');
@@ -112,8 +129,7 @@ function onWantTrailers(this: Carrying): void {
   this.sendTrailers(res?.trailers ?? {});
 }
 
-export class H2Response {
-  readonly stream: ServerHttp2Stream;
+export class H2Response extends StreamSide {
   statusCode = 200;
   /** HTTP/1.1's keep-alive flag: meaningless on a stream, accepted so shared code can set it. */
   shouldKeepAlive = true;
@@ -124,24 +140,21 @@ export class H2Response {
   bytesOut = 0;
   /** Trailers to send after the body (addTrailers); only when the client takes them. */
   trailers: Record<string, string> | undefined = undefined;
-  /** The open-stream list of the HTTP/2 front (h2.ts OpenStreams): links and the sweep it started in. */
-  prevOpen: H2Response | undefined = undefined;
+  /** Links in the HTTP/2 front's list of streams not yet given an idle timer (h2.ts OpenStreams), and the sweep it came in. */
+  prevOpen: OpenLink | undefined = undefined;
   nextOpen: H2Response | undefined = undefined;
   born = 0;
-  armed = false;
-  openList: { remove(r: H2Response): void } | undefined = undefined;
   private responded = false;
   /** A gRPC trailers-only response went out as one HEADERS frame with END_STREAM. */
   private trailersOnly = false;
   private readonly withTrailers: boolean;
 
   constructor(stream: ServerHttp2Stream, te: string | undefined) {
-    this.stream = stream;
+    super(stream);
     this.withTrailers = te !== undefined && te.toLowerCase().includes('trailers');
   }
 
   get headersSent(): boolean { return this.responded; }
-  get destroyed(): boolean { return this.stream.destroyed; }
   get writableEnded(): boolean { return this.stream.writableEnded; }
   get writableFinished(): boolean { return this.stream.writableFinished; }
   get writableLength(): number { return this.stream.writableLength; }
@@ -159,15 +172,8 @@ export class H2Response {
     if (this.stream.destroyed || this.stream.closed) { this.responded = true; return this; }
     const out: string[] = [':status', String(statusCode)];
     let grpcStatus = false;
-    const add = (k: string, v: unknown): void => {
-      const name = k.toLowerCase();
-      if (H2_ILLEGAL.has(name)) return;
-      if (name === 'grpc-status') grpcStatus = true;
-      if (Array.isArray(v)) for (const one of v) out.push(name, String(one));
-      else if (v !== undefined) out.push(name, String(v));
-    };
-    if (Array.isArray(src)) for (let i = 0; i < src.length; i += 2) add(String(src[i]), src[i + 1]);
-    else if (src !== undefined && src !== null) for (const k in src as Record<string, unknown>) add(k, (src as Record<string, unknown>)[k]);
+    if (Array.isArray(src)) { for (let i = 0; i < src.length; i += 2) if (pushField(out, String(src[i]), src[i + 1])) grpcStatus = true; }
+    else if (src !== undefined && src !== null) for (const k in src as Record<string, unknown>) if (pushField(out, k, (src as Record<string, unknown>)[k])) grpcStatus = true;
     const stream = this.stream as Carrying;
     // grpc-status in the response head is gRPC's trailers-only form: one HEADERS frame with
     // END_STREAM (a client reading an empty DATA frame after it sees a broken call).
@@ -201,9 +207,9 @@ export class H2Response {
     let cb: (() => void) | undefined;
     if (typeof a === 'function') cb = a as () => void;
     else { chunk = a as Chunk | undefined; cb = (typeof b === 'function' ? b : c) as (() => void) | undefined; }
-    if (this.trailersOnly || this.stream.writableEnded || this.stream.destroyed) { cb?.(); return this; }
     if (!this.responded) this.writeHead(this.statusCode);
-    if (this.stream.writableEnded || this.stream.destroyed || this.stream.closed) { cb?.(); return this; }
+    // Nothing more to send: trailers-only, ended by the head (HEAD, 204, 304), or reset.
+    if (this.trailersOnly || this.stream.writableEnded || this.stream.destroyed || this.stream.closed) { cb?.(); return this; }
     if (chunk !== undefined && chunk !== null) {
       this.bytesOut += typeof chunk === 'string' ? Buffer.byteLength(chunk, typeof b === 'string' ? b as BufferEncoding : 'utf8') : chunk.byteLength;
       if (typeof b === 'string') this.stream.end(chunk, b as BufferEncoding, cb);
@@ -236,10 +242,6 @@ export class H2Response {
   destroy(err?: Error): void { if (!this.stream.destroyed) this.stream.destroy(err); }
 
   // Events are the stream's (drain, close, finish, error; pipe / unpipe from Readable#pipe).
-  on(event: string, fn: Listener): this { this.stream.on(event, fn); return this; }
-  once(event: string, fn: Listener): this { this.stream.once(event, fn); return this; }
-  off(event: string, fn: Listener): this { this.stream.off(event, fn); return this; }
-  removeListener(event: string, fn: Listener): this { this.stream.off(event, fn); return this; }
   prependListener(event: string, fn: Listener): this { this.stream.prependListener(event, fn); return this; }
   emit(event: string, ...args: unknown[]): boolean { return this.stream.emit(event, ...args); }
   listenerCount(event: string): number { return this.stream.listenerCount(event); }

@@ -32,7 +32,7 @@ import http2 from 'node:http2';
 import type { Http2Session, ServerHttp2Stream, Http2Server, IncomingHttpHeaders } from 'node:http2';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Counter } from 'prom-client';
-import { H2Request, H2Response, RAW_SOCKET } from './h2-exchange.ts';
+import { H2Request, H2Response, RAW_SOCKET, type OpenLink } from './h2-exchange.ts';
 import type { Socket } from 'node:net';
 import { problemBody } from '../errors.ts';
 import { requestId } from '../http/ids.ts';
@@ -234,13 +234,14 @@ export class H2Front {
 }
 
 /**
- * The streams in flight, linked through their responses (no set, no hashing), and the sweep
- * that arms a stream's idle timer once it has outlived one sweep period (a quarter of
- * streamIdleTimeout): Node refreshes a stream's timer on every frame, a cost most streams,
- * over within milliseconds, need not pay. A stuck stream is reset within 1.5x the timeout.
+ * The streams not yet given an idle timer, linked through their responses (no set: a Set of
+ * streams made them survive scavenges), and the sweep that gives a stream its timer once it
+ * has outlived one sweep period (a quarter of streamIdleTimeout) and takes it off the list.
+ * Node refreshes a stream's timer on every frame, a cost most streams, over within
+ * milliseconds, need not pay. A stuck stream is reset within 1.5x the timeout.
  */
 class OpenStreams {
-  private head: H2Response | undefined = undefined;
+  private readonly head: OpenLink = { nextOpen: undefined };
   private generation = 0;
   private timer: NodeJS.Timeout | undefined = undefined;
   private readonly idleMs: number;
@@ -248,38 +249,41 @@ class OpenStreams {
   constructor(idleMs: number) { this.idleMs = idleMs; }
 
   add(r: H2Response): void {
+    const n = this.head.nextOpen;
     r.born = this.generation;
-    r.openList = this;
-    r.nextOpen = this.head;
-    if (this.head !== undefined) this.head.prevOpen = r;
-    this.head = r;
+    r.prevOpen = this.head;
+    r.nextOpen = n;
+    if (n !== undefined) n.prevOpen = r;
+    this.head.nextOpen = r;
     if (this.timer === undefined) {
       this.timer = setInterval(() => { this.sweep(); }, Math.max(10, this.idleMs / 4));
       this.timer.unref();
     }
   }
 
-  remove(r: H2Response): void {
-    const p = r.prevOpen;
-    const n = r.nextOpen;
-    if (p !== undefined) p.nextOpen = n; else if (this.head === r) this.head = n; else return;
-    if (n !== undefined) n.prevOpen = p;
-    r.prevOpen = undefined;
-    r.nextOpen = undefined;
-    r.openList = undefined;
-  }
-
   private sweep(): void {
     this.generation++;
-    if (this.head === undefined) { this.stop(); return; }
-    for (let r: H2Response | undefined = this.head; r !== undefined; r = r.nextOpen) {
-      if (r.armed || this.generation - r.born < 2) continue;
-      r.armed = true;
+    if (this.head.nextOpen === undefined) { this.stop(); return; }
+    for (let r: H2Response | undefined = this.head.nextOpen, next: H2Response | undefined; r !== undefined; r = next) {
+      next = r.nextOpen;
+      if (this.generation - r.born < 2) continue;
+      unlinkOpen(r);
       if (!r.stream.destroyed) r.stream.setTimeout(this.idleMs, onStreamIdle);
     }
   }
 
   stop(): void { clearInterval(this.timer); this.timer = undefined; }
+}
+
+/** Off the OpenStreams list (given its timer, or closed); a no-op when not on it. */
+function unlinkOpen(r: H2Response): void {
+  const p = r.prevOpen;
+  if (p === undefined) return;
+  const n = r.nextOpen;
+  p.nextOpen = n;
+  if (n !== undefined) n.prevOpen = p;
+  r.prevOpen = undefined;
+  r.nextOpen = undefined;
 }
 
 const LISTED = Symbol('gatehouse.h2listed');
@@ -289,7 +293,7 @@ function onStreamClosed(this: Listed): void {
   const r = this[LISTED];
   if (r === undefined) return;
   this[LISTED] = undefined;
-  r.openList?.remove(r);
+  unlinkOpen(r);
 }
 
 /** The session's H2Front, through the server the session belongs to (shared listeners, no closures per stream). */
