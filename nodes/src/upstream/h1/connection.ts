@@ -519,14 +519,14 @@ function keepAliveHint(h: readonly string[]): number {
 const TOKEN = new Uint8Array(128);
 for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TOKEN[c.charCodeAt(0)] = 1;
 
-function isToken(s: string): boolean {
+export function isToken(s: string): boolean {
   if (s.length === 0) return false;
   for (let i = 0; i < s.length; i++) { const c = s.charCodeAt(i); if (c > 127 || TOKEN[c] === 0) return false; }
   return true;
 }
 
 /** A field value without CR, LF, NUL or other controls (HTAB allowed), latin1 only. */
-function isValue(s: string): boolean {
+export function isValue(s: string): boolean {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if ((c < 32 && c !== 9) || c === 127 || c > 255) return false;
@@ -535,7 +535,7 @@ function isValue(s: string): boolean {
 }
 
 /** An origin-form target: visible latin1 characters only (no space, no controls). */
-function isPath(s: string): boolean {
+export function isPath(s: string): boolean {
   if (s.length === 0) return false;
   for (let i = 0; i < s.length; i++) { const c = s.charCodeAt(i); if (c <= 32 || c === 127 || c > 255) return false; }
   return true;

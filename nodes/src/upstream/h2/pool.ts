@@ -2,7 +2,8 @@
  * HTTP/2 to an upstream (targets `h2c://` cleartext with prior knowledge, `h2://` over TLS):
  * multiplexed sessions per target, behind the same `dispatch(request, handler)` as the
  * HTTP/1.1 pool (h1/pool.ts), so the proxy handler, balancing, retries, breakers and
- * timeouts work unchanged whichever protocol carries a request.
+ * timeouts work unchanged whichever protocol carries a request. The sessions are the
+ * gateway's own HTTP/2 client (wire/session.ts, decision 0013), not Node's `http2.connect`.
  *
  * - Sessions: one at first; another opens (up to `sessions`) when every open one is at its
  *   stream cap (as Envoy), or carries `streamsPerSession` streams if set (for a server that
@@ -27,13 +28,13 @@
  * - A `grpc-timeout` request header bounds the whole call: past it the upstream stream is
  *   cancelled and the client gets grpc-status 4 (DEADLINE_EXCEEDED).
  */
-import http2 from 'node:http2';
-import type { ClientHttp2Session, ClientHttp2Stream, IncomingHttpHeaders } from 'node:http2';
 import tls from 'node:tls';
 import net from 'node:net';
 import type { Readable } from 'node:stream';
 import type { H1Control, H1Handler, H1Request } from '../h1/pool.ts';
+import { isPath, isToken, isValue } from '../h1/connection.ts';
 import { UpstreamError, headersTimeout, connectTimeout, bodyTimeout, queueFull, queueTimeout } from '../h1/errors.ts';
+import { CANCEL, REFUSED_STREAM, WireSession, type SessionOwner, type StreamOwner, type WireStream } from './wire/session.ts';
 
 export interface H2PoolOptions {
   connectTimeout: number;
@@ -59,41 +60,37 @@ export interface H2PoolOptions {
 /** The handler may also take trailers (gRPC). */
 export interface H2Handler extends H1Handler { onTrailers?(trailers: string[]): void }
 
-const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = http2.constants;
 const HAS_UPPER = /[A-Z]/;
 const ILLEGAL = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host', 'te']);
 
-class H2Exchange implements H1Control {
+/** One call: the handler's control, and the owner of its upstream stream. */
+class H2Exchange implements H1Control, StreamOwner {
   readonly pool: H2Pool;
   readonly req: H1Request;
   readonly handler: H2Handler;
-  stream: ClientHttp2Stream | undefined = undefined;
+  stream: WireStream | undefined = undefined;
   /** The session carrying the stream; set while the exchange holds a stream slot. */
   session: H2Session | undefined = undefined;
   done = false;
   /** Sent again once after the server refused or never processed it. */
   resent = false;
   gotHead = false;
-  paused = false;
   timer: NodeJS.Timeout | undefined = undefined;
   deadline: NodeJS.Timeout | undefined = undefined;
+  /** A streamed request body being sent, paused while the stream waits for window. */
+  src: Readable | undefined = undefined;
 
   constructor(pool: H2Pool, req: H1Request, handler: H2Handler) { this.pool = pool; this.req = req; this.handler = handler; }
 
   abort(err?: Error): void { this.fail(err ?? new UpstreamError('UND_ERR_ABORTED', 'aborted')); }
 
-  resume(): void {
-    if (this.done || !this.paused) return;
-    this.paused = false;
-    this.stream?.resume();
-  }
+  resume(): void { if (!this.done) this.stream?.resume(); }
 
   fail(err: Error): void {
     if (this.done) return;
     this.done = true;
     this.clear();
-    const s = this.stream;
-    if (s !== undefined && !s.destroyed) s.close(NGHTTP2_CANCEL);
+    this.stream?.cancel(CANCEL);
     this.pool.released(this);
     this.handler.onError(err);
   }
@@ -107,28 +104,71 @@ class H2Exchange implements H1Control {
   }
 
   clear(): void {
-    // Node keeps a client stream alive for several scavenges after it closed (--trace-gc:
-    // the heap grows ~8 KB per gRPC call until a mark-compact); unlinked here, the call's
-    // handler, context and buffers are not kept with it.
-    const s = this.stream;
-    if (s !== undefined) (s as Carrying)[EXCHANGE] = undefined;
+    // The stream may still be sending the body; it reports to nobody from now on.
+    this.stream?.detach();
     clearTimeout(this.timer);
     clearTimeout(this.deadline);
     this.timer = undefined;
     this.deadline = undefined;
   }
+
+  // StreamOwner: what the upstream stream reports.
+  onHead(status: number, fields: string[]): boolean {
+    if (this.done) return true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.gotHead = true;
+    return this.handler.onHeaders(status, fields);
+  }
+
+  onInfo(status: number, fields: string[]): void {
+    // 102 and 103 go to the handler; 100 is the gateway's own business (pipeline/expect.ts).
+    if (this.done || this.gotHead || (status !== 102 && status !== 103) || this.handler.onInfo === undefined) return;
+    try { this.handler.onInfo(status, fields); } catch { /* an interim response is only a hint */ }
+  }
+
+  onData(chunk: Buffer): boolean { return this.done || this.handler.onData(chunk); }
+
+  onTrailers(fields: string[]): void { if (!this.done) this.handler.onTrailers?.(fields); }
+
+  onEnd(): void { this.complete(); }
+
+  onReset(code: number): void { if (!this.done) this.pool.onReset(this, code); }
+
+  onDrain(): void { this.src?.resume(); }
+
+  onIdle(): void { if (this.gotHead) this.fail(bodyTimeout()); }
+
+  /** Send a streamed body, paused while the upstream stream cannot take more. */
+  pump(src: Readable, stream: WireStream): void {
+    this.src = src;
+    let ended = false;
+    src.on('data', (chunk: Buffer) => { if (this.stream === stream && !stream.write(chunk)) src.pause(); });
+    src.once('end', () => { ended = true; if (this.stream === stream) stream.end(); });
+    src.once('error', (err: Error) => { if (this.stream === stream) this.fail(err); });
+    src.once('close', () => {
+      // The client went away before its body ended: the call is cut.
+      if (!ended && this.stream === stream) this.fail(new UpstreamError('UND_ERR_REQ_CONTENT_LENGTH_MISMATCH', 'request body ended early'));
+    });
+    if (src.readableEnded && !ended) { ended = true; stream.end(); }
+  }
 }
 
 /** One session to the target and the count of streams it carries. */
-class H2Session {
-  readonly s: ClientHttp2Session;
+class H2Session implements SessionOwner {
+  readonly pool: H2Pool;
+  s!: WireSession;
   connected = false;
   /** GOAWAY received, or closed for idleness: takes no new stream. */
   draining = false;
   active = 0;
   idleSince = 0;
-  constructor(s: ClientHttp2Session) { this.s = s; }
-  get usable(): boolean { return this.connected && !this.draining && !this.s.closed && !this.s.destroyed; }
+  timer: NodeJS.Timeout | undefined = undefined;
+  constructor(pool: H2Pool) { this.pool = pool; }
+  get usable(): boolean { return this.connected && !this.draining && this.s.open; }
+  onReady(): void { this.pool.ready(this); }
+  onGoaway(): void { this.draining = true; this.pool.kick(); }
+  onClose(err: Error | undefined): void { this.pool.lost(this, err); }
 }
 
 export class H2Pool {
@@ -168,7 +208,7 @@ export class H2Pool {
 
   /** The stream cap of one session: ours, never above the server's. */
   private cap(x: H2Session): number {
-    const remote = x.s.remoteSettings.maxConcurrentStreams ?? 100;
+    const remote = x.s.remoteMaxStreams;
     return Math.max(1, Math.min(this.opts.maxStreams ?? 100, remote));
   }
 
@@ -230,55 +270,62 @@ export class H2Pool {
 
   private open(): void {
     if (this.closed || Date.now() < this.notBefore) return;
-    const opts: http2.SecureClientSessionOptions = {
-      settings: { enablePush: false },
-      ...(this.tls ? {
-        ALPNProtocols: ['h2'],
-        servername: this.opts.servername ?? (net.isIP(this.host) ? undefined : this.host),
-        ...(this.opts.ca === undefined ? {} : { ca: [...tls.rootCertificates, this.opts.ca.toString()] }),
-      } : {}),
-    } as http2.SecureClientSessionOptions;
-    // Our own socket, so Nagle can be off: small frames (a gRPC call is a few dozen bytes) must not wait.
     const host = this.host;
     const port = this.port;
-    const tlsOpts = opts as tls.ConnectionOptions;
-    opts.createConnection = this.tls
-      ? () => { const t = tls.connect({ ...tlsOpts, host, port }); t.setNoDelay(true); return t; }
-      : () => { const c = net.connect({ host, port }); c.setNoDelay(true); return c; };
-    const s = http2.connect(this.authority, opts);
-    const sess = new H2Session(s);
+    // Nagle off: small frames (a gRPC call is a few dozen bytes) must not wait.
+    let socket: net.Socket;
+    if (this.tls) {
+      const t = tls.connect({
+        host, port, ALPNProtocols: ['h2'],
+        servername: this.opts.servername ?? (net.isIP(host) ? undefined : host),
+        ...(this.opts.ca === undefined ? {} : { ca: [...tls.rootCertificates, this.opts.ca.toString()] }),
+      } as tls.ConnectionOptions);
+      t.once('secureConnect', () => {
+        if (t.alpnProtocol !== 'h2') t.destroy(Object.assign(new Error(`upstream did not agree to HTTP/2 (ALPN ${String(t.alpnProtocol)})`), { code: 'UND_ERR_SOCKET' }));
+      });
+      socket = t;
+    } else {
+      socket = net.connect({ host, port });
+    }
+    socket.setNoDelay(true);
+    const sess = new H2Session(this);
+    sess.s = new WireSession(socket, sess, { idleMs: this.opts.bodyTimeout });
     this.sessions.push(sess);
     this.sessionsOpened++;
-    const timer = setTimeout(() => { s.destroy(connectTimeout()); }, this.opts.connectTimeout);
-    s.once('connect', () => {
-      clearTimeout(timer);
-      sess.connected = true;
-      sess.idleSince = Date.now();
-      this.backoff = 0;
-      if (this.sessionCount > 1) this.watchIdle();
+    sess.timer = setTimeout(() => { sess.s.destroy(connectTimeout()); }, this.opts.connectTimeout);
+    socket.unref();
+  }
+
+  /** A session's peer sent its SETTINGS: it takes streams. */
+  ready(sess: H2Session): void {
+    clearTimeout(sess.timer);
+    sess.connected = true;
+    sess.idleSince = Date.now();
+    this.backoff = 0;
+    if (this.sessionCount > 1) this.watchIdle();
+    this.drain();
+  }
+
+  /** A session went away (GOAWAY): waiting requests go to the others or a new one. */
+  kick(): void { this.drain(); }
+
+  /** A session's connection closed (its streams were told first). */
+  lost(sess: H2Session, err: Error | undefined): void {
+    clearTimeout(sess.timer);
+    sess.draining = true;
+    const i = this.sessions.indexOf(sess);
+    if (i >= 0) this.sessions.splice(i, 1);
+    if (!sess.connected) {
+      // Never connected: back off before the next try. With no other session left to
+      // serve them, the waiting requests fail as connect errors.
+      this.backoff = Math.min(5000, this.backoff ? this.backoff * 2 : 100);
+      this.notBefore = Date.now() + this.backoff;
+      if (this.sessionCount > 0) return;
+      const e = err ?? Object.assign(new Error('upstream connect failed'), { code: 'ECONNREFUSED' });
+      for (const x of this.queue.splice(0)) x.fail(e);
+    } else if (this.queue.length) {
       this.drain();
-    });
-    s.on('error', () => { /* handled on close */ });
-    s.on('goaway', () => { sess.draining = true; this.drain(); });
-    s.once('close', () => {
-      clearTimeout(timer);
-      sess.draining = true;
-      const i = this.sessions.indexOf(sess);
-      if (i >= 0) this.sessions.splice(i, 1);
-      if (!sess.connected) {
-        // Never connected: back off before the next try. With no other session left to
-        // serve them, the waiting requests fail as connect errors.
-        this.backoff = Math.min(5000, this.backoff ? this.backoff * 2 : 100);
-        this.notBefore = Date.now() + this.backoff;
-        if (this.sessionCount > 0) return;
-        const err = (s as { gatehouseErr?: Error }).gatehouseErr ?? Object.assign(new Error('upstream connect failed'), { code: 'ECONNREFUSED' });
-        for (const x of this.queue.splice(0)) x.fail(err);
-      } else if (this.queue.length) {
-        this.drain();
-      }
-    });
-    s.once('error', (err: Error) => { (s as { gatehouseErr?: Error }).gatehouseErr = err; });
-    s.unref();
+    }
   }
 
   private drain(): void {
@@ -321,15 +368,16 @@ export class H2Pool {
   }
 
   private start(x: H2Exchange, sess: H2Session): void {
-    const s = sess.s;
     const r = x.req;
-    // A flat header list (Node takes one as is: no header object built and read again).
+    if (!isToken(r.method) || !isPath(r.path)) { x.fail(new UpstreamError('UND_ERR_INVALID_ARG', 'invalid method or path')); return; }
     const h: string[] = [':method', r.method, ':path', r.path, ':scheme', this.tls ? 'https' : 'http', ':authority', this.hostHeader];
     const flat = r.headers;
+    const checked = r.checked ?? 0;
     let grpcTimeout: number | undefined;
     for (let i = 0; i < flat.length; i += 2) {
       let k = flat[i]!;
       const v = flat[i + 1]!;
+      if (i >= checked && (!isToken(k) || !isValue(v))) { x.fail(new UpstreamError('UND_ERR_INVALID_ARG', `invalid header ${JSON.stringify(k)}`)); return; }
       // HTTP/2 field names are lower-case (RFC 9113 §8.2.1); a policy's header may not be.
       if (HAS_UPPER.test(k)) k = k.toLowerCase();
       if (k === 'host') { h[7] = v; continue; }
@@ -339,12 +387,12 @@ export class H2Pool {
     }
     // gRPC servers expect it; harmless for others.
     h.push('te', 'trailers');
-    let stream: ClientHttp2Stream;
+    const body = r.body;
+    let stream: WireStream;
     try {
-      stream = s.request(h as never, { endStream: r.body === null });
+      stream = sess.s.request(h, body === null, x);
     } catch (err) {
-      // Invalid header names/values (a policy's), or a session going away.
-      x.fail(Object.assign(new Error((err as Error).message), { code: (err as { code?: string }).code === 'ERR_HTTP2_INVALID_SESSION' ? 'UND_ERR_SOCKET' : 'UND_ERR_INVALID_ARG' }));
+      x.fail(Object.assign(new Error((err as Error).message), { code: 'UND_ERR_SOCKET' }));
       return;
     }
     x.stream = stream;
@@ -352,38 +400,15 @@ export class H2Pool {
     sess.active++;
     this.armHeadTimer(x);
     if (grpcTimeout !== undefined) x.deadline = setTimeout(onDeadline, grpcTimeout, x);
-    // Shared listeners that find the exchange on the stream: no closure per call and event.
-    (stream as Carrying)[EXCHANGE] = x;
-    stream.on('response', onStreamResponse);
-    stream.on('headers', onStreamHeaders);
-    stream.on('data', onStreamData);
-    stream.on('trailers', onStreamTrailers);
-    stream.on('end', onStreamEnd);
-    stream.on('error', ignore);
-    stream.on('close', onStreamClose);
-    stream.setTimeout(this.opts.bodyTimeout, onStreamIdle);
-    const body = r.body;
     if (body === null) return;
     if (Buffer.isBuffer(body)) { stream.end(body); return; }
-    (body as Readable).on('error', (err: Error) => { x.fail(err); }).pipe(stream);
+    x.pump(body as Readable, stream);
   }
 
-  /** The response head arrived (stream 'response'). */
-  onResponse(x: H2Exchange, headers: IncomingHttpHeaders): void {
-    if (x.done) return;
-    const status = Number(headers[':status']);
-    clearTimeout(x.timer);
-    x.timer = undefined;
-    x.gotHead = true;
-    if (!x.handler.onHeaders(status, flatten(headers))) { x.paused = true; x.stream?.pause(); }
-  }
-
-  /** The stream closed (stream 'close'): a refused one is sent again, else the exchange fails unless it is over. */
-  onClose(x: H2Exchange, stream: ClientHttp2Stream): void {
-    if (x.done) return;
-    const code = stream.rstCode;
-    // Not processed by the server (REFUSED_STREAM, or cut by GOAWAY before a response): safe to send again.
-    const unprocessed = !x.gotHead && code === NGHTTP2_REFUSED_STREAM;
+  /** The stream ended without a response: one the server did not process is sent again, else the exchange fails. */
+  onReset(x: H2Exchange, code: number): void {
+    // Not processed by the server (REFUSED_STREAM, or past its GOAWAY's last stream): safe to send again.
+    const unprocessed = !x.gotHead && code === REFUSED_STREAM;
     const replayable = x.req.body === null || Buffer.isBuffer(x.req.body);
     if (unprocessed && replayable && !x.resent && !this.closed) {
       x.resent = true;
@@ -392,7 +417,7 @@ export class H2Pool {
       this.schedule(x);
       return;
     }
-    x.fail(Object.assign(new Error(`upstream stream closed (code ${code ?? 'none'})`), { code: x.gotHead ? 'UND_ERR_SOCKET' : 'ECONNRESET' }));
+    x.fail(Object.assign(new Error(`upstream stream closed (code ${code})`), { code: x.gotHead ? 'UND_ERR_SOCKET' : 'ECONNRESET' }));
   }
 
   /** Called when an exchange ends: frees its stream slot. */
@@ -416,37 +441,13 @@ export class H2Pool {
     this.idleSweep = undefined;
     for (const x of this.queue.splice(0)) x.fail(new UpstreamError('UND_ERR_CLOSED', 'upstream pool closed'));
     await Promise.all(this.sessions.splice(0).map(({ s }) => s.destroyed ? undefined : new Promise<void>((r) => {
-      s.close(() => r());
+      s.close(r);
       setTimeout(() => { s.destroy(); r(); }, 5000).unref();
     })));
   }
 }
 
-const EXCHANGE = Symbol('gatehouse.h2exchange');
-/** The exchange a stream carries; unset once the exchange is over (see H2Exchange.clear). */
-type Carrying = ClientHttp2Stream & { [EXCHANGE]?: H2Exchange | undefined };
-
-function onStreamResponse(this: Carrying, headers: IncomingHttpHeaders): void { const x = this[EXCHANGE]; if (x !== undefined) x.pool.onResponse(x, headers); }
-function onStreamHeaders(this: Carrying, headers: IncomingHttpHeaders): void { const x = this[EXCHANGE]; if (x !== undefined) onInterim(x, headers); }
-function onStreamData(this: Carrying, chunk: Buffer): void {
-  const x = this[EXCHANGE];
-  if (x === undefined || x.done) return;
-  if (!x.handler.onData(chunk)) { x.paused = true; this.pause(); }
-}
-function onStreamTrailers(this: Carrying, t: IncomingHttpHeaders): void { const x = this[EXCHANGE]; if (x !== undefined && !x.done) x.handler.onTrailers?.(flatten(t)); }
-function onStreamEnd(this: Carrying): void { this[EXCHANGE]?.complete(); }
-function onStreamClose(this: Carrying): void { const x = this[EXCHANGE]; if (x !== undefined) x.pool.onClose(x, this); }
-function onStreamIdle(this: Carrying): void { const x = this[EXCHANGE]; if (x?.gotHead === true) x.fail(bodyTimeout()); }
-function ignore(): void { /* a stream's error: 'close' reports it */ }
 function onHeadTimeout(x: H2Exchange): void { x.fail(headersTimeout()); }
-
-/** An interim (1xx) HEADERS frame before the response: 102 and 103 go to the handler. */
-function onInterim(x: H2Exchange, headers: IncomingHttpHeaders): void {
-  const status = Number(headers[':status']);
-  if (x.done || x.gotHead || (status !== 102 && status !== 103) || x.handler.onInfo === undefined) return;
-  try { x.handler.onInfo(status, flatten(headers)); } catch { /* an interim response is only a hint */ }
-}
-
 function onWaitTimeout(x: H2Exchange): void { x.pool.waitedTooLong(x); }
 
 function onDeadline(x: H2Exchange): void {
@@ -455,9 +456,9 @@ function onDeadline(x: H2Exchange): void {
   // The head went out: end the call the gRPC way, with DEADLINE_EXCEEDED in the trailers.
   x.handler.onTrailers?.(['grpc-status', '4', 'grpc-message', 'Deadline Exceeded']);
   const s = x.stream;
-  x.complete(); // unlinks the stream (clear) before it is let go
+  x.complete(); // detaches the stream (clear) before it is cancelled
   x.stream = undefined;
-  if (s !== undefined && !s.destroyed) s.close(NGHTTP2_CANCEL);
+  s?.cancel(CANCEL);
 }
 
 /** grpc-timeout: 1-8 digits and a unit (H M S m u n). */
@@ -474,16 +475,3 @@ export function parseGrpcTimeout(v: string): number | undefined {
     default: return Math.max(1, Math.ceil(n / 1_000_000));
   }
 }
-
-function flatten(h: IncomingHttpHeaders): string[] {
-  const out: string[] = [];
-  for (const k in h) {
-    if (k.charCodeAt(0) === 58) continue;
-    const v = h[k];
-    if (v === undefined) continue;
-    if (Array.isArray(v)) for (const one of v) out.push(k, one);
-    else out.push(k, String(v));
-  }
-  return out;
-}
-

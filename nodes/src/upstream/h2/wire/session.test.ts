@@ -1,0 +1,258 @@
+/**
+ * The gateway's own HTTP/2 client (session.ts) against Node's HTTP/2 server (nghttp2): what
+ * a proxy relies on — bodies larger than every window both ways, trailers, a paused reader
+ * holding no more than one stream window, resets and GOAWAY from the server, padding,
+ * header blocks split over CONTINUATION, and a server that breaks the protocol.
+ */
+import test from 'ava';
+import http2 from 'node:http2';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { REFUSED_STREAM, WireSession, type SessionOwner, type StreamOwner, type WireStream } from './session.ts';
+
+interface Seen { status?: number; head?: string[]; info: number[]; body: Buffer[]; trailers?: string[]; ended: boolean; reset?: number; drains: number; idle: number }
+
+class Recorder implements StreamOwner {
+  readonly seen: Seen = { info: [], body: [], ended: false, drains: 0, idle: 0 };
+  pauseOnData = false;
+  private done!: () => void;
+  readonly finished = new Promise<void>((r) => { this.done = r; });
+  onHead(status: number, fields: string[]): boolean { this.seen.status = status; this.seen.head = fields; return true; }
+  onInfo(status: number): void { this.seen.info.push(status); }
+  onData(chunk: Buffer): boolean { this.seen.body.push(chunk); return !this.pauseOnData; }
+  onTrailers(fields: string[]): void { this.seen.trailers = fields; }
+  onEnd(): void { this.seen.ended = true; this.done(); }
+  onReset(code: number): void { this.seen.reset = code; this.done(); }
+  onDrain(): void { this.seen.drains++; }
+  onIdle(): void { this.seen.idle++; }
+}
+
+class SessionEvents implements SessionOwner {
+  ready!: () => void;
+  readonly isReady = new Promise<void>((r) => { this.ready = r; });
+  goaways = 0;
+  closed: Error | undefined | null = null;
+  closedP!: () => void;
+  readonly isClosed = new Promise<void>((r) => { this.closedP = r; });
+  onReady(): void { this.ready(); }
+  onGoaway(): void { this.goaways++; }
+  onClose(err: Error | undefined): void { this.closed = err; this.closedP(); }
+}
+
+async function server(handler: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void, opts: http2.ServerOptions = {}): Promise<{ port: number; srv: http2.Http2Server; close: () => Promise<void> }> {
+  const srv = http2.createServer(opts);
+  srv.on('stream', (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => { stream.on('error', () => undefined); handler(stream, headers); });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const sessions = new Set<http2.ServerHttp2Session>();
+  srv.on('session', (s) => { sessions.add(s); s.on('close', () => sessions.delete(s)); });
+  return {
+    port: (srv.address() as AddressInfo).port,
+    srv,
+    close: () => new Promise<void>((r) => { for (const s of sessions) s.destroy(); srv.close(() => r()); }),
+  };
+}
+
+async function connect(port: number, idleMs = 10_000): Promise<{ ses: WireSession; ev: SessionEvents }> {
+  const ev = new SessionEvents();
+  const ses = new WireSession(net.connect(port, '127.0.0.1'), ev, { idleMs });
+  await ev.isReady;
+  return { ses, ev };
+}
+
+const get = (path: string, extra: string[] = []): string[] => [':method', 'GET', ':path', path, ':scheme', 'http', ':authority', 'up', ...extra];
+const post = (path: string, extra: string[] = []): string[] => [':method', 'POST', ':path', path, ':scheme', 'http', ':authority', 'up', ...extra];
+const field = (f: string[] | undefined, name: string): string | undefined => { if (!f) return undefined; for (let i = 0; i < f.length; i += 2) if (f[i] === name) return f[i + 1]; return undefined; };
+
+test('a GET, its head, body and trailers; request headers reach the server as sent, repeated ones too', async (t) => {
+  const up = await server((stream, headers) => {
+    stream.respond({ ':status': 200, 'x-seen': `${headers['x-one']}|${headers['x-two']}|${headers[':path']}` }, { waitForTrailers: true });
+    stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0', 'grpc-message': 'ok' }));
+    stream.end('hello');
+  });
+  const { ses } = await connect(up.port);
+  try {
+    for (let i = 0; i < 3; i++) {
+      const r = new Recorder();
+      ses.request(get(`/p${i}?q=1`, ['x-one', 'a', 'x-two', `b${i}`, 'te', 'trailers']), true, r);
+      await r.finished;
+      t.is(r.seen.status, 200);
+      t.is(field(r.seen.head, 'x-seen'), `a|b${i}|/p${i}?q=1`);
+      t.is(Buffer.concat(r.seen.body).toString(), 'hello');
+      t.deepEqual(r.seen.trailers, ['grpc-status', '0', 'grpc-message', 'ok']);
+      t.true(r.seen.ended);
+    }
+    t.is(ses.active, 0);
+  } finally { ses.destroy(); await up.close(); }
+});
+
+test('bodies larger than every window go through both ways (1 MiB up, 6 MiB down), 40 streams at once', async (t) => {
+  const up = await server((stream) => {
+    const parts: Buffer[] = [];
+    stream.on('data', (c: Buffer) => parts.push(c));
+    stream.on('end', () => {
+      const got = Buffer.concat(parts);
+      stream.respond({ ':status': 200, 'x-len': String(got.length), 'x-sum': String(got.reduce((a, b) => (a + b) % 65521, 0)) });
+      const big = Buffer.alloc(6 * 1024 * 1024, 7);
+      stream.end(big);
+    });
+  });
+  const { ses } = await connect(up.port);
+  try {
+    const body = Buffer.alloc(1024 * 1024);
+    for (let i = 0; i < body.length; i++) body[i] = i % 251;
+    const sum = String(body.reduce((a, b) => (a + b) % 65521, 0));
+    const calls = Array.from({ length: 40 }, async () => {
+      const r = new Recorder();
+      const s: WireStream = ses.request(post('/up'), false, r);
+      s.end(body);
+      await r.finished;
+      return r;
+    });
+    for (const r of await Promise.all(calls)) {
+      t.is(r.seen.reset, undefined);
+      t.is(field(r.seen.head, 'x-len'), String(body.length));
+      t.is(field(r.seen.head, 'x-sum'), sum);
+      t.is(r.seen.body.reduce((a, c) => a + c.length, 0), 6 * 1024 * 1024);
+    }
+  } finally { ses.destroy(); await up.close(); }
+});
+
+test('a paused reader holds at most one stream window; the others on the session are not slowed; resume delivers the rest in order', async (t) => {
+  const total = 8 * 1024 * 1024;
+  const up = await server((stream, headers) => {
+    stream.respond({ ':status': 200 });
+    if (headers[':path'] === '/small') { stream.end('small'); return; }
+    let sent = 0;
+    const push = (): void => {
+      while (sent < total) {
+        const c = Buffer.alloc(16384, (sent / 16384) % 256);
+        sent += c.length;
+        if (!stream.write(c)) { stream.once('drain', push); return; }
+      }
+      stream.end();
+    };
+    push();
+  });
+  const { ses } = await connect(up.port);
+  try {
+    const slow = new Recorder();
+    slow.pauseOnData = true;
+    const s = ses.request(get('/big'), true, slow);
+    await new Promise((r) => setTimeout(r, 300));
+    // The first chunk paused it; what arrived since is held, bounded by our stream window.
+    t.is(slow.seen.body.length, 1);
+    const held = (s.held ?? []).reduce((a, c) => a + c.length, 0);
+    t.true(held <= 256 * 1024, `held ${held}`);
+    // Another stream on the same session is served meanwhile.
+    const quick = new Recorder();
+    ses.request(get('/small'), true, quick);
+    await quick.finished;
+    t.is(Buffer.concat(quick.seen.body).toString(), 'small');
+    slow.pauseOnData = false;
+    s.resume();
+    await slow.finished;
+    const got = Buffer.concat(slow.seen.body);
+    t.is(got.length, total);
+    for (let off = 0; off < total; off += 16384) if (got[off] !== (off / 16384) % 256) { t.fail(`out of order at ${off}`); break; }
+  } finally { ses.destroy(); await up.close(); }
+});
+
+test('RST_STREAM from the server reaches the owner with its code; the session goes on', async (t) => {
+  const up = await server((stream, headers) => {
+    if (headers[':path'] === '/refuse') { stream.close(http2.constants.NGHTTP2_REFUSED_STREAM); return; }
+    stream.respond({ ':status': 204 });
+    stream.end();
+  });
+  const { ses } = await connect(up.port);
+  try {
+    const r = new Recorder();
+    ses.request(get('/refuse'), true, r);
+    await r.finished;
+    t.is(r.seen.reset, REFUSED_STREAM);
+    const ok = new Recorder();
+    ses.request(get('/ok'), true, ok);
+    await ok.finished;
+    t.is(ok.seen.status, 204);
+  } finally { ses.destroy(); await up.close(); }
+});
+
+test('GOAWAY: streams past its last id are refused (safe to resend), the one it kept finishes, then the session closes', async (t) => {
+  let first: http2.ServerHttp2Stream | undefined;
+  const up = await server((stream) => {
+    if (first === undefined) {
+      first = stream;
+      return; // held until the GOAWAY is out
+    }
+  });
+  const { ses, ev } = await connect(up.port);
+  try {
+    const a = new Recorder();
+    ses.request(get('/a'), true, a);
+    while (first === undefined) await new Promise((r) => setTimeout(r, 10));
+    // A stream the server will not have processed: GOAWAY names stream 1 as its last.
+    const b = new Recorder();
+    ses.request(get('/b'), true, b);
+    first.session!.goaway(http2.constants.NGHTTP2_NO_ERROR, 1);
+    await b.finished;
+    t.is(b.seen.reset, REFUSED_STREAM);
+    t.is(ev.goaways, 1);
+    t.false(ses.open);
+    first.respond({ ':status': 200 });
+    first.end('kept');
+    await a.finished;
+    t.is(Buffer.concat(a.seen.body).toString(), 'kept');
+    await ev.isClosed;
+  } finally { ses.destroy(); await up.close(); }
+});
+
+test('padded frames and a response head split over CONTINUATION frames are read', async (t) => {
+  const long = 'v'.repeat(20_000);
+  const up = await server((stream) => {
+    stream.respond({ ':status': 200, 'x-long': long, 'x-after': 'yes' });
+    stream.end('padded body');
+  }, { paddingStrategy: http2.constants.PADDING_STRATEGY_MAX });
+  const { ses } = await connect(up.port);
+  try {
+    const r = new Recorder();
+    ses.request(get('/'), true, r);
+    await r.finished;
+    t.is(field(r.seen.head, 'x-long'), long);
+    t.is(field(r.seen.head, 'x-after'), 'yes');
+    t.is(Buffer.concat(r.seen.body).toString(), 'padded body');
+  } finally { ses.destroy(); await up.close(); }
+});
+
+test('a stream with no frame either way for the idle time is reported idle', async (t) => {
+  const up = await server((stream) => { stream.respond({ ':status': 200 }); stream.write('x'); /* and nothing more */ });
+  const { ses } = await connect(up.port, 200);
+  try {
+    const r = new Recorder();
+    ses.request(get('/'), true, r);
+    await new Promise((res) => setTimeout(res, 600));
+    t.true(r.seen.idle >= 1);
+  } finally { ses.destroy(); await up.close(); }
+});
+
+test('a server that breaks the protocol: GOAWAY, the connection closes with an error, open streams are reset', async (t) => {
+  // A raw server: SETTINGS, then DATA on stream 0 (a connection error).
+  const raw = net.createServer((sock) => {
+    sock.once('data', () => {
+      const settings = Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]);
+      sock.write(settings);
+      setTimeout(() => { sock.write(Buffer.from([0, 0, 1, 0, 0, 0, 0, 0, 0, 0x41])); }, 50);
+    });
+    sock.on('error', () => undefined);
+  });
+  await new Promise<void>((r) => raw.listen(0, '127.0.0.1', r));
+  const ev = new SessionEvents();
+  const ses = new WireSession(net.connect((raw.address() as AddressInfo).port, '127.0.0.1'), ev, { idleMs: 10_000 });
+  try {
+    await ev.isReady;
+    const r = new Recorder();
+    ses.request(get('/'), true, r);
+    await ev.isClosed;
+    t.truthy(ev.closed);
+    t.regex(ev.closed!.message, /DATA on stream 0/);
+    t.not(r.seen.reset, undefined);
+  } finally { ses.destroy(); await new Promise<void>((r) => raw.close(() => r())); }
+});
