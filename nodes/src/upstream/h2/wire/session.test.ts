@@ -256,3 +256,88 @@ test('a server that breaks the protocol: GOAWAY, the connection closes with an e
     t.not(r.seen.reset, undefined);
   } finally { ses.destroy(); await new Promise<void>((r) => raw.close(() => r())); }
 });
+
+/** A raw HTTP/2 server that answers every HEADERS frame from the client with `answer(streamId)`'s frames. */
+async function rawServer(answer: (id: number) => Buffer[]): Promise<{ port: number; close: () => Promise<void> }> {
+  const socks = new Set<net.Socket>();
+  const srv = net.createServer((sock) => {
+    socks.add(sock);
+    sock.on('error', () => undefined);
+    let buf = Buffer.alloc(0);
+    let preface = false;
+    sock.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      if (!preface) { if (buf.length < 24) return; buf = buf.subarray(24); preface = true; sock.write(Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0])); }
+      while (buf.length >= 9) {
+        const len = buf.readUIntBE(0, 3);
+        if (buf.length < 9 + len) return;
+        const type = buf[3]!;
+        const id = buf.readUInt32BE(5) & 0x7fffffff;
+        buf = buf.subarray(9 + len);
+        if (type === 1) for (const f of answer(id)) sock.write(f);
+      }
+    });
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  return { port: (srv.address() as AddressInfo).port, close: () => new Promise<void>((r) => { for (const s of socks) s.destroy(); srv.close(() => r()); }) };
+}
+
+function rawFrame(type: number, flags: number, id: number, payload: Buffer): Buffer {
+  const h = Buffer.alloc(9);
+  h.writeUIntBE(payload.length, 0, 3); h[3] = type; h[4] = flags; h.writeUInt32BE(id, 5);
+  return Buffer.concat([h, payload]);
+}
+
+/** A header block of literal fields without indexing, new names (RFC 7541 §6.2.2), no Huffman. */
+function literalBlock(fields: string[]): Buffer {
+  const parts: Buffer[] = [];
+  for (let i = 0; i < fields.length; i += 2) {
+    const n = Buffer.from(fields[i]!, 'latin1');
+    const v = Buffer.from(fields[i + 1]!, 'latin1');
+    parts.push(Buffer.from([0x00, n.length]), n, Buffer.from([v.length]), v);
+  }
+  return Buffer.concat(parts);
+}
+
+test('a response body longer or shorter than its Content-Length is a stream reset, never passed on as complete', async (t) => {
+  const up = await rawServer((id) => {
+    const declared = id === 1 ? '3' : id === 3 ? '10' : '5';
+    return [
+      rawFrame(1, 0x4, id, literalBlock([':status', '200', 'content-length', declared])),
+      rawFrame(0, 0x1, id, Buffer.from('hello')),
+    ];
+  });
+  const { ses } = await connect(up.port);
+  try {
+    const longer = new Recorder();
+    ses.request(get('/'), true, longer);
+    await longer.finished;
+    t.is(longer.seen.reset, 1, 'PROTOCOL_ERROR');
+    t.false(longer.seen.ended);
+    t.is(Buffer.concat(longer.seen.body).length, 0, 'the surplus chunk is not delivered');
+    const shorter = new Recorder();
+    ses.request(get('/'), true, shorter);
+    await shorter.finished;
+    t.is(shorter.seen.reset, 1);
+    t.false(shorter.seen.ended);
+    const exact = new Recorder();
+    ses.request(get('/'), true, exact);
+    await exact.finished;
+    t.is(exact.seen.reset, undefined);
+    t.is(Buffer.concat(exact.seen.body).toString(), 'hello');
+  } finally { ses.destroy(); await up.close(); }
+});
+
+test('a malformed or conflicting Content-Length in a response head resets the stream', async (t) => {
+  const up = await rawServer((id) => [rawFrame(1, 0x4 | 0x1, id, literalBlock([':status', '200', 'content-length', id === 1 ? '1x' : '4', ...(id === 3 ? ['content-length', '5'] : [])]))]);
+  const { ses } = await connect(up.port);
+  try {
+    for (let i = 0; i < 2; i++) {
+      const r = new Recorder();
+      ses.request(get('/'), true, r);
+      await r.finished;
+      t.is(r.seen.reset, 1);
+      t.is(r.seen.status, undefined);
+    }
+  } finally { ses.destroy(); await up.close(); }
+});

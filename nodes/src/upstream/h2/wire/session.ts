@@ -24,7 +24,7 @@ import { HpackDecoder, HpackEncoder } from './hpack.ts';
 const DATA = 0, HEADERS = 1, PRIORITY = 2, RST_STREAM = 3, SETTINGS = 4, PUSH_PROMISE = 5, PING = 6, GOAWAY = 7, WINDOW_UPDATE = 8, CONTINUATION = 9;
 const END_STREAM = 0x1, ACK = 0x1, END_HEADERS = 0x4, PADDED = 0x8, PRIORITY_FLAG = 0x20;
 
-export const NO_ERROR = 0, PROTOCOL_ERROR = 1, INTERNAL_ERROR = 2, FLOW_CONTROL_ERROR = 3, STREAM_CLOSED = 5, FRAME_SIZE_ERROR = 6, REFUSED_STREAM = 7, CANCEL = 8, COMPRESSION_ERROR = 9;
+export const NO_ERROR = 0, PROTOCOL_ERROR = 1, INTERNAL_ERROR = 2, FLOW_CONTROL_ERROR = 3, STREAM_CLOSED = 5, FRAME_SIZE_ERROR = 6, REFUSED_STREAM = 7, CANCEL = 8, COMPRESSION_ERROR = 9, ENHANCE_YOUR_CALM = 11;
 
 /** Largest frame we take (SETTINGS_MAX_FRAME_SIZE left at its default). */
 const MAX_FRAME = 16_384;
@@ -99,6 +99,11 @@ export class WireStream {
   outEnd = false;
   /** The session epoch of the last frame either way. */
   seen: number;
+  /** The response's Content-Length (-1: none) and the body bytes received: a body longer or shorter than it declared is a reset, never passed on (an HTTP/1.1 client would read the surplus as the next response). */
+  expected = -1;
+  received = 0;
+  /** A HEAD request: its response declares a length but carries no body. */
+  noBody = false;
 
   constructor(session: WireSession, id: number, owner: StreamOwner) {
     this.session = session; this.id = id; this.owner = owner;
@@ -204,6 +209,9 @@ export class WireStream {
         if (status !== 101) this.owner.onInfo(status, fields);
         return;
       }
+      const cl = declaredLength(fields);
+      if (cl === -2) { this.session.resetStream(this, PROTOCOL_ERROR); return; }
+      this.expected = this.noBody || status === 204 || status === 304 ? -1 : cl;
       this.gotHead = true;
       if (!this.owner.onHead(status, fields)) this.paused = true;
       if (end) this.remoteEnd();
@@ -218,6 +226,7 @@ export class WireStream {
 
   remoteEnd(): void {
     if (this.closed) return;
+    if (this.expected >= 0 && this.received !== this.expected) { this.session.resetStream(this, PROTOCOL_ERROR); return; }
     this.remoteEnded = true;
     if (this.held !== undefined || this.paused) this.heldEnd = true;
     else this.owner.onEnd();
@@ -240,6 +249,20 @@ export class WireStream {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** A response's Content-Length: -1 when absent, -2 when malformed or repeated with another value. */
+function declaredLength(f: string[]): number {
+  let n = -1;
+  for (let i = 0; i < f.length; i += 2) {
+    if (f[i] !== 'content-length') continue;
+    const v = f[i + 1]!;
+    if (!/^\d{1,15}$/.test(v)) return -2;
+    const m = Number(v);
+    if (n !== -1 && m !== n) return -2;
+    n = m;
+  }
+  return n;
+}
 
 /** Fields after the pseudo-headers; undefined when a pseudo-header comes after a regular field or is not :status. */
 function plain(f: string[]): string[] | undefined {
@@ -333,6 +356,7 @@ export class WireSession {
     const id = this.nextId;
     this.nextId += 2;
     const s = new WireStream(this, id, owner);
+    s.noBody = fields[1] === 'HEAD';
     this.streams.set(id, s);
     this.headerFrames(id, this.encoder.encode(fields), end);
     if (end) s.localEnded = true;
@@ -489,6 +513,16 @@ export class WireSession {
     cb?.();
   }
 
+  /**
+   * A peer that sends PINGs or SETTINGS and does not read our acknowledgements would grow our
+   * write buffer without bound: past 8 MiB unsent, the connection is closed (ENHANCE_YOUR_CALM).
+   */
+  private flooded(): boolean {
+    if (this.socket.writableLength + this.outBytes <= 8 * 1024 * 1024) return false;
+    this.fail(ENHANCE_YOUR_CALM, 'control frame flood');
+    return true;
+  }
+
   /** Every quarter of the idle time: streams without a frame for four quarters are idle. */
   tick(): void {
     const e = ++this.epoch;
@@ -538,7 +572,10 @@ export class WireSession {
       case SETTINGS: this.onSettings(flags, id, buf, p0, p1); return;
       case PING: {
         if (id !== 0 || p1 - p0 !== 8) { this.fail(id !== 0 ? PROTOCOL_ERROR : FRAME_SIZE_ERROR, 'bad PING'); return; }
-        if ((flags & ACK) === 0) { const b = frameHead(8, PING, ACK, 0); buf.copy(b, 9, p0, p1); this.queue(b); }
+        if ((flags & ACK) === 0) {
+          if (this.flooded()) return;
+          const b = frameHead(8, PING, ACK, 0); buf.copy(b, 9, p0, p1); this.queue(b);
+        }
         return;
       }
       case GOAWAY: {
@@ -597,6 +634,8 @@ export class WireSession {
     s.recvWindow -= len;
     if (s.recvWindow < 0) { this.resetStream(s, FLOW_CONTROL_ERROR); return; }
     s.seen = this.epoch;
+    s.received += p1 - p0;
+    if (s.expected >= 0 && s.received > s.expected) { this.resetStream(s, PROTOCOL_ERROR); return; }
     if (pad > 0) s.credit(pad);
     if (p1 > p0) s.data(buf.subarray(p0, p1));
     if ((flags & END_STREAM) !== 0 && !s.closed) s.remoteEnd();
@@ -647,6 +686,7 @@ export class WireSession {
     if (id !== 0) { this.fail(PROTOCOL_ERROR, 'SETTINGS on a stream'); return; }
     if ((flags & ACK) !== 0) { if (p1 !== p0) this.fail(FRAME_SIZE_ERROR, 'SETTINGS ack with a payload'); return; }
     if ((p1 - p0) % 6 !== 0) { this.fail(FRAME_SIZE_ERROR, 'bad SETTINGS length'); return; }
+    if (this.flooded()) return;
     for (let p = p0; p < p1; p += 6) {
       const k = buf.readUInt16BE(p);
       const v = buf.readUInt32BE(p + 2);
