@@ -10,6 +10,9 @@
  * Prints req/s and req per gateway CPU-second; with --cpu-prof, writes the gateway's
  * .cpuprofile (sampled every 200 µs) under .bench/h2-profile/ for Chrome DevTools or a
  * script (divide self times by the request count for µs per request).
+ * DOWNSTREAM=h1 (grpc mode) posts the calls over HTTP/1.1 (32 connections): the upstream
+ * HTTP/2 side alone, without Node's http2 server.
+ * H2LOAD_ARGS='-H te:trailers ...' adds h2load arguments (a request shape to compare).
  * GATEWAY_NODE_ARGS='--trace-gc ...' passes node/V8 flags to the gateway and shows its stdout
  * (where --trace-gc writes).
  * PROXY=bare (grpc only) runs peers/bare-grpc-proxy.ts in the gateway's place: the ceiling of a
@@ -94,9 +97,11 @@ try {
   }
   const frame = join(dir, 'grpc-frame.bin');
   writeFileSync(frame, Buffer.concat([Buffer.from([0, 0, 0, 0, 16]), Buffer.from('0123456789abcdef')]));
+  const grpcShape = process.env.DOWNSTREAM === 'h1' ? ['--h1', '-c', '32'] : ['-c', '4', '-m', '8'];
   const shape = mode === 'h1' ? ['--h1', '-c', '32']
-    : mode === 'grpc' || mode === 'direct' ? ['-c', '4', '-m', '8', '-d', frame, '-H', 'content-type: application/grpc', '-H', 'te: trailers']
+    : mode === 'grpc' || mode === 'direct' ? [...grpcShape, '-d', frame, '-H', 'content-type: application/grpc', '-H', 'te: trailers']
       : ['-c', '4', '-m', '8'];
+  shape.push(...(process.env.H2LOAD_ARGS ?? '').split(' ').filter(Boolean));
   const url = `http://127.0.0.1:${LISTEN}${mode === 'grpc' || mode === 'direct' ? '/bench.Echo/Unary' : '/'}`;
   spawnSync('taskset', ['-c', '0', 'h2load', '-D', '2', ...shape, url]); // warm-up
   const before = cpuSeconds(gateway.pid!);

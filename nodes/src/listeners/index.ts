@@ -95,7 +95,9 @@ export class Listeners {
       ...(clientCa ? { ca: clientCa, requestCert: true, rejectUnauthorized: mode === 'handshake' } : {}),
       handshakeTimeout: 10_000,
     });
-    const server = tls.createServer(options());
+    // noDelay as the plain listener (Node's HTTP server sets it; a TLS server does not): a small
+    // response, or the last frames of one, must not wait behind an unacknowledged segment.
+    const server = tls.createServer({ ...options(), noDelay: true });
     store.onDefaultChange = () => { server.setSecureContext(options()); };
     store.onReload = (r) => { reloads.labels(r).inc(); };
     store.watch(parseDuration(t.watch ?? '2s'));

@@ -79,6 +79,8 @@ class H2Exchange implements H1Control, StreamOwner {
   deadline: NodeJS.Timeout | undefined = undefined;
   /** A streamed request body being sent, paused while the stream waits for window. */
   src: Readable | undefined = undefined;
+  /** Its listeners on the client's stream, until the body ended or the call failed. */
+  pumping: Pump | undefined = undefined;
 
   constructor(pool: H2Pool, req: H1Request, handler: H2Handler) { this.pool = pool; this.req = req; this.handler = handler; }
 
@@ -90,6 +92,7 @@ class H2Exchange implements H1Control, StreamOwner {
     if (this.done) return;
     this.done = true;
     this.clear();
+    this.pumping?.detach();
     this.stream?.cancel(CANCEL);
     this.pool.released(this);
     this.handler.onError(err);
@@ -142,16 +145,51 @@ class H2Exchange implements H1Control, StreamOwner {
   /** Send a streamed body, paused while the upstream stream cannot take more. */
   pump(src: Readable, stream: WireStream): void {
     this.src = src;
-    let ended = false;
-    src.on('data', (chunk: Buffer) => { if (this.stream === stream && !stream.write(chunk)) src.pause(); });
-    src.once('end', () => { ended = true; if (this.stream === stream) stream.end(); });
-    src.once('error', (err: Error) => { if (this.stream === stream) this.fail(err); });
-    src.once('close', () => {
-      // The client went away before its body ended: the call is cut.
-      if (!ended && this.stream === stream) this.fail(new UpstreamError('UND_ERR_REQ_CONTENT_LENGTH_MISMATCH', 'request body ended early'));
-    });
-    if (src.readableEnded && !ended) { ended = true; stream.end(); }
+    const p = this.pumping = new Pump(this, src, stream);
+    if (src.readableEnded) { p.end(); return; }
+    src.on('data', p.data);
+    src.on('end', p.end);
+    src.on('error', p.error);
+    src.on('close', p.close);
   }
+}
+
+/**
+ * A streamed request body going to its upstream stream. Its listeners leave the client's
+ * stream as soon as the body ended or the call finished: a finished HTTP/2 server stream can
+ * outlive its request by several scavenges, and whatever its listeners reach (the call, the
+ * context, the response) would be kept, and copied, with it.
+ */
+class Pump {
+  readonly x: H2Exchange;
+  readonly src: Readable;
+  readonly stream: WireStream;
+  ended = false;
+  constructor(x: H2Exchange, src: Readable, stream: WireStream) { this.x = x; this.src = src; this.stream = stream; }
+  private live(): boolean { return this.x.stream === this.stream; }
+  detach(): void {
+    this.src.off('data', this.data);
+    this.src.off('end', this.end);
+    this.src.off('error', this.error);
+    this.src.off('close', this.close);
+    if (this.x.pumping === this) { this.x.pumping = undefined; this.x.src = undefined; }
+  }
+  readonly data = (chunk: Buffer): void => {
+    if (!this.live()) { this.detach(); return; }
+    if (!this.stream.write(chunk)) this.src.pause();
+  };
+  readonly end = (): void => {
+    if (this.ended) return;
+    this.ended = true;
+    this.detach();
+    if (this.live()) this.stream.end();
+  };
+  readonly error = (err: Error): void => { this.detach(); if (this.live()) this.x.fail(err); };
+  readonly close = (): void => {
+    this.detach();
+    // The client went away before its body ended: the call is cut.
+    if (!this.ended && this.live()) this.x.fail(new UpstreamError('UND_ERR_REQ_CONTENT_LENGTH_MISMATCH', 'request body ended early'));
+  };
 }
 
 /** One session to the target and the count of streams it carries. */
