@@ -1,10 +1,8 @@
 /**
- * The gateway's gRPC client for protocol conversion: @grpc/grpc-js channels, one per
- * upstream target, carrying already-encoded messages (serialisers are the identity, so the
- * transcoder controls the JSON mapping and grpc-web passes frames through untouched).
- *
- * It serves conversion until the HTTP/2 upstream pool (upstream/h2) carries these calls; the two meet
- * later behind one upstream interface. Targets are picked by the route's upstream (its
+ * The grpc-web policy's gRPC client: @grpc/grpc-js channels, one per upstream target,
+ * carrying already-encoded messages (serialisers are the identity, so grpc-web passes
+ * frames through untouched). grpc-transcode has moved to the gateway's own HTTP/2 client
+ * (upstream/h2/grpc-call.ts); grpc-web is next. Targets are picked by the route's upstream (its
  * balancer, breakers and discovery); `http://` and `h2c://` targets are plaintext HTTP/2
  * (prior knowledge), `https://` and `h2://` use TLS.
  */

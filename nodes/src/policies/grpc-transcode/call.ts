@@ -9,14 +9,15 @@
  */
 import { PassThrough } from 'node:stream';
 import { performance } from 'node:perf_hooks';
-import type * as grpc from '@grpc/grpc-js';
 import type protobuf from 'protobufjs';
 import type { LocalReply } from '../../request/policy.ts';
 import type { RequestContext } from '../../request/context.ts';
 import { traceparent } from '../../http/ids.ts';
 import { readBody, parseMediaType, isJsonMediaType, hasBody } from '../validate/body.ts';
 import { messageToJson, fieldToJson, type PrintOptions } from '../../protos/json.ts';
-import { grpcjs, identity, reservedResponseKey, type GrpcChannels } from '../../protos/client.ts';
+import { reservedResponseKey } from '../../protos/client.ts';
+import { GrpcCall, type GrpcCallOwner, type GrpcPools, type GrpcStatus } from '../../upstream/h2/grpc-call.ts';
+import type { H2Pool } from '../../upstream/h2/pool.ts';
 import { decodeDetails, grpcProblem, httpStatusOf, CODE_NAMES, Code } from '../../protos/status.ts';
 import type { Binding } from './bindings.ts';
 import { buildMessage, type QueryOptions, type PartIssue } from './request.ts';
@@ -31,7 +32,7 @@ export interface Settings {
   responseHeaders: ReadonlySet<string> | undefined;
   maxMessageSize: number;
   timeout: number | undefined;
-  channels: GrpcChannels;
+  pools: GrpcPools;
   calls: Counter<'route' | 'method' | 'code'>;
   route: string;
 }
@@ -113,25 +114,25 @@ export async function transcode(ctx: RequestContext, b: Binding, groups: RegExpE
   const ticket = up.ticket;
   const breaker = ticket >= 0 ? target.breaker : undefined;
   ctx.target = target.origin;
-  const md = new (grpcjs().Metadata)();
+  const md: string[] = [];
   const h = ctx.req.headers;
   for (const name of s.requestHeaders) {
     const v = h[name];
-    if (typeof v === 'string') md.set(name, v);
-    else if (Array.isArray(v)) for (const x of v) md.add(name, x);
+    if (typeof v === 'string') md.push(name, v);
+    else if (Array.isArray(v)) for (const x of v) md.push(name, x);
   }
-  md.set('x-request-id', ctx.id);
+  md.push('x-request-id', ctx.id);
   // A sampled request gets a client span for the call (request/tracing.ts); its traceparent names it.
   const trace = ctx.trace;
-  md.set('traceparent', trace !== undefined ? trace.startGrpcCall(mi.path, up.name, target) : traceparent(h.traceparent, ctx.ownId ? ctx.id : undefined));
+  md.push('traceparent', trace !== undefined ? trace.startGrpcCall(mi.path, up.name, target) : traceparent(h.traceparent, ctx.ownId ? ctx.id : undefined));
   const timeout = s.timeout ?? up.responseTimeout;
-  const client = s.channels.get(target.url);
-  const call = new Call(ctx, b, s, messages, timeout);
+  const pool = s.pools.get(target.url);
+  const call = new Call(ctx, b, s);
   // The client span ends with the call's status: for a server stream, when the stream ends.
-  if (trace !== undefined) call.onStatus = (code) => trace.endGrpcCall(code, CODE_NAMES[code] ?? 'UNKNOWN');
+  if (trace !== undefined) call.onEnd = (code) => trace.endGrpcCall(code, CODE_NAMES[code] ?? 'UNKNOWN');
   target.inflight++;
   ctx.upstreamStart = performance.now();
-  const reply = await call.run(client, md);
+  const reply = await call.run(pool, md, messages, timeout);
   target.inflight--;
   ctx.upstreamEnd = performance.now();
   // A breaker learns from transport failures only; a gRPC error status is the service's answer.
@@ -140,65 +141,75 @@ export async function transcode(ctx: RequestContext, b: Binding, groups: RegExpE
   return reply;
 }
 
-/** The state of one upstream call; methods instead of closures where grpc-js lets us. */
-class Call {
+/** One upstream call (protos/h2-call.ts) and what it becomes: a LocalReply, or a stream of JSON lines. */
+class Call implements GrpcCallOwner {
   code = 0;
   /** No response head came back: the target never answered (connect error, our deadline). */
   transportFailure = false;
-  /** Called once with the call's final gRPC status code (grpc-js 'status'). */
-  onStatus: ((code: number) => void) | undefined = undefined;
-  private headers: grpc.Metadata | undefined;
+  /** Called once with the call's final gRPC status code. */
+  onEnd: ((code: number) => void) | undefined = undefined;
+  private headers: Record<string, string> | undefined = undefined;
   private readonly ctx: RequestContext;
   private readonly b: Binding;
   private readonly s: Settings;
-  private readonly messages: Buffer[];
-  private readonly timeout: number;
-  constructor(ctx: RequestContext, b: Binding, s: Settings, messages: Buffer[], timeout: number) {
-    this.ctx = ctx; this.b = b; this.s = s; this.messages = messages; this.timeout = timeout;
+  private readonly call: GrpcCall;
+  private resolve: ((r: LocalReply) => void) | undefined = undefined;
+  /** Unary: the one response message. */
+  private message: Buffer | undefined = undefined;
+  private messages = 0;
+  /** Server streaming: the JSON lines, once the first message (or the end) came. */
+  private out: PassThrough | undefined = undefined;
+  private readonly sse: boolean;
+
+  constructor(ctx: RequestContext, b: Binding, s: Settings) {
+    this.ctx = ctx; this.b = b; this.s = s;
+    this.call = new GrpcCall(this, s.maxMessageSize);
+    this.sse = (ctx.req.headers.accept ?? '').includes('text/event-stream');
   }
 
-  run(client: grpc.Client, md: grpc.Metadata): Promise<LocalReply> {
-    const mi = this.b.method;
-    const opts: grpc.CallOptions = { deadline: Date.now() + this.timeout };
+  run(pool: H2Pool, md: string[], messages: Buffer[], timeout: number): Promise<LocalReply> {
     return new Promise<LocalReply>((resolve) => {
-      if (!mi.serverStream) {
-        const cb = (err: grpc.ServiceError | null, res?: Buffer): void => {
-          resolve(err ? this.failure(err.code, err.details, err.metadata) : this.unary(res!));
-        };
-        const call = mi.clientStream
-          ? client.makeClientStreamRequest(mi.path, identity, identity, md, opts, cb)
-          : client.makeUnaryRequest(mi.path, identity, identity, this.messages[0]!, md, opts, cb);
-        call.on('metadata', (m: grpc.Metadata) => { this.headers = m; });
-        this.watchStatus(call);
-        if (mi.clientStream) {
-          const w = call as grpc.ClientWritableStream<Buffer>;
-          for (const m of this.messages) w.write(m);
-          w.end();
-        }
-        this.onClientGone(call);
-        return;
-      }
-      const call: grpc.ClientReadableStream<Buffer> | grpc.ClientDuplexStream<Buffer, Buffer> = mi.clientStream
-        ? client.makeBidiStreamRequest(mi.path, identity, identity, md, opts)
-        : client.makeServerStreamRequest(mi.path, identity, identity, this.messages[0]!, md, opts);
-      this.watchStatus(call);
-      if (mi.clientStream) {
-        const w = call as grpc.ClientDuplexStream<Buffer, Buffer>;
-        for (const m of this.messages) w.write(m);
-        w.end();
-      }
-      this.serverStream(call, resolve);
+      this.resolve = resolve;
+      // The client left: cancel upstream work nobody will read.
+      if (!this.b.method.serverStream) this.ctx.res.once('close', () => { if (!this.ctx.res.writableFinished) this.call.cancel(); });
+      this.call.start(pool, this.b.method.path, md, messages, timeout);
     });
   }
 
-  private watchStatus(call: grpc.Call): void {
-    const f = this.onStatus;
-    if (f !== undefined) call.once('status', (st: grpc.StatusObject) => f(st.code));
+  private settle(r: LocalReply): void {
+    const f = this.resolve;
+    this.resolve = undefined;
+    f?.(r);
   }
 
-  private onClientGone(call: grpc.Call): void {
-    // The client left: cancel upstream work nobody will read.
-    this.ctx.res.once('close', () => { if (!this.ctx.res.writableFinished) call.cancel(); });
+  onMetadata(md: Record<string, string>): void { this.headers = md; }
+
+  onMessage(buf: Buffer): void {
+    this.messages++;
+    if (!this.b.method.serverStream) { this.message = buf; return; }
+    const o = this.out ?? this.startStream();
+    const t = this.b.method.responseType;
+    let text: string;
+    try {
+      text = JSON.stringify(messageToJson(t, t.decode(buf) as unknown as Record<string, unknown>, this.s.print, this.s.root));
+    } catch {
+      this.call.cancel();
+      return;
+    }
+    o.write(this.sse ? `data: ${text}\n\n` : `${text}\n`);
+  }
+
+  onStatus(st: GrpcStatus): void {
+    this.code = st.code;
+    this.onEnd?.(st.code);
+    if (this.b.method.serverStream) { this.endStream(st); return; }
+    if (st.code !== Code.OK) { this.settle(this.failure(st)); return; }
+    if (this.messages !== 1) {
+      this.code = Code.INTERNAL;
+      this.settle({ code: 'GW_UPSTREAM_BAD_RESPONSE', detail: `The gRPC call answered ${this.messages} messages, not one` });
+      return;
+    }
+    this.settle(this.unary(this.message!));
   }
 
   private unary(res: Buffer): LocalReply {
@@ -223,79 +234,60 @@ class Call {
     return { status: 200, headers, body: JSON.stringify(out), translated: true };
   }
 
-  private failure(code: number, message: string, trailers: grpc.Metadata | undefined): LocalReply {
-    this.code = code;
-    // grpc-js makes these statuses itself when no response came: its text would name the
-    // target, so the client gets the gateway's own catalogue error instead.
+  private failure(st: GrpcStatus): LocalReply {
+    const code = st.code;
+    // Statuses the call makes itself when no response came: the client gets the gateway's
+    // own catalogue error (its text never names the target).
     // A deadline is the gateway's (timeout) or the upstream's: too slow either way.
     if (code === Code.DEADLINE_EXCEEDED) { this.transportFailure = true; return { code: 'GW_UPSTREAM_TIMEOUT' }; }
-    if (this.headers === undefined && (code === Code.UNAVAILABLE || code === Code.CANCELLED || code === Code.INTERNAL)
-      && Object.keys(trailers?.getMap() ?? {}).length === 0) {
+    if (this.call.headless && (code === Code.UNAVAILABLE || code === Code.CANCELLED || code === Code.INTERNAL || code === Code.UNKNOWN)
+      && Object.keys(st.trailers).length === 0) {
       this.transportFailure = true;
       return { code: 'GW_UPSTREAM_UNAVAILABLE' };
     }
-    if (code === Code.RESOURCE_EXHAUSTED && /max|larger|size/i.test(message) && this.headers !== undefined) {
+    if (code === Code.RESOURCE_EXHAUSTED && /max|larger|size/i.test(st.details) && this.headers !== undefined) {
       return { code: 'GW_UPSTREAM_BAD_RESPONSE', detail: 'The gRPC response is larger than the configured maxMessageSize' };
     }
-    const bin = trailers?.get('grpc-status-details-bin')[0];
-    const details = decodeDetails(Buffer.isBuffer(bin) ? bin : undefined, this.s.root, this.s.print);
-    const headers = this.responseHeaders(this.headers, trailers);
+    const bin = st.trailers['grpc-status-details-bin'];
+    const details = decodeDetails(bin === undefined ? undefined : Buffer.from(bin, 'base64'), this.s.root, this.s.print);
+    const headers = this.responseHeaders(this.headers, st.trailers);
     headers['content-type'] = 'application/problem+json';
-    return { status: httpStatusOf(code), headers, body: grpcProblem(code, message, details, this.ctx.id) };
+    return { status: httpStatusOf(code), headers, body: grpcProblem(code, st.details, details, this.ctx.id) };
   }
 
-  private responseHeaders(head: grpc.Metadata | undefined, trailers?: grpc.Metadata): Record<string, string | string[]> {
+  private responseHeaders(head: Record<string, string> | undefined, trailers?: Record<string, string>): Record<string, string | string[]> {
     const out: Record<string, string | string[]> = {};
     const allow = this.s.responseHeaders;
     for (const m of [head, trailers]) {
       if (!m) continue;
-      const map = m.getMap();
-      for (const k in map) {
+      for (const k in m) {
         if (reservedResponseKey(k) || (allow && !allow.has(k))) continue;
-        const v = map[k];
-        if (typeof v === 'string') out[k] = v;
+        out[k] = m[k]!;
       }
     }
     return out;
   }
 
-  private serverStream(call: grpc.ClientReadableStream<Buffer>, resolve: (r: LocalReply) => void): void {
-    const ctx = this.ctx, b = this.b, s = this.s;
-    const accept = ctx.req.headers.accept ?? '';
-    const sse = accept.includes('text/event-stream');
-    let out: PassThrough | undefined;
-    const start = (): PassThrough => {
-      out = new PassThrough();
-      const headers = this.responseHeaders(this.headers);
-      headers['content-type'] = sse ? 'text/event-stream' : 'application/x-ndjson';
-      headers['cache-control'] = 'no-cache';
-      // The client went away: stop the upstream stream.
-      out.once('close', () => call.cancel());
-      resolve({ status: 200, headers, stream: out });
-      return out;
-    };
-    call.on('metadata', (m: grpc.Metadata) => { this.headers = m; });
-    call.on('data', (buf: Buffer) => {
-      const o = out ?? start();
-      let text: string;
-      try {
-        const msg = b.method.responseType.decode(buf) as unknown as Record<string, unknown>;
-        text = JSON.stringify(messageToJson(b.method.responseType, msg, s.print, s.root));
-      } catch {
-        call.cancel();
-        return;
-      }
-      o.write(sse ? `data: ${text}\n\n` : `${text}\n`);
-    });
-    call.on('error', (err: grpc.ServiceError) => {
-      if (!out) { resolve(this.failure(err.code, err.details, err.metadata)); return; }
-      this.code = err.code;
-      if (err.code === Code.CANCELLED && out.destroyed) return;
-      // Mid-stream failure: the status is already 200, so the error is the stream's last item.
-      const bin = err.metadata?.get('grpc-status-details-bin')[0];
-      const problem = grpcProblem(err.code, this.headers === undefined ? '' : err.details, decodeDetails(Buffer.isBuffer(bin) ? bin : undefined, s.root, s.print), ctx.id);
-      out.end(sse ? `event: error\ndata: ${problem}\n\n` : `{"error":${problem}}\n`);
-    });
-    call.on('end', () => { (out ?? start()).end(); });
+  /** The first message of a server stream: the response starts (200, NDJSON or SSE). */
+  private startStream(): PassThrough {
+    const out = this.out = new PassThrough();
+    const headers = this.responseHeaders(this.headers);
+    headers['content-type'] = this.sse ? 'text/event-stream' : 'application/x-ndjson';
+    headers['cache-control'] = 'no-cache';
+    // The client went away: stop the upstream stream.
+    out.once('close', () => { this.call.cancel(); });
+    this.settle({ status: 200, headers, stream: out });
+    return out;
+  }
+
+  private endStream(st: GrpcStatus): void {
+    const out = this.out;
+    if (st.code === Code.OK) { (out ?? this.startStream()).end(); return; }
+    if (out === undefined) { this.settle(this.failure(st)); return; }
+    if (st.code === Code.CANCELLED && out.destroyed) return;
+    // Mid-stream failure: the status is already 200, so the error is the stream's last item.
+    const bin = st.trailers['grpc-status-details-bin'];
+    const problem = grpcProblem(st.code, this.headers === undefined ? '' : st.details, decodeDetails(bin === undefined ? undefined : Buffer.from(bin, 'base64'), this.s.root, this.s.print), this.ctx.id);
+    out.end(this.sse ? `event: error\ndata: ${problem}\n\n` : `{"error":${problem}}\n`);
   }
 }

@@ -8,7 +8,7 @@
 import type { PolicyDefinition, PolicyHandlers, LocalReply } from '../../request/policy.ts';
 import type { RequestContext } from '../../request/context.ts';
 import { parseDuration, parseSize } from '../../schema/duration.ts';
-import { GrpcChannels } from '../../protos/client.ts';
+import { GrpcPools } from '../../upstream/h2/grpc-call.ts';
 import { compileBindings } from './compile.ts';
 import type { BindingTable } from './bindings.ts';
 import { spec } from './spec.ts';
@@ -27,7 +27,7 @@ export const grpcTranscode: PolicyDefinition<TranscodeConfig> = {
     if (Array.isArray(r)) throw new Error(`${where}.${r[0].join('.')}: ${r[1]}`);
     const { table, root } = r;
     const maxMessageSize = config.maxMessageSize === undefined ? DEFAULT_MAX_MESSAGE : parseSize(config.maxMessageSize);
-    const channels = new GrpcChannels({ maxMessageSize });
+    const pools = new GrpcPools({ maxMessageSize });
     const s: Settings = {
       root,
       print: { protoNames: config.print?.protoFieldNames ?? false, defaults: config.print?.defaults ?? false },
@@ -36,7 +36,7 @@ export const grpcTranscode: PolicyDefinition<TranscodeConfig> = {
       responseHeaders: config.metadata?.response ? new Set(config.metadata.response.map((h) => h.toLowerCase())) : undefined,
       maxMessageSize,
       timeout: config.timeout === undefined ? undefined : parseDuration(config.timeout),
-      channels,
+      pools,
       calls: deps.metrics.counter('gatehouse_grpc_transcode_calls_total', 'Transcoded gRPC calls by route, gRPC method and gRPC status code name.', ['route', 'method', 'code']),
       route: deps.routeName,
     };
@@ -48,7 +48,7 @@ export const grpcTranscode: PolicyDefinition<TranscodeConfig> = {
         if (hit) return transcode(ctx, hit.b, hit.m, s);
         return noBinding(table, path);
       },
-      close() { channels.close(); },
+      close() { pools.close(); },
     });
   },
 };
