@@ -12,14 +12,14 @@
  */
 import { PassThrough } from 'node:stream';
 import { performance } from 'node:perf_hooks';
-import type * as grpc from '@grpc/grpc-js';
 import type { PolicyDefinition, PolicyHandlers, LocalReply } from '../../request/policy.ts';
 import type { RequestContext } from '../../request/context.ts';
 import { spec, schema, type Config } from './spec.ts';
 import { parseDuration, parseSize } from '../../schema/duration.ts';
 import { traceparent } from '../../http/ids.ts';
 import { readBody } from '../validate/body.ts';
-import { GrpcChannels, grpcjs, identity, parseGrpcTimeout, reservedResponseKey, RESERVED_REQUEST } from '../../protos/client.ts';
+import { parseGrpcTimeout, reservedResponseKey, RESERVED_REQUEST } from '../../protos/client.ts';
+import { GrpcCall, GrpcPools, type GrpcCallOwner, type GrpcStatus } from '../../upstream/h2/grpc-call.ts';
 import { Code } from '../../protos/status.ts';
 import { parseFrames, decodeText, dataFrame, trailerFrame, encodeGrpcMessage } from './frames.ts';
 
@@ -33,7 +33,7 @@ const NOT_METADATA = new Set([...RESERVED_REQUEST, 'origin', 'referer', 'cookie'
 
 const PATH = /^\/[A-Za-z_][A-Za-z0-9_.]*\/[A-Za-z_][A-Za-z0-9_]*$/;
 
-interface Settings { max: number; timeout: number | undefined; channels: GrpcChannels; origins: string[] | undefined }
+interface Settings { max: number; timeout: number | undefined; pools: GrpcPools; origins: string[] | undefined }
 
 export const grpcWeb: PolicyDefinition<Config> = {
   ...spec,
@@ -41,10 +41,10 @@ export const grpcWeb: PolicyDefinition<Config> = {
     const s: Settings = {
       max: config.maxMessageSize === undefined ? 4 * 1024 * 1024 : parseSize(config.maxMessageSize),
       timeout: config.timeout === undefined ? undefined : parseDuration(config.timeout),
-      channels: undefined!,
+      pools: undefined!,
       origins: config.origins?.includes('*') ? undefined : config.origins,
     };
-    s.channels = new GrpcChannels({ maxMessageSize: s.max });
+    s.pools = new GrpcPools({ maxMessageSize: s.max });
     return Object.freeze<PolicyHandlers>({
       request(ctx: RequestContext) {
         if (ctx.method === 'OPTIONS') return preflight(ctx, s);
@@ -57,7 +57,7 @@ export const grpcWeb: PolicyDefinition<Config> = {
         head.headers['access-control-expose-headers'] = EXPOSE;
         if (origin !== '*') head.headers.vary = 'Origin';
       },
-      close() { s.channels.close(); },
+      close() { s.pools.close(); },
     });
   },
 };
@@ -132,24 +132,21 @@ async function call(ctx: RequestContext, s: Settings): Promise<LocalReply> {
   const ticket = up.ticket;
   const breaker = ticket >= 0 ? target.breaker : undefined;
   ctx.target = target.origin;
-  const md = new (grpcjs().Metadata)();
+  const md: string[] = [];
   const h = ctx.req.headers;
   for (const k in h) {
     if (NOT_METADATA.has(k) || k.startsWith(':') || k.startsWith('grpc-') || !/^[a-z0-9_.-]+$/.test(k)) continue;
     const v = h[k];
-    for (const x of Array.isArray(v) ? v : [v!]) {
-      if (k.endsWith('-bin')) md.add(k, Buffer.from(x, 'base64')); else md.add(k, x);
-    }
+    // -bin values are base64 from the browser, as on the gRPC wire: passed on as they are.
+    for (const x of Array.isArray(v) ? v : [v!]) md.push(k, x);
   }
-  md.set('x-request-id', ctx.id);
-  md.set('traceparent', traceparent(h.traceparent, ctx.ownId ? ctx.id : undefined));
+  md.push('x-request-id', ctx.id);
+  md.push('traceparent', traceparent(h.traceparent, ctx.ownId ? ctx.id : undefined));
   const timeout = parseGrpcTimeout(h['grpc-timeout'] as string | undefined) ?? s.timeout ?? up.responseTimeout;
-  const client = s.channels.get(target.url);
   target.inflight++;
   ctx.upstreamStart = performance.now();
-  const w = new WebCall(ctx, text);
-  const stream = client.makeBidiStreamRequest(path, identity, identity, md, { deadline: Date.now() + timeout });
-  const reply = w.run(stream, frames.map((f) => f.data));
+  const w = new WebCall(ctx, text, s.max);
+  const reply = w.run(s.pools.get(target.url), path, md, frames.map((f) => f.data), timeout);
   void w.done.then(() => {
     target.inflight--;
     ctx.upstreamEnd = performance.now();
@@ -158,62 +155,72 @@ async function call(ctx: RequestContext, s: Settings): Promise<LocalReply> {
   return reply;
 }
 
+/** Fields of a trailers(-only) block that are not the service's metadata. */
+const NOT_TRAILER = new Set(['grpc-status', 'grpc-message', 'content-type', 'content-length', 'date', 'server']);
+
 /** One gRPC-Web call: response frames as they come, the status as the trailers frame. */
-class WebCall {
+class WebCall implements GrpcCallOwner {
   transportFailure = false;
   readonly done: Promise<void>;
   private finish!: () => void;
   private readonly ctx: RequestContext;
   private readonly text: boolean;
+  private readonly call: GrpcCall;
   private out: PassThrough | undefined;
-  private headers: grpc.Metadata | undefined;
-  constructor(ctx: RequestContext, text: boolean) {
+  private headers: Record<string, string> | undefined;
+  private resolve: ((r: LocalReply) => void) | undefined;
+  constructor(ctx: RequestContext, text: boolean, max: number) {
     this.ctx = ctx;
     this.text = text;
+    this.call = new GrpcCall(this, max);
     this.done = new Promise((r) => { this.finish = r; });
   }
 
-  run(call: grpc.ClientDuplexStream<Buffer, Buffer>, messages: Buffer[]): Promise<LocalReply> {
+  run(pool: Parameters<GrpcCall['start']>[0], path: string, md: string[], messages: Buffer[], timeout: number): Promise<LocalReply> {
     return new Promise<LocalReply>((resolve) => {
-      const start = (): PassThrough => {
-        const out = this.out = new PassThrough();
-        const headers: Record<string, string> = { 'content-type': contentType(this.ctx) };
-        const map = this.headers?.getMap() ?? {};
-        for (const k in map) if (!reservedResponseKey(k) && typeof map[k] === 'string') headers[k] = map[k] as string;
-        out.once('close', () => call.cancel());
-        resolve({ status: 200, headers, stream: out });
-        return out;
-      };
-      call.on('metadata', (m: grpc.Metadata) => { this.headers = m; start(); });
-      call.on('data', (msg: Buffer) => { this.write(this.out ?? start(), dataFrame(msg)); });
-      call.on('status', (st: grpc.StatusObject) => {
-        this.finish();
-        if (!this.out) {
-          // Trailers-only: nothing was sent; a status the gateway's client made up (no
-          // response at all) must not show the target's address.
-          if (st.code !== Code.OK && this.headers === undefined && Object.keys(st.metadata.getMap()).length === 0) {
-            this.transportFailure = st.code === Code.UNAVAILABLE || st.code === Code.DEADLINE_EXCEEDED;
-            const msg = st.code === Code.DEADLINE_EXCEEDED ? 'upstream timed out' : st.code === Code.UNAVAILABLE ? 'upstream unavailable' : st.details;
-            resolve(status(this.ctx, st.code, msg));
-            return;
-          }
-          start();
-        }
-        const lines: Record<string, string> = { 'grpc-status': String(st.code) };
-        if (st.details) lines['grpc-message'] = encodeGrpcMessage(st.details);
-        const map = st.metadata.getMap();
-        for (const k in map) {
-          const v = map[k];
-          if (k === 'grpc-status' || k === 'grpc-message') continue;
-          lines[k] = Buffer.isBuffer(v) ? v.toString('base64') : String(v);
-        }
-        const out = this.out!;
-        if (!out.destroyed) { this.write(out, trailerFrame(lines)); out.end(); }
-      });
-      call.on('error', () => { /* reported through 'status' */ });
-      for (const m of messages) call.write(m);
-      call.end();
+      this.resolve = resolve;
+      this.call.start(pool, path, md, messages, timeout);
     });
+  }
+
+  private start(): PassThrough {
+    const out = this.out = new PassThrough();
+    const headers: Record<string, string> = { 'content-type': contentType(this.ctx) };
+    const map = this.headers ?? {};
+    for (const k in map) if (!reservedResponseKey(k)) headers[k] = map[k]!;
+    out.once('close', () => { this.call.cancel(); });
+    this.settle({ status: 200, headers, stream: out });
+    return out;
+  }
+
+  private settle(r: LocalReply): void {
+    const f = this.resolve;
+    this.resolve = undefined;
+    f?.(r);
+  }
+
+  onMetadata(md: Record<string, string>): void { this.headers = md; this.start(); }
+
+  onMessage(msg: Buffer): void { this.write(this.out ?? this.start(), dataFrame(msg)); }
+
+  onStatus(st: GrpcStatus): void {
+    this.finish();
+    if (!this.out) {
+      // Nothing was sent and no gRPC head came: a status the gateway's client made (no
+      // response at all) must not show the target's address.
+      if (st.code !== Code.OK && this.call.headless && Object.keys(st.trailers).length === 0) {
+        this.transportFailure = st.code === Code.UNAVAILABLE || st.code === Code.DEADLINE_EXCEEDED;
+        const msg = st.code === Code.DEADLINE_EXCEEDED ? 'upstream timed out' : st.code === Code.UNAVAILABLE ? 'upstream unavailable' : st.details;
+        this.settle(status(this.ctx, st.code, msg));
+        return;
+      }
+      this.start();
+    }
+    const lines: Record<string, string> = { 'grpc-status': String(st.code) };
+    if (st.details) lines['grpc-message'] = encodeGrpcMessage(st.details);
+    for (const k in st.trailers) if (!NOT_TRAILER.has(k)) lines[k] = st.trailers[k]!;
+    const out = this.out!;
+    if (!out.destroyed) { this.write(out, trailerFrame(lines)); out.end(); }
   }
 
   private write(out: PassThrough, frame: Buffer): void {
