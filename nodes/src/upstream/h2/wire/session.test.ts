@@ -341,3 +341,46 @@ test('a malformed or conflicting Content-Length in a response head resets the st
     }
   } finally { ses.destroy(); await up.close(); }
 });
+
+test('a server that floods PINGs and never reads our acks is cut off (ENHANCE_YOUR_CALM) before the acks pile up without bound', async (t) => {
+  // A raw server: SETTINGS, then PING frames as fast as the socket takes them, and it stops
+  // reading the connection, so every PING ACK of ours stays unsent.
+  let sent = 0;
+  let stop = false;
+  const socks = new Set<net.Socket>();
+  const raw = net.createServer((sock) => {
+    socks.add(sock);
+    sock.on('error', () => undefined);
+    sock.once('data', () => {
+      sock.pause();
+      sock.write(Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]));
+      const ping = rawFrame(6, 0, 0, Buffer.alloc(8));
+      const burst = Buffer.concat(Array.from({ length: 4096 }, () => ping));
+      const pump = (): void => {
+        while (!stop && !sock.destroyed) {
+          sent += burst.length;
+          if (!sock.write(burst)) { sock.once('drain', pump); return; }
+        }
+      };
+      pump();
+    });
+  });
+  await new Promise<void>((r) => raw.listen(0, '127.0.0.1', r));
+  const ev = new SessionEvents();
+  const sock = net.connect((raw.address() as AddressInfo).port, '127.0.0.1');
+  const ses = new WireSession(sock, ev, { idleMs: 10_000 });
+  try {
+    await ev.isClosed;
+    stop = true;
+    t.truthy(ev.closed, 'the session closes with an error');
+    t.regex(ev.closed!.message, /flood/);
+    // 8 MiB of acks unsent is the bound (17 bytes an ack): the flood took at least that many PINGs.
+    t.true(sent >= 8 * 1024 * 1024, `the server sent ${sent} bytes of PINGs`);
+    t.true(sock.destroyed, 'the connection is gone');
+  } finally {
+    stop = true;
+    ses.destroy();
+    for (const s of socks) s.destroy();
+    await new Promise<void>((r) => raw.close(() => r()));
+  }
+});
