@@ -126,7 +126,7 @@ export async function transcode(ctx: RequestContext, b: Binding, groups: RegExpE
   const trace = ctx.trace;
   md.push('traceparent', trace !== undefined ? trace.startGrpcCall(mi.path, up.name, target) : traceparent(h.traceparent, ctx.ownId ? ctx.id : undefined));
   const timeout = s.timeout ?? up.responseTimeout;
-  const pool = s.pools.get(target.url);
+  const pool = s.pools.forTarget(target);
   const call = new Call(ctx, b, s);
   // The client span ends with the call's status: for a server stream, when the stream ends.
   if (trace !== undefined) call.onEnd = (code) => trace.endGrpcCall(code, CODE_NAMES[code] ?? 'UNKNOWN');
@@ -141,7 +141,7 @@ export async function transcode(ctx: RequestContext, b: Binding, groups: RegExpE
   return reply;
 }
 
-/** One upstream call (protos/h2-call.ts) and what it becomes: a LocalReply, or a stream of JSON lines. */
+/** One upstream call (upstream/h2/grpc-call.ts) and what it becomes: a LocalReply, or a stream of JSON lines. */
 class Call implements GrpcCallOwner {
   code = 0;
   /** No response head came back: the target never answered (connect error, our deadline). */

@@ -27,7 +27,7 @@ export const grpcTranscode: PolicyDefinition<TranscodeConfig> = {
     if (Array.isArray(r)) throw new Error(`${where}.${r[0].join('.')}: ${r[1]}`);
     const { table, root } = r;
     const maxMessageSize = config.maxMessageSize === undefined ? DEFAULT_MAX_MESSAGE : parseSize(config.maxMessageSize);
-    const pools = new GrpcPools({ maxMessageSize });
+    const pools = new GrpcPools();
     const s: Settings = {
       root,
       print: { protoNames: config.print?.protoFieldNames ?? false, defaults: config.print?.defaults ?? false },

@@ -20,6 +20,7 @@ import { traceparent } from '../../http/ids.ts';
 import { readBody } from '../validate/body.ts';
 import { parseGrpcTimeout, reservedResponseKey, RESERVED_REQUEST } from '../../protos/client.ts';
 import { GrpcCall, GrpcPools, type GrpcCallOwner, type GrpcStatus } from '../../upstream/h2/grpc-call.ts';
+import type { H2Pool } from '../../upstream/h2/pool.ts';
 import { Code } from '../../protos/status.ts';
 import { parseFrames, decodeText, dataFrame, trailerFrame, encodeGrpcMessage } from './frames.ts';
 
@@ -41,10 +42,9 @@ export const grpcWeb: PolicyDefinition<Config> = {
     const s: Settings = {
       max: config.maxMessageSize === undefined ? 4 * 1024 * 1024 : parseSize(config.maxMessageSize),
       timeout: config.timeout === undefined ? undefined : parseDuration(config.timeout),
-      pools: undefined!,
+      pools: new GrpcPools(),
       origins: config.origins?.includes('*') ? undefined : config.origins,
     };
-    s.pools = new GrpcPools({ maxMessageSize: s.max });
     return Object.freeze<PolicyHandlers>({
       request(ctx: RequestContext) {
         if (ctx.method === 'OPTIONS') return preflight(ctx, s);
@@ -146,7 +146,7 @@ async function call(ctx: RequestContext, s: Settings): Promise<LocalReply> {
   target.inflight++;
   ctx.upstreamStart = performance.now();
   const w = new WebCall(ctx, text, s.max);
-  const reply = w.run(s.pools.get(target.url), path, md, frames.map((f) => f.data), timeout);
+  const reply = w.run(s.pools.forTarget(target), path, md, frames.map((f) => f.data), timeout);
   void w.done.then(() => {
     target.inflight--;
     ctx.upstreamEnd = performance.now();
@@ -176,7 +176,7 @@ class WebCall implements GrpcCallOwner {
     this.done = new Promise((r) => { this.finish = r; });
   }
 
-  run(pool: Parameters<GrpcCall['start']>[0], path: string, md: string[], messages: Buffer[], timeout: number): Promise<LocalReply> {
+  run(pool: H2Pool, path: string, md: string[], messages: Buffer[], timeout: number): Promise<LocalReply> {
     return new Promise<LocalReply>((resolve) => {
       this.resolve = resolve;
       this.call.start(pool, path, md, messages, timeout);

@@ -9,6 +9,7 @@ import test from 'ava';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { GrpcCall, GrpcPools, type GrpcStatus } from './grpc-call.ts';
+import { H2Pool } from './pool.ts';
 
 type Answer = (s: http2.ServerHttp2Stream, body: Buffer, headers: http2.IncomingHttpHeaders) => void;
 
@@ -38,7 +39,7 @@ interface Seen { md?: Record<string, string>; messages: string[]; status: GrpcSt
 
 async function call(answer: Answer, messages: Buffer[], opts: { max?: number; timeout?: number } = {}): Promise<Seen> {
   const up = await server(answer);
-  const pools = new GrpcPools({ maxMessageSize: opts.max ?? 1024 });
+  const pools = new GrpcPools();
   try {
     return await new Promise<Seen>((resolve) => {
       const seen: Partial<Seen> & { messages: string[] } = { messages: [] };
@@ -132,7 +133,7 @@ test('a target that refuses connections is UNAVAILABLE, with no metadata', async
   const up = await server(() => {});
   const url = up.url;
   await up.close();
-  const pools = new GrpcPools({ maxMessageSize: 1024, connectTimeout: 1000 });
+  const pools = new GrpcPools();
   try {
     const st = await new Promise<GrpcStatus>((resolve) => {
       const c = new GrpcCall({ onMetadata() { t.fail('no metadata'); }, onMessage() { t.fail('no message'); }, onStatus: resolve }, 1024);
@@ -140,5 +141,19 @@ test('a target that refuses connections is UNAVAILABLE, with no metadata', async
       t.true(c.headless);
     });
     t.is(st.code, 14);
+  } finally { pools.close(); }
+});
+
+test('the pool: an h2c/h2 target\'s own (its upstream\'s settings); one per URL otherwise, IPv6 included', (t) => {
+  const pools = new GrpcPools();
+  try {
+    const own = new H2Pool('h2c://127.0.0.1:1', { connectTimeout: 1000, headersTimeout: 1000, bodyTimeout: 1000 });
+    t.is(pools.forTarget({ url: 'h2c://127.0.0.1:1', h1: own }), own);
+    const a = pools.forTarget({ url: 'http://127.0.0.1:2', h1: {} });
+    t.is(pools.get('http://127.0.0.1:2'), a, 'one pool per URL');
+    t.is(a.origin, 'h2c://127.0.0.1:2');
+    t.is(pools.get('https://grpc.example:8443').origin, 'h2://grpc.example:8443');
+    t.is(pools.get('http://[::1]:50051').origin, 'h2c://[::1]:50051');
+    void own.close();
   } finally { pools.close(); }
 });

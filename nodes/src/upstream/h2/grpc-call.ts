@@ -19,7 +19,7 @@ import { H2Pool } from './pool.ts';
 import type { H1Control } from '../h1/pool.ts';
 
 /** The gRPC status codes this client makes itself (the full table: protos/status.ts). */
-const Code = { OK: 0, CANCELLED: 1, UNKNOWN: 2, DEADLINE_EXCEEDED: 4, PERMISSION_DENIED: 7, RESOURCE_EXHAUSTED: 8, UNIMPLEMENTED: 12, INTERNAL: 13, UNAVAILABLE: 14, UNAUTHENTICATED: 16 } as const;
+const Code = { CANCELLED: 1, UNKNOWN: 2, DEADLINE_EXCEEDED: 4, PERMISSION_DENIED: 7, RESOURCE_EXHAUSTED: 8, UNIMPLEMENTED: 12, INTERNAL: 13, UNAVAILABLE: 14, UNAUTHENTICATED: 16 } as const;
 
 export interface GrpcStatus {
   code: number;
@@ -35,17 +35,18 @@ export interface GrpcCallOwner {
   onStatus(st: GrpcStatus): void;
 }
 
-export interface PoolOptions {
-  /** Largest message either way, bytes. */
-  maxMessageSize: number;
-  connectTimeout?: number;
-}
-
-/** One HTTP/2 pool per target URL (`http://`/`h2c://` plaintext, `https://`/`h2://` TLS), made on first use. */
+/**
+ * The pool a call goes over. An `h2c://` / `h2://` target already has one, made from its
+ * upstream's settings (timeouts, TLS CA and server name, sessions, queue): the call uses it,
+ * as pass-through does. An `http://` / `https://` target's own pool speaks HTTP/1.1, so
+ * gRPC to it (prior-knowledge HTTP/2, or TLS with ALPN h2) gets a pool here, one per URL.
+ */
 export class GrpcPools {
   private readonly pools = new Map<string, H2Pool>();
-  readonly opts: PoolOptions;
-  constructor(opts: PoolOptions) { this.opts = opts; }
+
+  forTarget(t: { readonly url: string; readonly h1: unknown }): H2Pool {
+    return t.h1 instanceof H2Pool ? t.h1 : this.get(t.url);
+  }
 
   get(url: string): H2Pool {
     let p = this.pools.get(url);
@@ -53,10 +54,10 @@ export class GrpcPools {
     const u = new URL(url);
     const tls = u.protocol === 'https:' || u.protocol === 'h2:';
     const port = u.port || (tls ? '443' : '80');
-    const t = this.opts.connectTimeout ?? 5000;
     // Streams are bounded by the call's own deadline (grpc-timeout); the body timeout only
     // catches a server stream that went silent for longer than any deadline we send.
-    p = new H2Pool(`${tls ? 'h2' : 'h2c'}://${u.hostname.includes(':') ? `[${u.hostname}]` : u.hostname}:${port}`, { connectTimeout: t, headersTimeout: 300_000, bodyTimeout: 300_000, sessions: 1 });
+    // (A URL's hostname keeps an IPv6 address's brackets.)
+    p = new H2Pool(`${tls ? 'h2' : 'h2c'}://${u.hostname}:${port}`, { connectTimeout: 5000, headersTimeout: 300_000, bodyTimeout: 300_000, sessions: 1 });
     this.pools.set(url, p);
     return p;
   }

@@ -77,9 +77,7 @@ class H2Exchange implements H1Control, StreamOwner {
   gotHead = false;
   timer: NodeJS.Timeout | undefined = undefined;
   deadline: NodeJS.Timeout | undefined = undefined;
-  /** A streamed request body being sent, paused while the stream waits for window. */
-  src: Readable | undefined = undefined;
-  /** Its listeners on the client's stream, until the body ended or the call failed. */
+  /** A streamed request body being sent (paused while the stream waits for window): its listeners on the client's stream, until the body ended or the call failed. */
   pumping: Pump | undefined = undefined;
 
   constructor(pool: H2Pool, req: H1Request, handler: H2Handler) { this.pool = pool; this.req = req; this.handler = handler; }
@@ -138,13 +136,12 @@ class H2Exchange implements H1Control, StreamOwner {
 
   onReset(code: number): void { if (!this.done) this.pool.onReset(this, code); }
 
-  onDrain(): void { this.src?.resume(); }
+  onDrain(): void { this.pumping?.src.resume(); }
 
   onIdle(): void { if (this.gotHead) this.fail(bodyTimeout()); }
 
   /** Send a streamed body, paused while the upstream stream cannot take more. */
   pump(src: Readable, stream: WireStream): void {
-    this.src = src;
     const p = this.pumping = new Pump(this, src, stream);
     if (src.readableEnded) { p.end(); return; }
     src.on('data', p.data);
@@ -172,7 +169,7 @@ class Pump {
     this.src.off('end', this.end);
     this.src.off('error', this.error);
     this.src.off('close', this.close);
-    if (this.x.pumping === this) { this.x.pumping = undefined; this.x.src = undefined; }
+    if (this.x.pumping === this) this.x.pumping = undefined;
   }
   readonly data = (chunk: Buffer): void => {
     if (!this.live()) { this.detach(); return; }
