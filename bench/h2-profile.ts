@@ -16,8 +16,13 @@
  * GATEWAY_NODE_ARGS='--trace-gc ...' passes node/V8 flags to the gateway and shows its stdout
  * (where --trace-gc writes).
  * PROXY=bare (grpc only) runs peers/bare-grpc-proxy.ts in the gateway's place: the ceiling of a
- * pass-through on Node's `http2` module in the same layout. `node bench/h2-profile.ts direct`
- * loads the gRPC echo itself, pinned to core 1 (what the proxies are measured against).
+ * pass-through on Node's `http2` module in the same layout. PROXY=own runs
+ * peers/bare-own-h2-proxy.ts instead: the same pass-through on the own HTTP/2 frame code on
+ * both sides (what a downstream server of our own could reach; docs/benchmarks.md, "Where the
+ * rest of a gRPC call goes"). `node bench/h2-profile.ts direct` loads the gRPC echo itself,
+ * pinned to core 1 (what the proxies are measured against).
+ * ECHO_CPU=0 pins the gRPC echo to core 0 (with h2load) instead of every core (the bench
+ * row's placement), so it never runs on the measured core; the echo's CPU is printed too.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -43,9 +48,9 @@ const LISTEN = 19600;
 const UPSTREAM = 19601;
 const STATUS = 19602;
 
-if (!['h1', 'h2c', 'grpc', 'direct'].includes(mode)) { console.error('usage: [PROXY=bare] node bench/h2-profile.ts h1|h2c|grpc|direct [seconds] [--cpu-prof]'); process.exit(2); }
-const bare = process.env.PROXY === 'bare';
-if (bare && mode !== 'grpc') { console.error('PROXY=bare is for the grpc mode'); process.exit(2); }
+if (!['h1', 'h2c', 'grpc', 'direct'].includes(mode)) { console.error('usage: [PROXY=bare|own] node bench/h2-profile.ts h1|h2c|grpc|direct [seconds] [--cpu-prof]'); process.exit(2); }
+const bare = process.env.PROXY === 'bare' || process.env.PROXY === 'own';
+if (bare && mode !== 'grpc') { console.error('PROXY=bare|own is for the grpc mode'); process.exit(2); }
 const secs = Math.max(1, Math.round(Number(secsArg)));
 const dir = join(ROOT, '.bench', 'h2-profile', `${mode}-${Date.now()}`);
 mkdirSync(dir, { recursive: true });
@@ -67,7 +72,8 @@ function cpuSeconds(pid: number): number {
 const release = await acquireBenchLock(600_000, console.log);
 try {
   // The gRPC echo runs on every core in the bench row too (protocol-upstream.ts).
-  if (mode === 'grpc') pinned('0-1', [process.execPath, join(BENCH, 'peers', 'protocol-upstream.ts'), 'grpc-echo', String(UPSTREAM)]);
+  let echo: ReturnType<typeof spawn> | undefined;
+  if (mode === 'grpc') echo = pinned(process.env.ECHO_CPU ?? '0-1', [process.execPath, join(BENCH, 'peers', 'protocol-upstream.ts'), 'grpc-echo', String(UPSTREAM)]);
   else if (mode !== 'direct') pinned('0', [process.execPath, join(BENCH, 'peers', 'node-upstream.ts'), String(UPSTREAM)]);
   const scheme = mode === 'grpc' || mode === 'direct' ? 'h2c' : 'http';
   writeFileSync(join(dir, 'gatehouse.yaml'), [
@@ -85,7 +91,7 @@ try {
   ].join('\n'));
   const prof = flag === '--cpu-prof' ? ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=200'] : [];
   // The measured process on core 1: the gateway, the bare proxy, or (direct) the echo itself.
-  const args = bare ? [join(BENCH, 'peers', 'bare-grpc-proxy.ts'), String(LISTEN), String(UPSTREAM)]
+  const args = bare ? [join(BENCH, 'peers', process.env.PROXY === 'own' ? 'bare-own-h2-proxy.ts' : 'bare-grpc-proxy.ts'), String(LISTEN), String(UPSTREAM)]
     : mode === 'direct' ? [join(BENCH, 'peers', 'protocol-upstream.ts'), 'grpc-echo', String(LISTEN)]
       : [join(ROOT, 'nodes', 'bin', 'gatehouse.js'), 'start', '--config', join(dir, 'gatehouse.yaml')];
   const gateway = pinned('1', [process.execPath, ...nodeArgs, ...prof, ...args], nodeArgs.length ? 'inherit' : 'ignore');
@@ -105,10 +111,12 @@ try {
   const url = `http://127.0.0.1:${LISTEN}${mode === 'grpc' || mode === 'direct' ? '/bench.Echo/Unary' : '/'}`;
   spawnSync('taskset', ['-c', '0', 'h2load', '-D', '2', ...shape, url]); // warm-up
   const before = cpuSeconds(gateway.pid!);
+  const echoBefore = echo ? cpuSeconds(echo.pid!) : 0;
   const out = spawnSync('taskset', ['-c', '0', 'nice', '-n', '-20', 'h2load', '-D', String(secs), ...shape, url], { encoding: 'utf8' }).stdout;
   const cpu = cpuSeconds(gateway.pid!) - before;
+  const echoCpu = echo ? cpuSeconds(echo.pid!) - echoBefore : 0;
   const rps = Number(/finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out)?.[1] ?? NaN);
-  console.log(`${mode}: ${rps.toFixed(0)} req/s, gateway ${cpu.toFixed(2)} CPU-s in ${secs} s, ${(rps * secs / cpu).toFixed(0)} req/cpu-s; ${/status codes: .*/.exec(out)?.[0] ?? out.slice(-300)}`);
+  console.log(`${mode}: ${rps.toFixed(0)} req/s, gateway ${cpu.toFixed(2)} CPU-s in ${secs} s, ${(rps * secs / cpu).toFixed(0)} req/cpu-s${echo ? `, echo ${echoCpu.toFixed(2)} CPU-s` : ''}; ${/status codes: .*/.exec(out)?.[0] ?? out.slice(-300)}`);
   // SIGTERM: the gateway drains and exits, which writes the profile.
   process.kill(gateway.pid!, 'SIGTERM');
   await new Promise((resolve) => gateway.once('exit', resolve));
