@@ -2,8 +2,8 @@
 // warm (every field indexed) and cold (Huffman literals, indexed into the table), and ns per encode
 // of a typical gRPC request. Run: node bench/hpack-micro.ts
 import { randomUUID } from 'node:crypto';
-import { HpackDecoder, HpackEncoder } from '../nodes/src/upstream/h2/wire/hpack.ts';
-import { huffmanEncode, huffmanEncodedLength } from '../nodes/src/upstream/h2/wire/huffman.ts';
+import { HpackDecoder, HpackEncoder } from '../nodes/src/http/hpack/hpack.ts';
+import { huffmanEncode, huffmanEncodedLength } from '../nodes/src/http/hpack/huffman.ts';
 
 /** Median ns per call of fn over 7 rounds (after a warm-up round). */
 function bench(name: string, iterations: number, fn: (i: number) => void): void {

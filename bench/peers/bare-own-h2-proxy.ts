@@ -10,7 +10,7 @@
  *   bare-own-h2-proxy.ts LISTEN_PORT UPSTREAM_PORT
  */
 import net from 'node:net';
-import { HpackDecoder, HpackEncoder } from '../../nodes/src/upstream/h2/wire/hpack.ts';
+import { HpackDecoder, HpackEncoder } from '../../nodes/src/http/hpack/hpack.ts';
 import { WireSession, type StreamOwner, type WireStream } from '../../nodes/src/upstream/h2/wire/session.ts';
 
 const [listen, upstream] = process.argv.slice(2).map(Number) as [number, number];

@@ -17,7 +17,8 @@
  *   connection's byte count is shared by every stream on it.
  */
 import { randomBytes } from 'node:crypto';
-import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import type { IncomingHttpHeaders } from 'node:http2';
+import type { ServerStream as ServerHttp2Stream } from './h2-wire.ts';
 import type { Socket } from 'node:net';
 
 /**
@@ -55,10 +56,10 @@ export class H2Request extends StreamSide {
   readonly httpVersionMajor = 2;
   readonly httpVersionMinor = 0;
 
-  constructor(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rawHeaders: string[]) {
+  constructor(stream: ServerHttp2Stream, headers: IncomingHttpHeaders | Record<string, string | string[]>, rawHeaders: string[]) {
     super(stream);
-    const session = stream.session as (NonNullable<ServerHttp2Stream['session']> & { [RAW_SOCKET]?: Socket });
-    this.socket = session[RAW_SOCKET] ?? session.socket as Socket;
+    const session = stream.session as ServerHttp2Stream['session'] & { [RAW_SOCKET]?: Socket };
+    this.socket = session[RAW_SOCKET] ?? session.socket;
     const plain: IncomingHttpHeaders = {};
     let authority: string | undefined;
     for (const k in headers) {

@@ -28,12 +28,12 @@
  * other CONNECT is a forward-proxy tunnel, and the gateway is none: 405 problem+json on that
  * stream (as on HTTP/1.1, http/client-error.ts), the connection lives.
  */
-import http2 from 'node:http2';
-import type { Http2Session, ServerHttp2Stream, Http2Server, IncomingHttpHeaders } from 'node:http2';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { EventEmitter } from 'node:events';
 import type { Counter } from 'prom-client';
-import { H2Request, H2Response, RAW_SOCKET, type OpenLink } from './h2-exchange.ts';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { H2Request, H2Response, RAW_SOCKET, type OpenLink } from './h2-exchange.ts';
+import { CANCEL, ENHANCE_YOUR_CALM, ServerSession, type ServerSessionOwner, type ServerStream } from './h2-wire.ts';
 import { problemBody } from '../errors.ts';
 import { requestId } from '../http/ids.ts';
 
@@ -83,13 +83,14 @@ interface Guard {
 }
 const GUARD = Symbol('gatehouse.h2guard');
 const FRONT = Symbol('gatehouse.h2front');
-type Guarded = Http2Session & { [GUARD]?: Guard; [RAW_SOCKET]?: Socket };
+type Guarded = ServerSession & { [GUARD]?: Guard; [RAW_SOCKET]?: Socket; [FRONT]?: H2Front };
 
 export type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
-export class H2Front {
-  readonly server: Http2Server;
-  readonly sessions = new Set<Http2Session>();
+export class H2Front implements ServerSessionOwner {
+  /** Takes the connections that speak HTTP/2 (`emit('connection', socket)`); emits 'session'. */
+  readonly server = new EventEmitter();
+  readonly sessions = new Set<ServerSession>();
   private readonly limits: H2Limits;
   private readonly closedBy: Counter<'reason'>;
   /** Streams the node reset itself, by reason (idle). */
@@ -101,60 +102,48 @@ export class H2Front {
   readonly open: OpenStreams;
   /** The sweep of sessionIdleTimeout (sweepIdle), running while there are connections. */
   private idleSweep: NodeJS.Timeout | undefined = undefined;
-  /** The socket of the session Node is making (see the 'connection' listener). */
-  private nextSocket: Socket | undefined = undefined;
 
   constructor(handler: Handler, limits: H2Limits, closedBy: Counter<'reason'>, streamResets: Counter<'reason'>) {
     this.limits = limits;
     this.closedBy = closedBy;
     this.streamResets = streamResets;
-    const server = http2.createServer({
-      settings: {
-        maxConcurrentStreams: limits.maxConcurrentStreams,
-        maxHeaderListSize: limits.maxHeaderListSize,
-        enablePush: false,
-        // RFC 8441: WebSocket over HTTP/2 (docs/websocket.md).
-        enableConnectProtocol: true,
-      },
-      maxSessionInvalidFrames: 100,
-      maxSessionRejectedStreams: 100,
-      maxOutstandingPings: 10,
-      maxSettings: 32,
-      // Header lists past maxHeaderListSize: Node answers 431 on that stream.
-      maxHeaderListPairs: 256,
-      maxSessionMemory: 16,
-      // Node's own rapid-reset limiter (per connection); ours below counts and reports.
-      // Twice ours, as a backstop: it counts every RST_STREAM, ours the streams in flight.
-      streamResetBurst: limits.maxResetsPerSecond * 20,
-      streamResetRate: limits.maxResetsPerSecond * 2,
-    } as http2.ServerOptions);
     this.open = new OpenStreams(limits.streamIdleMs);
-    // No server.setTimeout: Node would refresh a timer per connection on every frame of every
-    // stream; sweepIdle reads the connection's byte counts instead.
-    // Node makes the session inside its own 'connection' listener, synchronously: the socket
-    // seen just before is the session's (kept as RAW_SOCKET, see h2-exchange.ts).
-    server.prependListener('connection', (sock: Socket) => { this.nextSocket = sock; });
-    server.on('session', (s) => { this.onSession(s); });
-    server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, raw: string[]) => { this.onStream(stream, headers, raw); });
     this.handler = handler;
-    this.server = server;
-    (server as unknown as { [FRONT]: H2Front })[FRONT] = this;
+    this.server.on('connection', (sock: Socket) => { this.accept(sock); });
   }
 
-  private onSession(s: Http2Session): void {
+  /** A connection that speaks HTTP/2 (h2c preface seen, or ALPN h2): its session. */
+  private accept(sock: Socket): void {
     const l = this.limits;
-    (s as Guarded)[GUARD] = { resets: new Bucket(l.maxResetsPerSecond, l.maxResetsPerSecond * 10), control: new Bucket(l.maxControlPerSecond, l.maxControlPerSecond * 10), closed: false, seen: -1, quietSince: Date.now() };
-    (s as Guarded)[RAW_SOCKET] = this.nextSocket;
-    this.nextSocket = undefined;
+    sock.setNoDelay(true);
+    const s = new ServerSession(sock, { maxConcurrentStreams: l.maxConcurrentStreams, maxHeaderListSize: l.maxHeaderListSize }, this) as Guarded;
+    s[GUARD] = { resets: new Bucket(l.maxResetsPerSecond, l.maxResetsPerSecond * 10), control: new Bucket(l.maxControlPerSecond, l.maxControlPerSecond * 10), closed: false, seen: -1, quietSince: Date.now() };
+    s[RAW_SOCKET] = sock;
+    s[FRONT] = this;
     this.sessions.add(s);
     if (this.idleSweep === undefined) {
       this.idleSweep = setInterval(() => { this.sweepIdle(); }, Math.max(10, l.sessionIdleMs / 4));
       this.idleSweep.unref();
     }
-    s.on('close', () => { this.sessions.delete(s); });
-    s.on('ping', onControl);
-    s.on('remoteSettings', onControl);
-    s.on('error', (err: NodeJS.ErrnoException) => { this.closed(s, sessionErrorReason(err)); });
+    s.once('close', () => { this.sessions.delete(s); });
+    this.server.emit('session', s);
+  }
+
+  // ServerSessionOwner: what a session reports.
+  onControl(s: ServerSession): void {
+    const g = (s as Guarded)[GUARD];
+    if (g !== undefined && !g.control.take()) this.closed(s, 'control_flood');
+  }
+
+  onRefused(s: ServerSession): void {
+    const g = (s as Guarded)[GUARD];
+    if (g !== undefined && !g.resets.take()) this.closed(s, 'rapid_reset');
+  }
+
+  onFailed(s: ServerSession, reason: string): void {
+    const g = (s as Guarded)[GUARD];
+    if (g !== undefined) g.closed = true;
+    this.closedBy.labels(reason).inc();
   }
 
   /**
@@ -162,18 +151,17 @@ export class H2Front {
    * request/response of h2-exchange.ts. CONNECT and Expect are decided here, as Node's
    * HTTP/1.1 server decides them before its 'request' event.
    */
-  private onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, raw: string[]): void {
+  onStream(stream: ServerStream, headers: Record<string, string | string[]>, raw: string[]): void {
     stream.on('aborted', onStreamAborted);
     // A stream error (a reset, a broken connection) reaches the pipeline as 'close'.
     stream.on('error', ignore);
-    if (stream.destroyed || stream.session === undefined) return;
     const req = new H2Request(stream, headers, raw);
     const res = new H2Response(stream, headers.te as string | undefined);
     this.open.add(res);
     (stream as Listed)[LISTED] = res;
     stream.on('close', onStreamClosed);
     if (headers[':method'] === 'CONNECT') { this.onConnect(req, res); return; }
-    const expect = headers.expect;
+    const expect = headers.expect as string | undefined;
     // 100-continue goes to the pipeline, which sends it once the policies have passed
     // (pipeline/expect.ts); any other expectation is one the gateway cannot meet.
     if (expect !== undefined && expect.toLowerCase() !== '100-continue') { res.writeHead(417); res.end(); return; }
@@ -194,16 +182,15 @@ export class H2Front {
 
   /**
    * http2.sessionIdleTimeout: a connection whose byte counts have not moved for that long (no
-   * frame either way, PINGs included) is destroyed, as Node's own session timeout would.
-   * Checked every quarter of the timeout, so it is closed within 1.25x.
+   * frame either way, PINGs included) is destroyed. Checked every quarter of the timeout, so
+   * it is closed within 1.25x.
    */
   private sweepIdle(): void {
     const now = Date.now();
     for (const s of this.sessions) {
       const g = (s as Guarded)[GUARD];
       if (g === undefined || s.destroyed) continue;
-      const sock = (s as Guarded)[RAW_SOCKET];
-      if (sock === undefined) continue;
+      const sock = s.socket;
       const seen = sock.bytesRead + sock.bytesWritten;
       if (seen !== g.seen) { g.seen = seen; g.quietSince = now; continue; }
       if (now - g.quietSince >= this.limits.sessionIdleMs) s.destroy();
@@ -211,16 +198,11 @@ export class H2Front {
     if (this.sessions.size === 0) { clearInterval(this.idleSweep); this.idleSweep = undefined; }
   }
 
-  /** Close a flooding connection: GOAWAY ENHANCE_YOUR_CALM, then destroy. Counted once. */
-  closed(s: Http2Session, reason: string): void {
+  /** Close a flooding connection: GOAWAY ENHANCE_YOUR_CALM, then the socket. Counted once. */
+  closed(s: ServerSession, reason: string): void {
     const g = (s as Guarded)[GUARD];
     if (g === undefined || g.closed) return;
-    g.closed = true;
-    this.closedBy.labels(reason).inc();
-    if (!s.destroyed) {
-      try { s.goaway(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM); } catch { /* already going */ }
-      s.destroy();
-    }
+    s.fail(ENHANCE_YOUR_CALM, reason);
   }
 
   /** Drain: GOAWAY to every connection (in-flight streams finish); destroy() cuts what is left. */
@@ -287,7 +269,7 @@ function unlinkOpen(r: H2Response): void {
 }
 
 const LISTED = Symbol('gatehouse.h2listed');
-type Listed = ServerHttp2Stream & { [LISTED]?: H2Response };
+type Listed = ServerStream & { [LISTED]?: H2Response };
 
 function onStreamClosed(this: Listed): void {
   const r = this[LISTED];
@@ -296,35 +278,15 @@ function onStreamClosed(this: Listed): void {
   unlinkOpen(r);
 }
 
-/** The session's H2Front, through the server the session belongs to (shared listeners, no closures per stream). */
-function frontOf(s: Http2Session): H2Front | undefined {
-  return (s as unknown as { server?: { [FRONT]?: H2Front } }).server?.[FRONT];
-}
-
-function onControl(this: Http2Session): void {
-  const g = (this as Guarded)[GUARD];
-  if (g !== undefined && !g.control.take()) frontOf(this)?.closed(this, 'control_flood');
-}
-
-function onStreamAborted(this: ServerHttp2Stream): void {
-  const s = this.session as Guarded | undefined;
-  const g = s?.[GUARD];
-  if (g !== undefined && !g.resets.take()) frontOf(s!)?.closed(s!, 'rapid_reset');
+function onStreamAborted(this: ServerStream): void {
+  const s = this.session as Guarded;
+  const g = s[GUARD];
+  if (g !== undefined && !g.resets.take()) s[FRONT]?.closed(s, 'rapid_reset');
 }
 
 function ignore(): void { /* see onStream */ }
 
-function onStreamIdle(this: ServerHttp2Stream): void {
-  const s = this.session;
-  if (s) frontOf(s)?.streamResets.labels('idle').inc();
-  this.close(http2.constants.NGHTTP2_CANCEL);
-}
-
-function sessionErrorReason(err: NodeJS.ErrnoException): string {
-  // nghttp2's own limits end the session with these messages.
-  if (/CONTINUATION/.test(err.message)) return 'continuation_flood';
-  const m = /error code (\d+)/.exec(err.message);
-  if (err.code === 'ERR_HTTP2_SESSION_ERROR' && m && Number(m[1]) === http2.constants.NGHTTP2_ENHANCE_YOUR_CALM) return 'enhance_your_calm';
-  if (err.code === 'ERR_HTTP2_ERROR' || err.code === 'ERR_HTTP2_SESSION_ERROR') return 'protocol_error';
-  return 'error';
+function onStreamIdle(this: ServerStream): void {
+  (this.session as Guarded)[FRONT]?.streamResets.labels('idle').inc();
+  this.close(CANCEL);
 }

@@ -19,7 +19,7 @@
  *   and close it; every open stream gets `onReset`.
  */
 import type { Socket } from 'node:net';
-import { HpackDecoder, HpackEncoder } from './hpack.ts';
+import { HpackDecoder, HpackEncoder } from '../../../http/hpack/hpack.ts';
 
 const DATA = 0, HEADERS = 1, PRIORITY = 2, RST_STREAM = 3, SETTINGS = 4, PUSH_PROMISE = 5, PING = 6, GOAWAY = 7, WINDOW_UPDATE = 8, CONTINUATION = 9;
 const END_STREAM = 0x1, ACK = 0x1, END_HEADERS = 0x4, PADDED = 0x8, PRIORITY_FLAG = 0x20;

@@ -187,13 +187,17 @@ export class HpackDecoder extends DynamicTable {
   /**
    * Decodes one complete header block, appending name, value pairs to `out`. Throws HpackError on
    * malformed input, after which this decoder is out of step with the peer and must be dropped.
+   * A list over the size limit throws too, unless `lenient`: then the block is still decoded
+   * to its end (the table stays in step, the connection can go on), the fields past the limit
+   * are left out, and the result is false (a server answers 431 on that stream).
    */
-  decode(block: Buffer, out: string[]): void {
+  decode(block: Buffer, out: string[], lenient = false): boolean {
     const buf = block as Latin1Buffer;
     const end = buf.length;
     let pos = 0;
     let listSize = 0;
     let fields = false;
+    let over = false;
     while (pos < end) {
       const b = buf[pos++]!;
       let name: string;
@@ -242,9 +246,14 @@ export class HpackDecoder extends DynamicTable {
       }
       fields = true;
       listSize += name.length + value.length + ENTRY_OVERHEAD;
-      if (listSize > this.maxListSize) throw new HpackError('header list too large');
+      if (listSize > this.maxListSize) {
+        if (!lenient) throw new HpackError('header list too large');
+        over = true;
+        continue;
+      }
       out.push(name, value);
     }
+    return !over;
   }
 
   /** The name of a literal field: indexed (prefix value > 0) or a string; sets cursor past it. */
