@@ -130,16 +130,16 @@ test.serial('a connection whose first frame is not SETTINGS, or that sends no pr
   try { await served(t, c, 1); } finally { c.close(); }
 });
 
-test.serial('flow control: a 1 MiB upload over a 64 KiB-window-sized dribble arrives whole; the window is refilled as the upstream reads', async (t) => {
+test.serial('flow control: a 1 MiB upload sent only as far as the node\'s windows allow arrives whole; the node refills the stream window as the upstream reads', async (t) => {
   up.respond = (r, res) => { res.end(String(r.body.length)); };
   const c = await RawH2.connect(gw.port, [[4, 65_535]]);
   try {
     c.write(frame(T.HEADERS, F.END_HEADERS, 1, requestBlock('/upload', [['content-length', String(1 << 20)]], 'POST')));
-    // Past our initial 256 KiB stream window: the node must send WINDOW_UPDATEs for the rest.
+    // Past our initial 64 KiB stream window: the node must send WINDOW_UPDATEs for the rest.
     const chunk = Buffer.alloc(16_384, 0x61);
     let sent = 0;
     while (sent < 1 << 20) {
-      const stream = c.of(T.WINDOW_UPDATE, 1).reduce((n, f) => n + f.payload.readUInt32BE(0), 256 * 1024);
+      const stream = c.of(T.WINDOW_UPDATE, 1).reduce((n, f) => n + f.payload.readUInt32BE(0), 65_535);
       if (sent + chunk.length > stream) { await new Promise((r) => setTimeout(r, 5)); continue; }
       sent += chunk.length;
       c.write(frame(T.DATA, sent === 1 << 20 ? F.END_STREAM : 0, 1, chunk));
@@ -158,4 +158,20 @@ test.serial('SETTINGS from the client are acknowledged; a bad ENABLE_PUSH value 
   c.write(settings([[2, 7]]));
   await waitFor(() => c.closed, { timeout: 5000, message: 'closed' });
   t.is(c.goawayCode, PROTOCOL_ERROR);
+});
+
+test.serial('a flood of malformed requests (each reset by the node) closes the connection like a rapid reset; others are served', async (t) => {
+  const c = await RawH2.connect(gw.port);
+  const bad = requestBlock('/m', [['X-Upper', '1']]);
+  let id = 1;
+  for (let i = 0; i < 3000 && !c.closed; i++) {
+    c.write(frame(T.HEADERS, F.END_STREAM | F.END_HEADERS, id, bad));
+    id += 2;
+    if (i % 50 === 49) await new Promise((r) => setImmediate(r));
+  }
+  await waitFor(() => c.closed, { timeout: 10_000, message: 'the flooding connection closed' });
+  t.is(c.goawayCode, 11, 'ENHANCE_YOUR_CALM');
+  t.true(c.of(T.RST_STREAM).length < 3000, 'cut before it sent them all');
+  const other = await RawH2.connect(gw.port);
+  try { await served(t, other, 1); } finally { other.close(); }
 });

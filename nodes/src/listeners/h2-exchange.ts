@@ -1,10 +1,9 @@
 /**
- * One request model for HTTP/1.1 and HTTP/2: an HTTP/2 stream reaches the pipeline as a
- * request/response pair shaped like HTTP/1.1's (the fields and methods the pipeline, the
- * policies, the cache and the logs use), built straight on the `stream` event. Node's compat
- * layer is not used: it made a Readable and a Writable around every stream (~13 listeners),
- * copied the headers three times and always waited for trailers, which cost an HTTP/2
- * request about a third more CPU than an HTTP/1.1 one (docs/benchmarks.md).
+ * One request model for HTTP/1.1 and HTTP/2: an HTTP/2 stream (h2-wire.ts) reaches the
+ * pipeline as a request/response pair shaped like HTTP/1.1's (the fields and methods the
+ * pipeline, the policies, the cache and the logs use). No compatibility layer (decision
+ * 0012): Node's made a Readable and a Writable around every stream (~13 listeners), copied
+ * the headers three times and always waited for trailers.
  * - Request: pseudo-headers leave `headers` / `rawHeaders`; `:authority` becomes `host`
  *   (RFC 9113 §8.3.1), so routing, X-Forwarded-Host and header policies read the same names.
  *   The body is the stream itself: `on`, `pipe`, `pause`, ... go to it (no second Readable).
@@ -22,9 +21,9 @@ import type { ServerStream as ServerHttp2Stream } from './h2-wire.ts';
 import type { Socket } from 'node:net';
 
 /**
- * The connection's own socket, set on a session by the HTTP/2 front (h2.ts). Node's
- * `session.socket` is a proxy that throws once the session is gone; the pipeline may still
- * read the peer address then (the access log of a request cut by its client).
+ * The connection's own socket, set on a session by the HTTP/2 front (h2.ts): the pipeline
+ * reads the peer address from it, also after the session is gone (the access log of a
+ * request cut by its client).
  */
 export const RAW_SOCKET = Symbol('gatehouse.h2socket');
 

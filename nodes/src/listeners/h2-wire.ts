@@ -32,7 +32,12 @@ const END_STREAM = 0x1, ACK = 0x1, END_HEADERS = 0x4, PADDED = 0x8, PRIORITY_FLA
 export const NO_ERROR = 0, PROTOCOL_ERROR = 1, INTERNAL_ERROR = 2, FLOW_CONTROL_ERROR = 3, STREAM_CLOSED = 5, FRAME_SIZE_ERROR = 6, REFUSED_STREAM = 7, CANCEL = 8, COMPRESSION_ERROR = 9, ENHANCE_YOUR_CALM = 11;
 
 const MAX_FRAME = 16_384;
-const STREAM_WINDOW = 256 * 1024;
+/**
+ * Our receive window per stream (SETTINGS_INITIAL_WINDOW_SIZE, the RFC's default) and for the
+ * connection. A stream holds at most its window of body nobody has read, so a connection holds
+ * at most maxConcurrentStreams x 64 KiB (6.4 MiB at the default 100 streams).
+ */
+const STREAM_WINDOW = 65_535;
 const CONN_WINDOW = 4 * 1024 * 1024;
 const MAX_WINDOW = 2 ** 31 - 1;
 /** A header block may come in this many CONTINUATION frames and this many bytes at most. */
@@ -81,7 +86,7 @@ export interface ServerSessionOwner {
   onStream(stream: ServerStream, headers: Record<string, string | string[]>, raw: string[]): void;
   /** A PING or SETTINGS arrived (not an ack). */
   onControl(session: ServerSession): void;
-  /** A stream was refused (over the concurrency cap): counted like a reset. */
+  /** A stream was refused (over the concurrency cap) or reset as malformed: counted like a reset. */
   onRefused(session: ServerSession): void;
   /** The session closed the connection itself, for this reason (counted). */
   onFailed(session: ServerSession, reason: string): void;
@@ -326,6 +331,8 @@ export class ServerSession extends EventEmitter {
       this.frame(type, flags, id, buf, p, off);
     }
     if (off < end && !this.destroyed && !this.ended) this.rest = buf.subarray(off);
+    // Whatever the peer's frames made us owe it (acks, resets, 431s) and it does not read.
+    if (!this.destroyed && !this.ended) this.flooded();
   }
 
   private frame(type: number, flags: number, id: number, buf: Buffer, p0: number, p1: number): void {
@@ -493,7 +500,7 @@ export class ServerSession extends EventEmitter {
       return;
     }
     const req = checkRequest(f);
-    if (req === undefined) { this.rst(id, PROTOCOL_ERROR); return; }
+    if (req === undefined) { this.rst(id, PROTOCOL_ERROR); this.owner.onRefused(this); return; }
     const s = new ServerStream(this, id, end, req.length);
     this.streams.set(id, s);
     if (end) s.push(null);

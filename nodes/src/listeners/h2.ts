@@ -1,26 +1,25 @@
 /**
- * The HTTP/2 server behind both the TLS listener (ALPN h2) and the plain listener (h2c with
- * prior knowledge). It serves the same request handler as HTTP/1.1, through the
- * HTTP/1.1-shaped request/response of h2-exchange.ts (not Node's compat layer).
+ * The HTTP/2 front behind both the TLS listener (ALPN h2) and the plain listener (h2c with
+ * prior knowledge): a ServerSession (h2-wire.ts, Gatehouse's own HTTP/2 server, decision
+ * 0015) per connection, and the same request handler as HTTP/1.1 for every stream, through
+ * the HTTP/1.1-shaped request/response of h2-exchange.ts.
  *
  * Limits against the known HTTP/2 attacks (docs/http2.md), each closing only the offending
  * connection, each counted in gatehouse_http2_connections_closed_total{reason}:
  * - concurrent streams: SETTINGS_MAX_CONCURRENT_STREAMS; streams past it are refused
- *   (RST_STREAM REFUSED_STREAM) and a client that keeps opening them is cut by nghttp2's
- *   rejected-stream limit;
+ *   (RST_STREAM REFUSED_STREAM) and counted in the reset bucket below, as are malformed
+ *   requests the session resets;
  * - header list size: SETTINGS_MAX_HEADER_LIST_SIZE; a larger header block is answered 431
- *   on that stream by Node (the HTTP/2 form of the HTTP/1.1 answer), the connection lives;
- * - rapid reset (CVE-2023-44487): streams the client resets are counted per connection in a
+ *   on that stream by the session (the HTTP/2 form of the HTTP/1.1 answer), the connection lives;
+ * - rapid reset (CVE-2023-44487): streams the client resets in flight, per connection, in a
  *   token bucket; past it, GOAWAY ENHANCE_YOUR_CALM;
- * - CONTINUATION floods: nghttp2 (>= 1.61, bundled in Node 24) caps CONTINUATION frames per
- *   header block, and the header list size bounds the bytes;
- * - SETTINGS / PING floods: own per-connection token buckets over the 'remoteSettings' and
- *   'ping' events, plus nghttp2's cap on queued ACKs for a client that does not read;
- * - invalid frames: maxSessionInvalidFrames;
+ * - CONTINUATION floods, protocol errors, and a client that does not read what it makes us
+ *   send: closed by the session itself (h2-wire.ts), reported through onFailed;
+ * - SETTINGS / PING floods: a per-connection token bucket (onControl);
  * - window exhaustion / slow readers: a per-stream idle timeout resets a stream that moves
  *   no frame either way (armed once the stream outlives a sweep: OpenStreams), and a
  *   per-connection idle timeout closes a silent connection (a sweep over the connections'
- *   byte counts). Neither uses a timer Node refreshes on every frame of every stream.
+ *   byte counts). Neither is a timer refreshed on every frame of every stream.
  *
  * CONNECT: SETTINGS_ENABLE_CONNECT_PROTOCOL is sent, and an extended CONNECT with
  * `:protocol websocket` (RFC 8441) goes to the WebSocket front (`onWebSocket`), which runs

@@ -58,7 +58,7 @@ export class Listeners {
       streamIdleMs: parseDuration(h2.streamIdleTimeout ?? H2_DEFAULTS.streamIdle),
       sessionIdleMs: parseDuration(h2.sessionIdleTimeout ?? H2_DEFAULTS.sessionIdle),
       maxControlPerSecond: H2_DEFAULTS.maxControlPerSecond,
-    }, this.metrics.counter('gatehouse_http2_connections_closed_total', 'HTTP/2 connections the node closed for abuse or protocol errors, by reason (rapid_reset, control_flood, enhance_your_calm, protocol_error, error).', ['reason']), this.metrics.counter('gatehouse_http2_streams_reset_total', 'HTTP/2 streams the node reset itself, by reason (idle: no frame either way for http2.streamIdleTimeout).', ['reason']));
+    }, this.metrics.counter('gatehouse_http2_connections_closed_total', 'HTTP/2 connections the node closed for abuse or protocol errors, by reason (rapid_reset, control_flood, continuation_flood, enhance_your_calm, protocol_error).', ['reason']), this.metrics.counter('gatehouse_http2_streams_reset_total', 'HTTP/2 streams the node reset itself, by reason (idle: no frame either way for http2.streamIdleTimeout).', ['reason']));
     const ws = this.ws;
     this.h2.onWebSocket = (req, res) => { ws.acceptH2(req, res, handler); };
     const sessions = this.metrics.gauge('gatehouse_http2_connections', 'Open HTTP/2 connections.', []);
