@@ -177,7 +177,9 @@ test('a dead h2c target is a 502; it is reached again once it is up (reconnect w
 test('retries move a request from a dead h2c target to a live one', async (t) => {
   const up = await h2Upstream();
   const dead = await freePort();
-  const gw = await gatewayFor({ a: { targets: [{ url: `h2c://127.0.0.1:${dead}` }, { url: `h2c://127.0.0.1:${up.port}` }], retries: { attempts: 2 }, timeouts: { connect: '500ms' } } });
+  // The dead port refuses at once; the connect timeout only bounds the live target's first
+  // connect, which a box busy with the rest of the suite can take past 500 ms.
+  const gw = await gatewayFor({ a: { targets: [{ url: `h2c://127.0.0.1:${dead}` }, { url: `h2c://127.0.0.1:${up.port}` }], retries: { attempts: 2 }, timeouts: { connect: '3s' } } });
   try {
     // One after another: concurrent tries would also meet the retry budget, which may refuse
     // a retry on purpose (docs/upstreams.md); this test is about the move to the live target.
