@@ -175,3 +175,19 @@ test.serial('a flood of malformed requests (each reset by the node) closes the c
   const other = await RawH2.connect(gw.port);
   try { await served(t, other, 1); } finally { other.close(); }
 });
+
+test.serial('frames a client sent on a stream before the node reset it (its trailers, its body) are ignored; the connection goes on', async (t) => {
+  const c = await RawH2.connect(gw.port);
+  try {
+    // Reset at once (malformed); the client's body and trailers were already on their way.
+    c.write(Buffer.concat([
+      frame(T.HEADERS, F.END_HEADERS, 1, requestBlock('/m', [['X-Upper', '1']], 'POST')),
+      frame(T.DATA, 0, 1, Buffer.from('body')),
+      frame(T.HEADERS, F.END_STREAM | F.END_HEADERS, 1, literal('x-trailer', '1')),
+    ]));
+    await waitFor(() => c.of(T.RST_STREAM, 1).length > 0, { timeout: 5000, message: 'stream 1 reset' });
+    await served(t, c, 3);
+    t.false(c.closed);
+    t.is(c.goaway, undefined);
+  } finally { c.close(); }
+});

@@ -48,14 +48,16 @@ const MAX_UNSENT = 8 * 1024 * 1024;
 /** Unsent bytes past which stream writes wait for the socket. */
 const BUSY = 1024 * 1024;
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+const MAX_RESET_IDS = 1024;
 const EMPTY = Buffer.alloc(0);
 /** Fields HTTP/2 forbids (RFC 9113 §8.2.2). */
 const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
-const HAS_UPPER = /[A-Z]/;
 /** A field name: a token in lower case (RFC 9110 §5.1, RFC 9113 §8.2.1). */
 const FIELD_NAME = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
 /** What a field value may not hold (RFC 9113 §8.2.1): NUL, CR, LF anywhere, whitespace at either end. */
 const BAD_VALUE = /[\0\r\n]|^[ \t]|[ \t]$/;
+/** What a response field value may not hold, as Node's HTTP servers refuse it (not latin1-visible, or a control). */
+const BAD_RESPONSE_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 /** :method (a token) and :path (origin form: visible ASCII from "/", or "*"). */
 const METHOD = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const PATH = /^\/[\x21-\x7e\x80-\xff]*$/;
@@ -102,6 +104,8 @@ export class ServerSession extends EventEmitter {
   private readonly decoder: HpackDecoder;
   private readonly encoder = new HpackEncoder();
   private lastId = 0;
+  /** The latest streams we reset (at most MAX_RESET_IDS). */
+  private readonly resetIds = new Set<number>();
   private gotPreface = false;
   private gotSettings = false;
   peerWindow = 65_535;
@@ -233,6 +237,10 @@ export class ServerSession extends EventEmitter {
     const b = frameHead(4, RST_STREAM, 0, id);
     b.writeUInt32BE(code, 9);
     this.queue(b);
+    // Frames the client sent before our RST_STREAM reached it are ignored (RFC 9113 §5.1).
+    const r = this.resetIds;
+    r.add(id);
+    if (r.size > MAX_RESET_IDS) for (const old of r) { r.delete(old); break; }
   }
 
   windowUpdate(id: number, n: number): void {
@@ -481,10 +489,13 @@ export class ServerSession extends EventEmitter {
     const open = this.streams.get(id);
     if (open !== undefined) {
       // Trailers: they end the request (their fields are not passed on).
+      if (open.remoteDone) { open.close(STREAM_CLOSED); return; }
       if (!end || !fits) { open.close(PROTOCOL_ERROR); return; }
       open.remoteEnd();
       return;
     }
+    // On a stream we reset: sent before our RST_STREAM arrived, ignored (decoded above).
+    if ((id & 1) === 1 && id <= this.lastId && this.resetIds.has(id)) return;
     if ((id & 1) === 0 || id <= this.lastId) { this.fail(PROTOCOL_ERROR, 'protocol_error'); return; }
     this.lastId = id;
     if (this.closing) { this.rst(id, REFUSED_STREAM); return; }
@@ -841,7 +852,7 @@ function checkResponseFields(flat: string[]): void {
   for (let i = 0; i < flat.length; i += 2) {
     const k = flat[i]!;
     const v = flat[i + 1]!;
-    if (k.charCodeAt(0) !== 58 && (HAS_UPPER.test(k) || CONNECTION_SPECIFIC.has(k))) throw Object.assign(new TypeError(`Invalid HTTP/2 header ${JSON.stringify(k)}`), { code: 'ERR_HTTP2_INVALID_CONNECTION_HEADERS' });
-    if (/[\r\n\0]/.test(v)) throw Object.assign(new TypeError(`Invalid value for header ${JSON.stringify(k)}`), { code: 'ERR_INVALID_CHAR' });
+    if (k.charCodeAt(0) !== 58 && (!FIELD_NAME.test(k) || CONNECTION_SPECIFIC.has(k))) throw Object.assign(new TypeError(`Invalid HTTP/2 header ${JSON.stringify(k)}`), { code: 'ERR_HTTP2_INVALID_CONNECTION_HEADERS' });
+    if (BAD_RESPONSE_VALUE.test(v)) throw Object.assign(new TypeError(`Invalid value for header ${JSON.stringify(k)}`), { code: 'ERR_INVALID_CHAR' });
   }
 }
