@@ -159,7 +159,8 @@ export class ServerSession extends EventEmitter {
   // ---- writing ------------------------------------------------------------------------------
 
   queue(b: Buffer): void {
-    if (this.destroyed) return;
+    // After the socket's end (a failed or drained connection), nothing more can go out.
+    if (this.destroyed || this.ended) return;
     this.outq.push(b);
     this.outBytes += b.length;
     if (!this.flushing) { this.flushing = true; setImmediate(flushSession, this); }
@@ -274,8 +275,8 @@ export class ServerSession extends EventEmitter {
 
   private end(): void {
     if (this.ended) return;
-    this.ended = true;
     this.flush();
+    this.ended = true;
     this.socket.end();
     setTimeout(destroySocket, 1000, this.socket).unref();
   }
