@@ -13,9 +13,8 @@ const LIVE = Symbol('gatehouse.live');
 type Watched = Socket & { [LIVE]?: ClientWatcher[] };
 
 /**
- * What to watch for a request: its connection (HTTP/1.1), or its stream (HTTP/2: Node's
- * socket proxy forwards listeners to the stream but properties to the shared connection,
- * so the connection must not be watched for one stream).
+ * What to watch for a request: its connection (HTTP/1.1), or its stream (HTTP/2: the
+ * connection is shared by every stream on it, so it must not be watched for one stream).
  */
 export function clientOf(req: { socket: Socket | null }): Socket | null {
   const s = (req as { stream?: Socket }).stream;

@@ -13,7 +13,7 @@
  * moving, and a cut resets that stream (CANCEL), never the connection the other streams use.
  */
 import type { ServerResponse } from 'node:http';
-import { constants as h2, type Http2Stream } from 'node:http2';
+import { CANCEL } from './h2/connection.ts';
 import { performance } from 'node:perf_hooks';
 
 interface Stall { since: number; flushed: number }
@@ -71,9 +71,12 @@ export class SendDeadlines {
   };
 }
 
-/** The HTTP/2 stream behind a compat response (undefined for HTTP/1.1). */
-function streamOf(res: ServerResponse): Http2Stream | undefined {
-  return (res as unknown as { stream?: Http2Stream }).stream;
+/** What the deadline uses of an HTTP/2 response's stream (listeners/h2-wire.ts). */
+interface ResponseStream { readonly destroyed: boolean; readonly closed: boolean; readonly writableLength: number; close(code: number): void }
+
+/** The HTTP/2 stream behind a response (undefined for HTTP/1.1). */
+function streamOf(res: ServerResponse): ResponseStream | undefined {
+  return (res as unknown as { stream?: ResponseStream }).stream;
 }
 
 /**
@@ -94,6 +97,6 @@ function flushed(res: ServerResponse): number | undefined {
 
 function cut(res: ServerResponse): void {
   const stream = streamOf(res);
-  if (stream !== undefined) stream.close(h2.NGHTTP2_CANCEL);
+  if (stream !== undefined) stream.close(CANCEL);
   else res.socket?.destroy();
 }

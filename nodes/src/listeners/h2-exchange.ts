@@ -17,7 +17,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http2';
-import type { ServerStream as ServerHttp2Stream } from './h2-wire.ts';
+import type { ServerStream } from './h2-wire.ts';
 import type { Socket } from 'node:net';
 
 /**
@@ -33,8 +33,8 @@ type Chunk = string | Uint8Array;
 
 /** What the request and the response share: the stream, whose events are theirs. */
 class StreamSide {
-  readonly stream: ServerHttp2Stream;
-  constructor(stream: ServerHttp2Stream) { this.stream = stream; }
+  readonly stream: ServerStream;
+  constructor(stream: ServerStream) { this.stream = stream; }
   get destroyed(): boolean { return this.stream.destroyed; }
   on(event: string, fn: Listener): this { this.stream.on(event, fn); return this; }
   once(event: string, fn: Listener): this { this.stream.once(event, fn); return this; }
@@ -55,9 +55,9 @@ export class H2Request extends StreamSide {
   readonly httpVersionMajor = 2;
   readonly httpVersionMinor = 0;
 
-  constructor(stream: ServerHttp2Stream, headers: IncomingHttpHeaders | Record<string, string | string[]>, rawHeaders: string[]) {
+  constructor(stream: ServerStream, headers: IncomingHttpHeaders | Record<string, string | string[]>, rawHeaders: string[]) {
     super(stream);
-    const session = stream.session as ServerHttp2Stream['session'] & { [RAW_SOCKET]?: Socket };
+    const session = stream.session as ServerStream['session'] & { [RAW_SOCKET]?: Socket };
     this.socket = session[RAW_SOCKET] ?? session.socket;
     const plain: IncomingHttpHeaders = {};
     let authority: string | undefined;
@@ -120,7 +120,7 @@ function pushField(out: string[], k: string, v: unknown): boolean {
 }
 
 const RESPONSE = Symbol('gatehouse.h2response');
-type Carrying = ServerHttp2Stream & { [RESPONSE]?: H2Response };
+type Carrying = ServerStream & { [RESPONSE]?: H2Response };
 
 /** The stream's `wantTrailers`: the trailers the upstream sent (an empty set ends the stream). */
 function onWantTrailers(this: Carrying): void {
@@ -149,7 +149,7 @@ export class H2Response extends StreamSide {
   private trailersOnly = false;
   private readonly withTrailers: boolean;
 
-  constructor(stream: ServerHttp2Stream, te: string | undefined) {
+  constructor(stream: ServerStream, te: string | undefined) {
     super(stream);
     this.withTrailers = te !== undefined && te.toLowerCase().includes('trailers');
   }

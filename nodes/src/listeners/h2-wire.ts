@@ -1,9 +1,11 @@
 /**
  * Gatehouse's own HTTP/2 server connection (RFC 9113), in place of Node's `http2` server
- * (decision 0015). It shares the frame layout and HPACK (../http/hpack/) with
- * the upstream client, and gives h2.ts what Node's server gave it: a session per connection
- * and a Duplex per stream with the methods h2-exchange.ts uses (respond, additionalHeaders,
- * sendTrailers, close(code), setTimeout, endAfterHeaders, 'wantTrailers', 'aborted').
+ * (decision 0015). Framing, windows, the frame reader, CONTINUATION limits and SETTINGS come
+ * from the connection base it shares with the upstream client (../http/h2/connection.ts),
+ * HPACK from ../http/hpack/. This file adds the server's role and gives h2.ts what Node's
+ * server gave it: a session per connection and a Duplex per stream with the methods
+ * h2-exchange.ts uses (respond, additionalHeaders, sendTrailers, close(code), setTimeout,
+ * endAfterHeaders, 'wantTrailers', 'aborted').
  *
  * - Reads: frames are parsed in place from the socket's chunks. A request body goes to the
  *   stream's readable side; the connection window is credited at once, the stream's as the
@@ -22,34 +24,31 @@
  *   method needs; lower-case names; no connection-specific fields; TE only "trailers"; a body
  *   that matches its content-length. A malformed request is reset (PROTOCOL_ERROR).
  */
-import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
-import { HpackDecoder, HpackEncoder } from '../http/hpack/hpack.ts';
+import { HpackDecoder } from '../http/hpack/hpack.ts';
+import {
+  ACK, CANCEL, COMPRESSION_ERROR, CONN_WINDOW, EMPTY, END_STREAM, ENHANCE_YOUR_CALM, FLOW_CONTROL_ERROR, FRAME_SIZE_ERROR, GOAWAY, H2Connection, INTERNAL_ERROR,
+  MAX_WINDOW, NO_ERROR, PING, PREFACE, PRIORITY, PROTOCOL_ERROR, PUSH_PROMISE, REFUSED_STREAM, RST_STREAM, SETTINGS, STREAM_CLOSED, WINDOW_UPDATE,
+  CONTINUATION, DATA, HEADERS, frameHead,
+} from '../http/h2/connection.ts';
 
-const DATA = 0, HEADERS = 1, PRIORITY = 2, RST_STREAM = 3, SETTINGS = 4, PUSH_PROMISE = 5, PING = 6, GOAWAY = 7, WINDOW_UPDATE = 8, CONTINUATION = 9;
-const END_STREAM = 0x1, ACK = 0x1, END_HEADERS = 0x4, PADDED = 0x8, PRIORITY_FLAG = 0x20;
-export const NO_ERROR = 0, PROTOCOL_ERROR = 1, INTERNAL_ERROR = 2, FLOW_CONTROL_ERROR = 3, STREAM_CLOSED = 5, FRAME_SIZE_ERROR = 6, REFUSED_STREAM = 7, CANCEL = 8, COMPRESSION_ERROR = 9, ENHANCE_YOUR_CALM = 11;
+export { CANCEL, ENHANCE_YOUR_CALM, NO_ERROR } from '../http/h2/connection.ts';
 
-const MAX_FRAME = 16_384;
 /**
- * Our receive window per stream (SETTINGS_INITIAL_WINDOW_SIZE, the RFC's default) and for the
- * connection. A stream holds at most its window of body nobody has read, so a connection holds
- * at most maxConcurrentStreams x 64 KiB (6.4 MiB at the default 100 streams).
+ * Our receive window per stream (SETTINGS_INITIAL_WINDOW_SIZE, the RFC's default). A stream
+ * holds at most its window of body nobody has read, so a connection holds at most
+ * maxConcurrentStreams x 64 KiB (6.4 MiB at the default 100 streams).
  */
 const STREAM_WINDOW = 65_535;
-const CONN_WINDOW = 4 * 1024 * 1024;
-const MAX_WINDOW = 2 ** 31 - 1;
 /** A header block may come in this many CONTINUATION frames and this many bytes at most. */
 const MAX_CONTINUATIONS = 128;
 const MAX_BLOCK = 256 * 1024;
-/** Unsent bytes past which the peer is not reading: the connection is closed. */
-const MAX_UNSENT = 8 * 1024 * 1024;
 /** Unsent bytes past which stream writes wait for the socket. */
 const BUSY = 1024 * 1024;
-const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 const MAX_RESET_IDS = 1024;
-const EMPTY = Buffer.alloc(0);
+/** The reasons a session closes a connection for, as counted; any other failure is a protocol_error. */
+const REASONS = new Set(['continuation_flood', 'enhance_your_calm', 'rapid_reset', 'control_flood']);
 /** Fields HTTP/2 forbids (RFC 9113 §8.2.2). */
 const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
 /** A field name: a token in lower case (RFC 9110 §5.1, RFC 9113 §8.2.1). */
@@ -70,13 +69,6 @@ const SINGLE_VALUE = new Set(['access-control-allow-credentials', 'access-contro
   'expires', 'from', 'host', 'if-match', 'if-modified-since', 'if-none-match', 'if-range', 'if-unmodified-since', 'last-modified', 'location',
   'max-forwards', 'proxy-authorization', 'range', 'referer', 'retry-after', 'tk', 'upgrade-insecure-requests', 'user-agent', 'x-content-type-options']);
 
-function frameHead(len: number, type: number, flags: number, id: number): Buffer {
-  const b = Buffer.allocUnsafe(9 + (type === DATA || type === HEADERS || type === CONTINUATION ? 0 : len));
-  b[0] = len >>> 16; b[1] = (len >>> 8) & 0xff; b[2] = len & 0xff; b[3] = type; b[4] = flags;
-  b.writeUInt32BE(id, 5);
-  return b;
-}
-
 export interface ServerSessionOptions {
   maxConcurrentStreams: number;
   maxHeaderListSize: number;
@@ -96,43 +88,29 @@ export interface ServerSessionOwner {
 
 type Headers = Record<string, string | string[]>;
 
-export class ServerSession extends EventEmitter {
-  readonly socket: Socket;
+export class ServerSession extends H2Connection {
   private readonly owner: ServerSessionOwner;
   private readonly opts: ServerSessionOptions;
   private readonly streams = new Map<number, ServerStream>();
   private readonly decoder: HpackDecoder;
-  private readonly encoder = new HpackEncoder();
   private lastId = 0;
   /** The latest streams we reset (at most MAX_RESET_IDS). */
   private readonly resetIds = new Set<number>();
   private gotPreface = false;
+  /** The start of the preface, while it comes in pieces. */
+  private prefix: Buffer | undefined = undefined;
   private gotSettings = false;
-  peerWindow = 65_535;
-  private peerMaxFrame = 16_384;
-  private sendWindow = 65_535;
-  private recvWindow = CONN_WINDOW;
-  private connUnacked = 0;
-  private rest: Buffer | undefined = undefined;
-  private contId = 0;
-  private contFlags = 0;
-  private contParts: Buffer[] = [];
-  private contBytes = 0;
-  private contCount = 0;
-  private outq: Buffer[] = [];
-  private outBytes = 0;
-  private flushing = false;
   /** Streams whose DATA waits for window, and writes that wait for the socket. */
   private blocked: ServerStream[] = [];
   private waiting: Array<() => void> = [];
+  private closeListeners: Array<() => void> = [];
   /** GOAWAY sent: no new streams; the connection ends once the open ones are done. */
   closing = false;
   destroyed = false;
   private ended = false;
 
   constructor(socket: Socket, opts: ServerSessionOptions, owner: ServerSessionOwner) {
-    super();
-    this.socket = socket;
+    super(socket, MAX_BLOCK, MAX_CONTINUATIONS);
     this.opts = opts;
     this.owner = owner;
     this.decoder = new HpackDecoder(4096, opts.maxHeaderListSize);
@@ -154,26 +132,17 @@ export class ServerSession extends EventEmitter {
   /** Open streams. */
   get size(): number { return this.streams.size; }
 
+  protected get live(): boolean { return !this.destroyed && !this.ended; }
+
+  /** `fn` runs once the connection is gone. */
+  onClose(fn: () => void): void { this.closeListeners.push(fn); }
+
   busy(): boolean { return this.socket.writableLength + this.outBytes > BUSY; }
 
   // ---- writing ------------------------------------------------------------------------------
 
-  queue(b: Buffer): void {
-    // After the socket's end (a failed or drained connection), nothing more can go out.
-    if (this.destroyed || this.ended) return;
-    this.outq.push(b);
-    this.outBytes += b.length;
-    if (!this.flushing) { this.flushing = true; setImmediate(flushSession, this); }
-  }
-
-  flush(): void {
-    this.flushing = false;
-    const q = this.outq;
-    if (q.length === 0 || this.destroyed) return;
-    this.outq = [];
-    const n = this.outBytes;
-    this.outBytes = 0;
-    this.socket.write(q.length === 1 ? q[0]! : Buffer.concat(q, n));
+  override flush(): void {
+    super.flush();
     if (this.waiting.length && !this.busy()) this.drained();
   }
 
@@ -189,72 +158,22 @@ export class ServerSession extends EventEmitter {
     for (const fn of w) fn();
   }
 
-  headerFrames(id: number, fields: string[], end: boolean): void {
-    const block = this.encoder.encode(fields);
-    const max = this.peerMaxFrame;
-    if (block.length <= max) {
-      this.queue(frameHead(block.length, HEADERS, END_HEADERS | (end ? END_STREAM : 0), id));
-      this.queue(block);
-      return;
-    }
-    for (let off = 0; off < block.length; off += max) {
-      const part = block.subarray(off, off + max);
-      const last = off + max >= block.length;
-      this.queue(frameHead(part.length, off === 0 ? HEADERS : CONTINUATION, (last ? END_HEADERS : 0) | (off === 0 && end ? END_STREAM : 0), id));
-      this.queue(part);
-    }
-  }
+  /** A stream's DATA waits for window. */
+  wait(s: ServerStream): void { this.blocked.push(s); }
 
-  /** DATA for as much of `chunk` as the windows allow; the rest back, or undefined when all went (END_STREAM with the last if `end`). */
-  sendData(s: ServerStream, chunk: Buffer, end: boolean): Buffer | undefined {
-    let off = 0;
-    const len = chunk.length;
-    for (;;) {
-      const n = Math.min(len - off, s.sendWindow, this.sendWindow, this.peerMaxFrame);
-      const last = off + n === len;
-      if (n <= 0 && !(last && end && len - off === 0)) return off === 0 ? chunk : chunk.subarray(off);
-      this.queue(frameHead(n, DATA, last && end ? END_STREAM : 0, s.id));
-      if (n > 0) this.queue(off === 0 && last ? chunk : chunk.subarray(off, off + n));
-      s.sendWindow -= n;
-      this.sendWindow -= n;
-      off += n;
-      if (last) return undefined;
-    }
-  }
-
-  block(s: ServerStream): void { this.blocked.push(s); }
-
-  /** What the peer's connection window still takes. */
-  windowLeft(): number { return this.sendWindow; }
-
-  private unblock(): void {
+  protected unblock(): void {
     if (this.blocked.length === 0) return;
     const waiting = this.blocked;
     this.blocked = [];
     for (const s of waiting) if (!s.flushOut()) this.blocked.push(s);
   }
 
-  rst(id: number, code: number): void {
-    const b = frameHead(4, RST_STREAM, 0, id);
-    b.writeUInt32BE(code, 9);
-    this.queue(b);
+  override rst(id: number, code: number): void {
+    super.rst(id, code);
     // Frames the client sent before our RST_STREAM reached it are ignored (RFC 9113 §5.1).
     const r = this.resetIds;
     r.add(id);
     if (r.size > MAX_RESET_IDS) for (const old of r) { r.delete(old); break; }
-  }
-
-  windowUpdate(id: number, n: number): void {
-    const b = frameHead(4, WINDOW_UPDATE, 0, id);
-    b.writeUInt32BE(n, 9);
-    this.queue(b);
-  }
-
-  private goaway(code: number): void {
-    const b = frameHead(8, GOAWAY, 0, 0);
-    b.writeUInt32BE(this.lastId, 9);
-    b.writeUInt32BE(code, 13);
-    this.queue(b);
   }
 
   // ---- lifetime -----------------------------------------------------------------------------
@@ -269,7 +188,7 @@ export class ServerSession extends EventEmitter {
   close(): void {
     if (this.closing || this.destroyed) return;
     this.closing = true;
-    this.goaway(NO_ERROR);
+    this.goaway(this.lastId, NO_ERROR);
     if (this.streams.size === 0) this.end();
   }
 
@@ -282,11 +201,11 @@ export class ServerSession extends EventEmitter {
   }
 
   /** Close for the peer's fault or abuse: GOAWAY with `code`, counted by the owner as `reason`. */
-  fail(code: number, reason: string): void {
+  fail(code: number, why: string): void {
     if (this.destroyed || this.ended) return;
-    this.owner.onFailed(this, reason);
+    this.owner.onFailed(this, REASONS.has(why) ? why : 'protocol_error');
     this.closing = true;
-    this.goaway(code);
+    this.goaway(this.lastId, code);
     this.end();
     for (const s of [...this.streams.values()]) s.lost();
   }
@@ -305,12 +224,14 @@ export class ServerSession extends EventEmitter {
     this.blocked = [];
     this.waiting = [];
     for (const s of lost) s.lost();
-    this.emit('close');
+    const fns = this.closeListeners;
+    this.closeListeners = [];
+    for (const fn of fns) fn();
   }
 
   /** The peer does not read what we owe it (acks): past 8 MiB the connection goes. */
   private flooded(): boolean {
-    if (this.socket.writableLength + this.outBytes <= MAX_UNSENT) return false;
+    if (!this.overUnsent()) return false;
     this.fail(ENHANCE_YOUR_CALM, 'enhance_your_calm');
     return true;
   }
@@ -319,38 +240,24 @@ export class ServerSession extends EventEmitter {
 
   private read(chunk: Buffer): void {
     let buf = chunk;
-    if (this.rest !== undefined) { buf = Buffer.concat([this.rest, chunk]); this.rest = undefined; }
-    let off = 0;
     if (!this.gotPreface) {
-      if (buf.length < PREFACE.length) { if (PREFACE.subarray(0, buf.length).equals(buf)) this.rest = buf; else this.fail(PROTOCOL_ERROR, 'protocol_error'); return; }
-      if (!buf.subarray(0, PREFACE.length).equals(PREFACE)) { this.fail(PROTOCOL_ERROR, 'protocol_error'); return; }
+      if (this.prefix !== undefined) { buf = Buffer.concat([this.prefix, chunk]); this.prefix = undefined; }
+      if (buf.length < PREFACE.length) { if (PREFACE.subarray(0, buf.length).equals(buf)) this.prefix = buf; else this.fail(PROTOCOL_ERROR, 'no preface'); return; }
+      if (!buf.subarray(0, PREFACE.length).equals(PREFACE)) { this.fail(PROTOCOL_ERROR, 'no preface'); return; }
       this.gotPreface = true;
-      off = PREFACE.length;
+      buf = buf.subarray(PREFACE.length);
     }
-    const end = buf.length;
-    while (end - off >= 9 && !this.destroyed && !this.ended) {
-      const len = (buf[off]! << 16) | (buf[off + 1]! << 8) | buf[off + 2]!;
-      if (len > MAX_FRAME) { this.fail(FRAME_SIZE_ERROR, 'protocol_error'); return; }
-      if (end - off - 9 < len) break;
-      const type = buf[off + 3]!;
-      const flags = buf[off + 4]!;
-      const id = buf.readUInt32BE(off + 5) & 0x7fffffff;
-      const p = off + 9;
-      off = p + len;
-      this.frame(type, flags, id, buf, p, off);
-    }
-    if (off < end && !this.destroyed && !this.ended) this.rest = buf.subarray(off);
+    this.readFrames(buf);
     // Whatever the peer's frames made us owe it (acks, resets, 431s) and it does not read.
-    if (!this.destroyed && !this.ended) this.flooded();
+    if (this.live) this.flooded();
   }
 
-  private frame(type: number, flags: number, id: number, buf: Buffer, p0: number, p1: number): void {
-    if (!this.gotSettings && type !== SETTINGS) { this.fail(PROTOCOL_ERROR, 'protocol_error'); return; }
-    if (this.contId !== 0 && type !== CONTINUATION) { this.fail(PROTOCOL_ERROR, 'protocol_error'); return; }
+  protected frame(type: number, flags: number, id: number, buf: Buffer, p0: number, p1: number): void {
+    if (!this.gotSettings && type !== SETTINGS) { this.fail(PROTOCOL_ERROR, 'first frame not SETTINGS'); return; }
     switch (type) {
-      case DATA: this.onData(flags, id, buf, p0, p1); return;
-      case HEADERS: this.onHeaders(flags, id, buf, p0, p1); return;
-      case CONTINUATION: this.onContinuation(flags, id, buf, p0, p1); return;
+      case DATA: this.dataFrame(flags, id, buf, p0, p1); return;
+      case HEADERS: this.headersFrame(flags, id, buf, p0, p1); return;
+      case CONTINUATION: this.continuationFrame(flags, id, buf, p0, p1); return;
       case RST_STREAM: {
         if (id === 0 || p1 - p0 !== 4) { this.fail(id === 0 ? PROTOCOL_ERROR : FRAME_SIZE_ERROR, 'protocol_error'); return; }
         if (id > this.lastId) { this.fail(PROTOCOL_ERROR, 'protocol_error'); return; }
@@ -371,24 +278,7 @@ export class ServerSession extends EventEmitter {
         // The client is leaving: what is open finishes, nothing new starts.
         if (!this.closing) { this.closing = true; if (this.streams.size === 0) this.end(); }
         return;
-      case WINDOW_UPDATE: {
-        if (p1 - p0 !== 4) { this.fail(FRAME_SIZE_ERROR, 'protocol_error'); return; }
-        const n = buf.readUInt32BE(p0) & 0x7fffffff;
-        if (id === 0) {
-          if (n === 0) { this.fail(PROTOCOL_ERROR, 'protocol_error'); return; }
-          this.sendWindow += n;
-          if (this.sendWindow > MAX_WINDOW) { this.fail(FLOW_CONTROL_ERROR, 'protocol_error'); return; }
-        } else {
-          const s = this.streams.get(id);
-          if (s === undefined) { if (id > this.lastId) this.fail(PROTOCOL_ERROR, 'protocol_error'); return; }
-          if (n === 0) { s.close(PROTOCOL_ERROR); return; }
-          s.sendWindow += n;
-          s.touch();
-          if (s.sendWindow > MAX_WINDOW) { s.close(FLOW_CONTROL_ERROR); return; }
-        }
-        this.unblock();
-        return;
-      }
+      case WINDOW_UPDATE: this.windowUpdateFrame(id, buf, p0, p1); return;
       case PUSH_PROMISE: this.fail(PROTOCOL_ERROR, 'protocol_error'); return;
       case PRIORITY:
         if (id === 0 || p1 - p0 !== 5) this.fail(id === 0 ? PROTOCOL_ERROR : FRAME_SIZE_ERROR, 'protocol_error');
@@ -404,85 +294,32 @@ export class ServerSession extends EventEmitter {
     this.gotSettings = true;
     this.owner.onControl(this);
     if (this.ended || this.flooded()) return;
-    for (let p = p0; p < p1; p += 6) {
-      const k = buf.readUInt16BE(p);
-      const v = buf.readUInt32BE(p + 2);
-      switch (k) {
-        case 1: this.encoder.setPeerTableSize(v); break;
-        case 2: if (v > 1) { this.fail(PROTOCOL_ERROR, 'protocol_error'); return; } break;
-        case 4: {
-          if (v > MAX_WINDOW) { this.fail(FLOW_CONTROL_ERROR, 'protocol_error'); return; }
-          const delta = v - this.peerWindow;
-          this.peerWindow = v;
-          for (const s of this.streams.values()) s.sendWindow += delta;
-          break;
-        }
-        case 5:
-          if (v < 16_384 || v > 16_777_215) { this.fail(PROTOCOL_ERROR, 'protocol_error'); return; }
-          this.peerMaxFrame = v;
-          break;
-        default: break;
-      }
-    }
+    if (!this.applySettings(buf, p0, p1, this.streams.values())) return;
     this.queue(frameHead(0, SETTINGS, ACK, 0));
     this.unblock();
   }
 
-  private onData(flags: number, id: number, buf: Buffer, p0: number, p1: number): void {
-    if (id === 0) { this.fail(PROTOCOL_ERROR, 'protocol_error'); return; }
-    const len = p1 - p0;
-    this.recvWindow -= len;
-    if (this.recvWindow < 0) { this.fail(FLOW_CONTROL_ERROR, 'protocol_error'); return; }
-    this.connUnacked += len;
-    if (this.connUnacked >= CONN_WINDOW / 2) { this.recvWindow += this.connUnacked; this.windowUpdate(0, this.connUnacked); this.connUnacked = 0; }
-    let pad = 0;
-    if ((flags & PADDED) !== 0) {
-      if (len < 1 || buf[p0]! >= len) { this.fail(PROTOCOL_ERROR, 'protocol_error'); return; }
-      pad = buf[p0]! + 1;
-      p1 -= buf[p0]!;
-      p0++;
-    }
+  protected streamData(id: number, buf: Buffer, p0: number, p1: number, pad: number, len: number, end: boolean): void {
     const s = this.streams.get(id);
     if (s === undefined) {
       if (id > this.lastId) this.fail(PROTOCOL_ERROR, 'protocol_error');
       // A stream already closed here (reset, refused, answered): its DATA in flight is dropped.
       return;
     }
-    s.data(buf, p0, p1, pad, len, (flags & END_STREAM) !== 0);
+    s.data(buf, p0, p1, pad, len, end);
   }
 
-  private onHeaders(flags: number, id: number, buf: Buffer, p0: number, p1: number): void {
-    if (id === 0) { this.fail(PROTOCOL_ERROR, 'protocol_error'); return; }
-    if ((flags & PADDED) !== 0) {
-      const pad = buf[p0]!;
-      if (p1 - p0 < 1 || pad >= p1 - p0) { this.fail(PROTOCOL_ERROR, 'protocol_error'); return; }
-      p0++; p1 -= pad;
-    }
-    if ((flags & PRIORITY_FLAG) !== 0) {
-      if (p1 - p0 < 5) { this.fail(FRAME_SIZE_ERROR, 'protocol_error'); return; }
-      p0 += 5;
-    }
-    const frag = buf.subarray(p0, p1);
-    if ((flags & END_HEADERS) === 0) {
-      this.contId = id; this.contFlags = flags; this.contParts = [frag]; this.contBytes = frag.length; this.contCount = 0;
-      return;
-    }
-    this.headerBlock(id, flags, frag);
-  }
-
-  private onContinuation(flags: number, id: number, buf: Buffer, p0: number, p1: number): void {
-    if (this.contId === 0 || id !== this.contId) { this.fail(PROTOCOL_ERROR, 'protocol_error'); return; }
-    this.contParts.push(buf.subarray(p0, p1));
-    this.contBytes += p1 - p0;
-    if (++this.contCount > MAX_CONTINUATIONS || this.contBytes > MAX_BLOCK) { this.fail(ENHANCE_YOUR_CALM, 'continuation_flood'); return; }
-    if ((flags & END_HEADERS) === 0) return;
-    const block = Buffer.concat(this.contParts, this.contBytes);
-    this.contId = 0; this.contParts = []; this.contBytes = 0;
-    this.headerBlock(id, this.contFlags, block);
+  protected streamWindow(id: number, n: number): void {
+    const s = this.streams.get(id);
+    if (s === undefined) { if (id > this.lastId) this.fail(PROTOCOL_ERROR, 'WINDOW_UPDATE on an idle stream'); return; }
+    if (n === 0) { s.close(PROTOCOL_ERROR); return; }
+    s.sendWindow += n;
+    s.touch();
+    if (s.sendWindow > MAX_WINDOW) s.close(FLOW_CONTROL_ERROR);
   }
 
   /** A whole header block: always decoded, so the HPACK table stays in step with the client's. */
-  private headerBlock(id: number, flags: number, block: Buffer): void {
+  protected block(id: number, flags: number, block: Buffer): void {
     const f: string[] = [];
     let fits: boolean;
     try { fits = this.decoder.decode(block, f, true); } catch { this.fail(COMPRESSION_ERROR, 'protocol_error'); return; }
@@ -520,7 +357,6 @@ export class ServerSession extends EventEmitter {
   }
 }
 
-function flushSession(s: ServerSession): void { s.flush(); }
 function destroySocket(sock: Socket): void { sock.destroy(); }
 
 /**
@@ -784,7 +620,7 @@ export class ServerStream extends Duplex {
     if (!this.headersSent) this.respond([':status', '200']);
     this.touch();
     const rest = this.session.sendData(this, chunk, false);
-    if (rest !== undefined) { this.out = rest; this.outCb = cb; this.outEnd = false; this.session.block(this); return; }
+    if (rest !== undefined) { this.out = rest; this.outCb = cb; this.outEnd = false; this.session.wait(this); return; }
     this.session.whenWritable(() => { cb(); });
   }
 

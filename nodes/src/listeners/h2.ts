@@ -124,7 +124,7 @@ export class H2Front implements ServerSessionOwner {
       this.idleSweep = setInterval(() => { this.sweepIdle(); }, Math.max(10, l.sessionIdleMs / 4));
       this.idleSweep.unref();
     }
-    s.once('close', () => { this.sessions.delete(s); });
+    s.onClose(() => { this.sessions.delete(s); });
     this.server.emit('session', s);
   }
 

@@ -19,6 +19,7 @@ import type { Metrics } from '../telemetry/metrics.ts';
 import { parseDuration } from '../schema/duration.ts';
 import { CertStore } from './certs.ts';
 import { H2Front, H2_DEFAULTS, type Handler } from './h2.ts';
+import type { ServerSession } from './h2-wire.ts';
 import { CLIENT_CERT, judgeClientCert, type ClientAuthMode } from '../http/client-cert.ts';
 import { WebSocketFront, WS_DEFAULTS } from '../pipeline/websocket.ts';
 
@@ -65,7 +66,7 @@ export class Listeners {
     const front = this.h2;
     sessions.set(0);
     front.server.on('session', () => { sessions.inc(); });
-    front.server.on('session', (s) => { s.once('close', () => { sessions.dec(); }); });
+    front.server.on('session', (s: ServerSession) => { s.onClose(() => { sessions.dec(); }); });
     if (cleartext) this.sniffPlain(proxy, headersTimeoutMs);
   }
 

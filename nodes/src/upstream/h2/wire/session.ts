@@ -19,21 +19,18 @@
  *   and close it; every open stream gets `onReset`.
  */
 import type { Socket } from 'node:net';
-import { HpackDecoder, HpackEncoder } from '../../../http/hpack/hpack.ts';
+import { HpackDecoder } from '../../../http/hpack/hpack.ts';
+import {
+  ACK, CANCEL, COMPRESSION_ERROR, CONN_WINDOW, EMPTY, END_STREAM, ENHANCE_YOUR_CALM, FLOW_CONTROL_ERROR, GOAWAY, H2Connection, MAX_WINDOW, NO_ERROR,
+  PING, PREFACE, PRIORITY, PROTOCOL_ERROR, PUSH_PROMISE, REFUSED_STREAM, RST_STREAM, SETTINGS, STREAM_CLOSED, WINDOW_UPDATE, CONTINUATION, DATA, HEADERS,
+  FRAME_SIZE_ERROR, frameHead,
+} from '../../../http/h2/connection.ts';
 
-const DATA = 0, HEADERS = 1, PRIORITY = 2, RST_STREAM = 3, SETTINGS = 4, PUSH_PROMISE = 5, PING = 6, GOAWAY = 7, WINDOW_UPDATE = 8, CONTINUATION = 9;
-const END_STREAM = 0x1, ACK = 0x1, END_HEADERS = 0x4, PADDED = 0x8, PRIORITY_FLAG = 0x20;
+export { CANCEL, ENHANCE_YOUR_CALM, FLOW_CONTROL_ERROR, NO_ERROR, PROTOCOL_ERROR, REFUSED_STREAM, STREAM_CLOSED } from '../../../http/h2/connection.ts';
 
-export const NO_ERROR = 0, PROTOCOL_ERROR = 1, INTERNAL_ERROR = 2, FLOW_CONTROL_ERROR = 3, STREAM_CLOSED = 5, FRAME_SIZE_ERROR = 6, REFUSED_STREAM = 7, CANCEL = 8, COMPRESSION_ERROR = 9, ENHANCE_YOUR_CALM = 11;
-
-/** Largest frame we take (SETTINGS_MAX_FRAME_SIZE left at its default). */
-const MAX_FRAME = 16_384;
-/** Our receive window per stream (SETTINGS_INITIAL_WINDOW_SIZE) and for the connection. */
+/** Our receive window per stream (SETTINGS_INITIAL_WINDOW_SIZE). */
 const STREAM_WINDOW = 256 * 1024;
-const CONN_WINDOW = 4 * 1024 * 1024;
-const MAX_WINDOW = 2 ** 31 - 1;
 const MAX_STREAM_ID = 2 ** 31 - 1;
-const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
 /** What a stream reports to whoever opened it. */
 export interface StreamOwner {
@@ -68,13 +65,6 @@ const GONE: StreamOwner = {
   onHead: () => true, onInfo: () => undefined, onData: () => true, onTrailers: () => undefined,
   onEnd: () => undefined, onReset: () => undefined, onDrain: () => undefined, onIdle: () => undefined,
 };
-
-function frameHead(len: number, type: number, flags: number, id: number): Buffer {
-  const b = Buffer.allocUnsafe(9 + (type === DATA || type === HEADERS || type === CONTINUATION ? 0 : len));
-  b[0] = len >>> 16; b[1] = (len >>> 8) & 0xff; b[2] = len & 0xff; b[3] = type; b[4] = flags;
-  b.writeUInt32BE(id, 5);
-  return b;
-}
 
 export class WireStream {
   readonly id: number;
@@ -248,8 +238,6 @@ export class WireStream {
   }
 }
 
-const EMPTY = Buffer.alloc(0);
-
 /** A response's Content-Length: -1 when absent, -2 when malformed or repeated with another value. */
 function declaredLength(f: string[]): number {
   let n = -1;
@@ -282,21 +270,13 @@ export interface WireSessionOptions {
   maxHeaderListSize?: number;
 }
 
-export class WireSession {
-  readonly socket: Socket;
+export class WireSession extends H2Connection {
   private readonly owner: SessionOwner;
   private readonly streams = new Map<number, WireStream>();
   private readonly decoder: HpackDecoder;
-  private readonly encoder = new HpackEncoder();
   private nextId = 1;
   /** Peer settings. */
   remoteMaxStreams = 100;
-  peerWindow = 65_535;
-  private peerMaxFrame = 16_384;
-  /** Connection windows: ours for what we send, and what we received but did not credit yet. */
-  private sendWindow = 65_535;
-  private connUnacked = 0;
-  private recvWindow = CONN_WINDOW;
   ready = false;
   goneAway = false;
   closing = false;
@@ -306,25 +286,14 @@ export class WireSession {
   blocked: WireStream[] = [];
   epoch = 0;
   private readonly sweep: NodeJS.Timeout;
-  private rest: Buffer | undefined = undefined;
-  /** A header block split over CONTINUATION frames. */
-  private contId = 0;
-  private contFlags = 0;
-  private contParts: Buffer[] = [];
-  private contBytes = 0;
-  private readonly maxBlock: number;
-  private outq: Buffer[] = [];
-  private outBytes = 0;
-  private flushing = false;
   private closeCb: (() => void) | undefined = undefined;
   private ending = false;
 
   constructor(socket: Socket, owner: SessionOwner, opts: WireSessionOptions) {
-    this.socket = socket;
-    this.owner = owner;
     const maxList = opts.maxHeaderListSize ?? 65_536;
+    super(socket, maxList * 2, 128);
+    this.owner = owner;
     this.decoder = new HpackDecoder(4096, maxList);
-    this.maxBlock = maxList * 2;
     const settings = frameHead(18, SETTINGS, 0, 0);
     settings.writeUInt16BE(2, 9); settings.writeUInt32BE(0, 11); // ENABLE_PUSH 0
     settings.writeUInt16BE(4, 15); settings.writeUInt32BE(STREAM_WINDOW, 17); // INITIAL_WINDOW_SIZE
@@ -332,7 +301,7 @@ export class WireSession {
     const wu = frameHead(4, WINDOW_UPDATE, 0, 0);
     wu.writeUInt32BE(CONN_WINDOW - 65_535, 9);
     this.queue(Buffer.concat([PREFACE, settings, wu]));
-    socket.on('data', (chunk: Buffer) => { this.read(chunk); });
+    socket.on('data', (chunk: Buffer) => { this.readFrames(chunk); });
     socket.on('drain', () => { this.drained(); });
     socket.on('error', (e: Error) => { this.err ??= e; });
     socket.on('close', () => { this.closed(); });
@@ -340,6 +309,8 @@ export class WireSession {
     this.sweep = setInterval(sweepSession, period, this);
     this.sweep.unref();
   }
+
+  protected get live(): boolean { return !this.destroyed; }
 
   /** Open streams right now. */
   get active(): number { return this.streams.size; }
@@ -358,53 +329,9 @@ export class WireSession {
     const s = new WireStream(this, id, owner);
     s.noBody = fields[1] === 'HEAD';
     this.streams.set(id, s);
-    this.headerFrames(id, this.encoder.encode(fields), end);
+    this.headerFrames(id, fields, end);
     if (end) s.localEnded = true;
     return s;
-  }
-
-  private headerFrames(id: number, block: Buffer, end: boolean): void {
-    const max = this.peerMaxFrame;
-    if (block.length <= max) {
-      this.queue(frameHead(block.length, HEADERS, END_HEADERS | (end ? END_STREAM : 0), id));
-      this.queue(block);
-      return;
-    }
-    for (let off = 0; off < block.length; off += max) {
-      const part = block.subarray(off, off + max);
-      const last = off + max >= block.length;
-      this.queue(frameHead(part.length, off === 0 ? HEADERS : CONTINUATION, (last ? END_HEADERS : 0) | (off === 0 && end ? END_STREAM : 0), id));
-      this.queue(part);
-    }
-  }
-
-  /** DATA frames for as much of `chunk` as the windows allow; the rest back, or undefined when all went (with END_STREAM if `end`). */
-  sendData(s: WireStream, chunk: Buffer, end: boolean): Buffer | undefined {
-    let off = 0;
-    const len = chunk.length;
-    for (;;) {
-      const n = Math.min(len - off, s.sendWindow, this.sendWindow, this.peerMaxFrame);
-      const last = off + n === len;
-      if (n <= 0 && !(last && end && len - off === 0)) return off === 0 ? chunk : chunk.subarray(off);
-      this.queue(frameHead(n, DATA, last && end ? END_STREAM : 0, s.id));
-      if (n > 0) this.queue(off === 0 && last ? chunk : chunk.subarray(off, off + n));
-      s.sendWindow -= n;
-      this.sendWindow -= n;
-      off += n;
-      if (last) return undefined;
-    }
-  }
-
-  windowUpdate(id: number, n: number): void {
-    const b = frameHead(4, WINDOW_UPDATE, 0, id);
-    b.writeUInt32BE(n, 9);
-    this.queue(b);
-  }
-
-  rst(id: number, code: number): void {
-    const b = frameHead(4, RST_STREAM, 0, id);
-    b.writeUInt32BE(code, 9);
-    this.queue(b);
   }
 
   /** Reset a stream for the peer's fault: RST_STREAM, and the owner hears it as a reset. */
@@ -421,30 +348,13 @@ export class WireSession {
     if (this.streams.size === 0 && (this.closing || this.goneAway) && !this.destroyed) this.end();
   }
 
-  private queue(b: Buffer): void {
-    if (this.destroyed) return;
-    this.outq.push(b);
-    this.outBytes += b.length;
-    if (!this.flushing) { this.flushing = true; setImmediate(flushSession, this); }
-  }
-
-  flush(): void {
-    this.flushing = false;
-    const q = this.outq;
-    if (q.length === 0 || this.destroyed) return;
-    this.outq = [];
-    const n = this.outBytes;
-    this.outBytes = 0;
-    this.socket.write(q.length === 1 ? q[0]! : Buffer.concat(q, n));
-  }
-
   private drained(): void {
     // Streams that were told to wait for the socket (write returned false) go on.
     for (const s of this.streams.values()) if (s.out === undefined && !s.localEnded) s.owner.onDrain();
   }
 
   /** The peer's windows grew: send what waited, and tell writers that caught up. */
-  private unblock(): void {
+  protected unblock(): void {
     if (this.blocked.length === 0) return;
     const waiting = this.blocked;
     this.blocked = [];
@@ -460,7 +370,7 @@ export class WireSession {
     if (cb !== undefined) { if (this.destroyed) { cb(); return; } this.closeCb = cb; }
     if (this.closing || this.destroyed) return;
     this.closing = true;
-    this.goaway(NO_ERROR);
+    this.goaway(0, NO_ERROR); // we take no stream from the peer
     if (this.streams.size === 0) this.end();
   }
 
@@ -481,18 +391,11 @@ export class WireSession {
     this.socket.destroy();
   }
 
-  private goaway(code: number): void {
-    const b = frameHead(8, GOAWAY, 0, 0);
-    b.writeUInt32BE(0, 9); // we take no stream from the peer
-    b.writeUInt32BE(code, 13);
-    this.queue(b);
-  }
-
   /** The peer broke the protocol: GOAWAY with the code, then close. */
-  private fail(code: number, why: string): void {
+  protected fail(code: number, why: string): void {
     if (this.destroyed) return;
     this.err ??= Object.assign(new Error(`upstream HTTP/2 error: ${why}`), { code: 'UND_ERR_SOCKET' });
-    this.goaway(code);
+    this.goaway(0, code);
     this.flush();
     this.destroyed = true;
     // The GOAWAY goes out before the socket does (destroy would drop it).
@@ -518,7 +421,7 @@ export class WireSession {
    * write buffer without bound: past 8 MiB unsent, the connection is closed (ENHANCE_YOUR_CALM).
    */
   private flooded(): boolean {
-    if (this.socket.writableLength + this.outBytes <= 8 * 1024 * 1024) return false;
+    if (!this.overUnsent()) return false;
     this.fail(ENHANCE_YOUR_CALM, 'control frame flood');
     return true;
   }
@@ -535,31 +438,11 @@ export class WireSession {
     }
   }
 
-  private read(chunk: Buffer): void {
-    let buf = chunk;
-    if (this.rest !== undefined) { buf = Buffer.concat([this.rest, chunk]); this.rest = undefined; }
-    const end = buf.length;
-    let off = 0;
-    while (end - off >= 9 && !this.destroyed) {
-      const len = (buf[off]! << 16) | (buf[off + 1]! << 8) | buf[off + 2]!;
-      if (len > MAX_FRAME) { this.fail(FRAME_SIZE_ERROR, 'frame too large'); return; }
-      if (end - off - 9 < len) break;
-      const type = buf[off + 3]!;
-      const flags = buf[off + 4]!;
-      const id = buf.readUInt32BE(off + 5) & 0x7fffffff;
-      const p = off + 9;
-      off = p + len;
-      this.frame(type, flags, id, buf, p, off);
-    }
-    if (off < end && !this.destroyed) this.rest = buf.subarray(off);
-  }
-
-  private frame(type: number, flags: number, id: number, buf: Buffer, p0: number, p1: number): void {
-    if (this.contId !== 0 && type !== CONTINUATION) { this.fail(PROTOCOL_ERROR, 'expected CONTINUATION'); return; }
+  protected frame(type: number, flags: number, id: number, buf: Buffer, p0: number, p1: number): void {
     switch (type) {
-      case DATA: this.onData(flags, id, buf, p0, p1); return;
-      case HEADERS: this.onHeaders(flags, id, buf, p0, p1); return;
-      case CONTINUATION: this.onContinuation(flags, id, buf, p0, p1); return;
+      case DATA: this.dataFrame(flags, id, buf, p0, p1); return;
+      case HEADERS: this.headersFrame(flags, id, buf, p0, p1); return;
+      case CONTINUATION: this.continuationFrame(flags, id, buf, p0, p1); return;
       case RST_STREAM: {
         if (id === 0 || p1 - p0 !== 4) { this.fail(id === 0 ? PROTOCOL_ERROR : FRAME_SIZE_ERROR, 'bad RST_STREAM'); return; }
         const s = this.streams.get(id);
@@ -588,23 +471,7 @@ export class WireSession {
         if (this.streams.size === 0 && !this.destroyed) this.end();
         return;
       }
-      case WINDOW_UPDATE: {
-        if (p1 - p0 !== 4) { this.fail(FRAME_SIZE_ERROR, 'bad WINDOW_UPDATE'); return; }
-        const n = buf.readUInt32BE(p0) & 0x7fffffff;
-        if (id === 0) {
-          if (n === 0) { this.fail(PROTOCOL_ERROR, 'zero WINDOW_UPDATE'); return; }
-          this.sendWindow += n;
-          if (this.sendWindow > MAX_WINDOW) { this.fail(FLOW_CONTROL_ERROR, 'connection window overflow'); return; }
-        } else {
-          const s = this.streams.get(id);
-          if (s === undefined) return;
-          if (n === 0) { this.resetStream(s, PROTOCOL_ERROR); return; }
-          s.sendWindow += n;
-          if (s.sendWindow > MAX_WINDOW) { this.resetStream(s, FLOW_CONTROL_ERROR); return; }
-        }
-        this.unblock();
-        return;
-      }
+      case WINDOW_UPDATE: this.windowUpdateFrame(id, buf, p0, p1); return;
       case PUSH_PROMISE: this.fail(PROTOCOL_ERROR, 'PUSH_PROMISE with push disabled'); return;
       case PRIORITY:
         if (id === 0) this.fail(PROTOCOL_ERROR, 'PRIORITY on stream 0');
@@ -613,21 +480,7 @@ export class WireSession {
     }
   }
 
-  private onData(flags: number, id: number, buf: Buffer, p0: number, p1: number): void {
-    if (id === 0) { this.fail(PROTOCOL_ERROR, 'DATA on stream 0'); return; }
-    const len = p1 - p0;
-    // The connection window is credited at once: a stream's own window bounds what it holds.
-    this.recvWindow -= len;
-    if (this.recvWindow < 0) { this.fail(FLOW_CONTROL_ERROR, 'connection window exceeded'); return; }
-    this.connUnacked += len;
-    if (this.connUnacked >= CONN_WINDOW / 2) { this.recvWindow += this.connUnacked; this.windowUpdate(0, this.connUnacked); this.connUnacked = 0; }
-    let pad = 0;
-    if ((flags & PADDED) !== 0) {
-      if (len < 1 || buf[p0]! >= len) { this.fail(PROTOCOL_ERROR, 'bad padding'); return; }
-      pad = buf[p0]! + 1;
-      p1 -= buf[p0]!;
-      p0++;
-    }
+  protected streamData(id: number, buf: Buffer, p0: number, p1: number, pad: number, len: number, end: boolean): void {
     const s = this.streams.get(id);
     if (s === undefined) { if (id >= this.nextId) this.fail(PROTOCOL_ERROR, 'DATA on an idle stream'); return; }
     if (!s.gotHead || s.remoteEnded) { this.resetStream(s, s.remoteEnded ? STREAM_CLOSED : PROTOCOL_ERROR); return; }
@@ -638,41 +491,19 @@ export class WireSession {
     if (s.expected >= 0 && s.received > s.expected) { this.resetStream(s, PROTOCOL_ERROR); return; }
     if (pad > 0) s.credit(pad);
     if (p1 > p0) s.data(buf.subarray(p0, p1));
-    if ((flags & END_STREAM) !== 0 && !s.closed) s.remoteEnd();
+    if (end && !s.closed) s.remoteEnd();
   }
 
-  private onHeaders(flags: number, id: number, buf: Buffer, p0: number, p1: number): void {
-    if (id === 0) { this.fail(PROTOCOL_ERROR, 'HEADERS on stream 0'); return; }
-    if ((flags & PADDED) !== 0) {
-      const pad = buf[p0]!;
-      if (p1 - p0 < 1 || pad >= p1 - p0) { this.fail(PROTOCOL_ERROR, 'bad padding'); return; }
-      p0++; p1 -= pad;
-    }
-    if ((flags & PRIORITY_FLAG) !== 0) {
-      if (p1 - p0 < 5) { this.fail(FRAME_SIZE_ERROR, 'short HEADERS'); return; }
-      p0 += 5;
-    }
-    const frag = buf.subarray(p0, p1);
-    if ((flags & END_HEADERS) === 0) {
-      this.contId = id; this.contFlags = flags; this.contParts = [frag]; this.contBytes = frag.length;
-      return;
-    }
-    this.block(id, flags, frag);
-  }
-
-  private onContinuation(flags: number, id: number, buf: Buffer, p0: number, p1: number): void {
-    if (this.contId === 0 || id !== this.contId) { this.fail(PROTOCOL_ERROR, 'unexpected CONTINUATION'); return; }
-    this.contParts.push(buf.subarray(p0, p1));
-    this.contBytes += p1 - p0;
-    if (this.contBytes > this.maxBlock) { this.fail(PROTOCOL_ERROR, 'header block too large'); return; }
-    if ((flags & END_HEADERS) === 0) return;
-    const block = Buffer.concat(this.contParts, this.contBytes);
-    this.contId = 0; this.contParts = []; this.contBytes = 0;
-    this.block(id, this.contFlags, block);
+  protected streamWindow(id: number, n: number): void {
+    const s = this.streams.get(id);
+    if (s === undefined) return;
+    if (n === 0) { this.resetStream(s, PROTOCOL_ERROR); return; }
+    s.sendWindow += n;
+    if (s.sendWindow > MAX_WINDOW) this.resetStream(s, FLOW_CONTROL_ERROR);
   }
 
   /** A whole header block: decoded even for a stream we dropped, so the HPACK tables stay in step. */
-  private block(id: number, flags: number, block: Buffer): void {
+  protected block(id: number, flags: number, block: Buffer): void {
     const f: string[] = [];
     try { this.decoder.decode(block, f); } catch (e) { this.fail(COMPRESSION_ERROR, (e as Error).message); return; }
     const s = this.streams.get(id);
@@ -687,31 +518,11 @@ export class WireSession {
     if ((flags & ACK) !== 0) { if (p1 !== p0) this.fail(FRAME_SIZE_ERROR, 'SETTINGS ack with a payload'); return; }
     if ((p1 - p0) % 6 !== 0) { this.fail(FRAME_SIZE_ERROR, 'bad SETTINGS length'); return; }
     if (this.flooded()) return;
-    for (let p = p0; p < p1; p += 6) {
-      const k = buf.readUInt16BE(p);
-      const v = buf.readUInt32BE(p + 2);
-      switch (k) {
-        case 1: this.encoder.setPeerTableSize(v); break;
-        case 3: this.remoteMaxStreams = v; break;
-        case 4: {
-          if (v > MAX_WINDOW) { this.fail(FLOW_CONTROL_ERROR, 'initial window too large'); return; }
-          const delta = v - this.peerWindow;
-          this.peerWindow = v;
-          for (const s of this.streams.values()) s.sendWindow += delta;
-          break;
-        }
-        case 5:
-          if (v < 16_384 || v > 16_777_215) { this.fail(PROTOCOL_ERROR, 'bad max frame size'); return; }
-          this.peerMaxFrame = v;
-          break;
-        default: break;
-      }
-    }
+    if (!this.applySettings(buf, p0, p1, this.streams.values(), (k, v) => { if (k === 3) this.remoteMaxStreams = v; })) return;
     this.queue(frameHead(0, SETTINGS, ACK, 0));
     this.unblock();
     if (!this.ready) { this.ready = true; this.owner.onReady(); }
   }
 }
 
-function flushSession(s: WireSession): void { s.flush(); }
 function sweepSession(s: WireSession): void { s.tick(); }
